@@ -1,0 +1,5 @@
+//! vca-bridge: puts an AI voice agent on phone numbers served by Asterisk.
+//!
+//! A tour of the modules, top to bottom:
+//! - [`media`]: the sans-IO media core (G.711, RTP, VAD, resampling, playout).
+pub mod media;
