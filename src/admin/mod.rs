@@ -1,0 +1,127 @@
+//! The admin HTTP API: tenants, phone numbers, AI profiles and calls under `/api`
+//! (bearer token), plus `/healthz` and `/readyz`. [`router`] builds the whole
+//! `Router`, so tests drive it with `oneshot` and no socket.
+
+mod ai_profiles;
+mod auth;
+mod calls;
+pub mod error;
+mod extract;
+mod health;
+pub mod openapi;
+mod phone_numbers;
+mod tenants;
+mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::Secret;
+use crate::store::Store;
+use crate::store::redis::RedisPool;
+use error::ApiError;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    redis: RedisPool,
+    admin_token: Secret,
+    country_code: u16,
+}
+
+impl AppState {
+    /// Builds the state from its parts.
+    pub fn new(store: Store, redis: RedisPool, admin_token: Secret, country_code: u16) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                redis,
+                admin_token,
+                country_code,
+            }),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn redis(&self) -> &RedisPool {
+        &self.inner.redis
+    }
+
+    fn admin_token(&self) -> &str {
+        self.inner.admin_token.expose()
+    }
+
+    fn country_code(&self) -> u16 {
+        self.inner.country_code
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// The whole admin API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/tenants", get(tenants::list).post(tenants::create))
+        .route("/tenants/{id}", get(tenants::get).patch(tenants::update))
+        .route(
+            "/tenants/{tid}/phone-numbers",
+            get(phone_numbers::list).post(phone_numbers::create),
+        )
+        .route(
+            "/tenants/{tid}/phone-numbers/{id}",
+            get(phone_numbers::get)
+                .patch(phone_numbers::update)
+                .delete(phone_numbers::delete),
+        )
+        .route(
+            "/tenants/{tid}/ai-profiles",
+            get(ai_profiles::list).post(ai_profiles::create),
+        )
+        .route(
+            "/tenants/{tid}/ai-profiles/{id}",
+            get(ai_profiles::get)
+                .patch(ai_profiles::update)
+                .delete(ai_profiles::delete),
+        )
+        .route("/tenants/{tid}/calls", get(calls::list))
+        .route("/tenants/{tid}/calls/{id}", get(calls::get))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/api", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(state)
+}

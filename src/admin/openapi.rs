@@ -1,0 +1,42 @@
+//! `/api/openapi.json`: the OpenAPI 3 description of every route, generated from the
+//! handlers' annotations so it cannot drift from the code.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{ai_profiles, calls, health, phone_numbers, tenants};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "vca-bridge admin API", description = "Tenants, phone numbers, AI profiles and calls of vca-bridge."),
+    paths(
+        tenants::create, tenants::list, tenants::get, tenants::update,
+        phone_numbers::create, phone_numbers::list, phone_numbers::get, phone_numbers::update, phone_numbers::delete,
+        ai_profiles::create, ai_profiles::list, ai_profiles::get, ai_profiles::update, ai_profiles::delete,
+        calls::list, calls::get,
+        health::healthz, health::readyz, openapi_json,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+/// This document, as JSON.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3 document")), security(("bearer" = [])))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,125 @@
+//! The command line: `vca-bridge run | migrate | check-config`, with `--config FILE`
+//! and one flag per setting. Secret values have no flags (a flag shows in `ps`):
+//! only their `*-file` forms do, and `--help` never prints a value.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// vca-bridge: an AI voice agent for phone numbers served by Asterisk.
+#[derive(Debug, Parser)]
+#[command(name = "vca-bridge", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML file with settings (keys as in the environment names, lower case, without VCA_).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: SettingFlags,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: apply migrations, serve the admin API, take calls from Asterisk.
+    Run,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Check the settings and the dependencies, print what is fine and what is wrong.
+    CheckConfig,
+}
+
+/// One flag per setting; each beats the environment and the config file.
+#[derive(Debug, Args, Default)]
+pub struct SettingFlags {
+    /// PostgreSQL URL [env: VCA_DATABASE_URL] (prefer the environment if it holds a password).
+    #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Redis URL [env: VCA_REDIS_URL; default redis://127.0.0.1:6379].
+    #[arg(long, global = true, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Admin API address [env: VCA_ADMIN_LISTEN; default 127.0.0.1:8090].
+    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    pub admin_listen: Option<String>,
+    /// File holding the admin bearer token [env: VCA_ADMIN_TOKEN_FILE, or VCA_ADMIN_TOKEN].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub admin_token_file: Option<String>,
+    /// Asterisk HTTP base URL [env: VCA_ARI_URL; default http://127.0.0.1:8088].
+    #[arg(long, global = true, value_name = "URL")]
+    pub ari_url: Option<String>,
+    /// ARI user [env: VCA_ARI_USERNAME].
+    #[arg(long, global = true, value_name = "USER")]
+    pub ari_username: Option<String>,
+    /// File holding the ARI password [env: VCA_ARI_PASSWORD_FILE, or VCA_ARI_PASSWORD].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ari_password_file: Option<String>,
+    /// Stasis application name [env: VCA_ARI_APP; default vca-bridge].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub ari_app: Option<String>,
+    /// Address RTP sockets bind to [env: VCA_RTP_BIND; default 127.0.0.1].
+    #[arg(long, global = true, value_name = "IP")]
+    pub rtp_bind: Option<String>,
+    /// Address Asterisk sends RTP to [env: VCA_RTP_ADVERTISE; default the bind address].
+    #[arg(long, global = true, value_name = "IP")]
+    pub rtp_advertise: Option<String>,
+    /// RTP port range [env: VCA_RTP_PORT_RANGE; default 30000-39999].
+    #[arg(long, global = true, value_name = "FIRST-LAST")]
+    pub rtp_port_range: Option<String>,
+    /// External Media format: alaw or ulaw [env: VCA_MEDIA_FORMAT; default alaw].
+    #[arg(long, global = true, value_name = "LAW")]
+    pub media_format: Option<String>,
+    /// Country code for national numbers [env: VCA_DEFAULT_COUNTRY_CODE; default 91].
+    #[arg(long, global = true, value_name = "CC")]
+    pub default_country_code: Option<String>,
+    /// Log format: json or pretty [env: VCA_LOG_FORMAT; default json unless stderr is a terminal].
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Log filter, e.g. info or vca_bridge=debug [env: VCA_LOG or RUST_LOG; default info].
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+impl SettingFlags {
+    /// The flags that were given, keyed by setting name.
+    pub fn into_map(self) -> HashMap<String, String> {
+        let SettingFlags {
+            database_url,
+            redis_url,
+            admin_listen,
+            admin_token_file,
+            ari_url,
+            ari_username,
+            ari_password_file,
+            ari_app,
+            rtp_bind,
+            rtp_advertise,
+            rtp_port_range,
+            media_format,
+            default_country_code,
+            log_format,
+            log,
+        } = self;
+        [
+            ("database_url", database_url),
+            ("redis_url", redis_url),
+            ("admin_listen", admin_listen),
+            ("admin_token_file", admin_token_file),
+            ("ari_url", ari_url),
+            ("ari_username", ari_username),
+            ("ari_password_file", ari_password_file),
+            ("ari_app", ari_app),
+            ("rtp_bind", rtp_bind),
+            ("rtp_advertise", rtp_advertise),
+            ("rtp_port_range", rtp_port_range),
+            ("media_format", media_format),
+            ("default_country_code", default_country_code),
+            ("log_format", log_format),
+            ("log", log),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect()
+    }
+}

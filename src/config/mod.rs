@@ -1,0 +1,499 @@
+//! Daemon settings: loaded from a TOML file, `VCA_*` environment variables and flags
+//! (in rising precedence), validated into typed values, and printable without secrets.
+//!
+//! A missing or invalid setting is a [`ConfigError`] whose one-line message names the
+//! setting (`VCA_ADMIN_LISTEN: ...`); `main` prints it and exits with status 2.
+
+mod layers;
+mod secret;
+
+use std::net::{IpAddr, SocketAddr};
+
+pub use layers::{Layers, Source, env_name};
+pub use secret::Secret;
+
+use crate::media::g711::Law;
+
+/// A setting that is missing or does not parse.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `setting` names the variable (or `--config`); `problem` says what is wrong.
+    #[error("{setting}: {problem}")]
+    Invalid { setting: String, problem: String },
+}
+
+/// What a command needs: `migrate` only the database, `run` and `check-config` everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Only `VCA_DATABASE_URL` must be present.
+    Database,
+    /// Every required setting must be present.
+    Everything,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (journald, log shippers).
+    Json,
+    /// Human-readable lines for a terminal.
+    Pretty,
+}
+
+/// An inclusive range of UDP ports for per-call RTP sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port of the range.
+    pub first: u16,
+    /// Last port of the range (inclusive).
+    pub last: u16,
+}
+
+impl PortRange {
+    /// How many ports the range holds.
+    pub fn len(&self) -> usize {
+        usize::from(self.last - self.first) + 1
+    }
+
+    /// A range always holds at least one port.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Every validated setting of the daemon.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// PostgreSQL connection URL (may carry a password, so it is a secret).
+    pub database_url: Secret,
+    /// Redis connection URL.
+    pub redis_url: Secret,
+    /// Where the admin HTTP API listens.
+    pub admin_listen: SocketAddr,
+    /// Bearer token required on every `/api/...` route.
+    pub admin_token: Secret,
+    /// Base URL of Asterisk's HTTP server (ARI lives under `/ari`).
+    pub ari_url: url::Url,
+    /// ARI user from `ari.conf`.
+    pub ari_username: String,
+    /// ARI password from `ari.conf`.
+    pub ari_password: Secret,
+    /// Name of the Stasis application the dialplan sends calls to.
+    pub ari_app: String,
+    /// Address the per-call RTP sockets bind to.
+    pub rtp_bind: IpAddr,
+    /// Address Asterisk sends RTP to (External Media `external_host`).
+    pub rtp_advertise: IpAddr,
+    /// Ports the per-call RTP sockets are taken from.
+    pub rtp_port_range: PortRange,
+    /// The G.711 law of External Media streams.
+    pub media_format: Law,
+    /// Country calling code applied to national numbers (91 for India).
+    pub default_country_code: u16,
+    /// Log line format; `None` means JSON unless stderr is a terminal.
+    pub log_format: Option<LogFormat>,
+    /// Log filter (`info`, `vca_bridge=debug`, ...), from `VCA_LOG` or `RUST_LOG`.
+    pub log: String,
+}
+
+/// One line of `check-config` output: a setting, its shown value and its source.
+#[derive(Debug, Clone)]
+pub struct ShownSetting {
+    /// The environment name of the setting.
+    pub name: String,
+    /// The value as it may be shown (secrets redacted).
+    pub value: String,
+    /// Where it came from.
+    pub source: Source,
+}
+
+fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: env_name(key),
+        problem: problem.into(),
+    }
+}
+
+/// Reads the settings one by one, remembering where each came from.
+struct Reader<'a> {
+    layers: &'a Layers,
+    shown: Vec<ShownSetting>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, key: &str) -> Option<(String, Source)> {
+        self.layers.get(key).map(|(v, s)| (v.trim().to_string(), s))
+    }
+
+    fn show(&mut self, key: &str, value: String, source: Source) {
+        self.shown.push(ShownSetting {
+            name: env_name(key),
+            value,
+            source,
+        });
+    }
+
+    /// A plain setting parsed by `parse`, with a default when absent.
+    fn parse<T>(
+        &mut self,
+        key: &str,
+        default: Option<&str>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let (text, source) = match self.raw(key) {
+            Some(found) => found,
+            None => match default {
+                Some(d) => (d.to_string(), Source::Default),
+                None => {
+                    return Err(invalid(
+                        key,
+                        "missing; set it in the config file, the environment or a flag",
+                    ));
+                }
+            },
+        };
+        let value = parse(&text).map_err(|p| invalid(key, p))?;
+        self.show(key, text, source);
+        Ok(value)
+    }
+
+    /// A secret: given directly (`key`) or as a file path (`key_file`), never both.
+    fn secret(&mut self, key: &str, required: bool) -> Result<Option<Secret>, ConfigError> {
+        let file_key = format!("{key}_file");
+        let direct = self.raw(key);
+        let file = self.raw(&file_key);
+        let (value, source) = match (direct, file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "set either {} or {}, not both",
+                        env_name(key),
+                        env_name(&file_key)
+                    ),
+                ));
+            }
+            (Some((v, s)), None) => (v, s),
+            (None, Some((path, s))) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| invalid(&file_key, format!("cannot read {path}: {e}")))?;
+                let text = text.trim_end_matches(['\n', '\r']).to_string();
+                if text.is_empty() {
+                    return Err(invalid(&file_key, format!("{path} is empty")));
+                }
+                (text, s)
+            }
+            (None, None) if required => {
+                return Err(invalid(
+                    key,
+                    format!("missing; set {} or {}", env_name(key), env_name(&file_key)),
+                ));
+            }
+            (None, None) => return Ok(None),
+        };
+        self.show(key, "[redacted]".into(), source);
+        Ok(Some(Secret::new(value)))
+    }
+}
+
+/// Parses an IP address.
+fn parse_ip(s: &str) -> Result<IpAddr, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not an IP address (e.g. 127.0.0.1)"))
+}
+
+/// Parses `FIRST-LAST` with FIRST ≤ LAST, both above 1023.
+pub fn parse_port_range(s: &str) -> Result<PortRange, String> {
+    let bad = || format!("{s:?} is not a port range like 30000-39999");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let first: u16 = a.trim().parse().map_err(|_| bad())?;
+    let last: u16 = b.trim().parse().map_err(|_| bad())?;
+    if first > last {
+        return Err(format!("{s:?}: the first port is above the last"));
+    }
+    if first < 1024 {
+        return Err(format!(
+            "{s:?}: ports below 1024 need privileges; use 1024-65535"
+        ));
+    }
+    Ok(PortRange { first, last })
+}
+
+/// Replaces the password of a URL, if any, with `***` so it can be shown.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(unparseable URL)".into(),
+    }
+}
+
+impl Settings {
+    /// Validates the layers into settings, plus what `check-config` shows of them.
+    pub fn load(
+        layers: &Layers,
+        needs: Needs,
+    ) -> Result<(Settings, Vec<ShownSetting>), ConfigError> {
+        let everything = needs == Needs::Everything;
+        let mut r = Reader {
+            layers,
+            shown: Vec::new(),
+        };
+        let database_url = r.parse("database_url", None, |s| {
+            url::Url::parse(s)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "postgres" | "postgresql"))
+                .map(|_| Secret::new(s))
+                .ok_or_else(|| {
+                    "not a postgres:// URL (e.g. postgres://vca@127.0.0.1:5432/vca_bridge)"
+                        .to_string()
+                })
+        })?;
+        redact_last(&mut r.shown, &database_url);
+        let redis_url = r.parse("redis_url", Some("redis://127.0.0.1:6379"), |s| {
+            url::Url::parse(s)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "redis" | "rediss"))
+                .map(|_| Secret::new(s))
+                .ok_or_else(|| "not a redis:// URL (e.g. redis://127.0.0.1:6379)".to_string())
+        })?;
+        redact_last(&mut r.shown, &redis_url);
+        let admin_listen = r.parse("admin_listen", Some("127.0.0.1:8090"), |s| {
+            s.parse::<SocketAddr>()
+                .map_err(|_| format!("{s:?} is not an address:port (e.g. 127.0.0.1:8090)"))
+        })?;
+        let admin_token = r
+            .secret("admin_token", everything)?
+            .unwrap_or_else(|| Secret::new(""));
+        if everything && admin_token.expose().len() < 16 {
+            return Err(invalid(
+                "admin_token",
+                "too short: use at least 16 characters (e.g. openssl rand -hex 32)",
+            ));
+        }
+        let ari_url = r.parse("ari_url", Some("http://127.0.0.1:8088"), |s| {
+            url::Url::parse(s)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| format!("{s:?} is not an http(s) URL (e.g. http://127.0.0.1:8088)"))
+        })?;
+        let ari_username = if everything {
+            r.parse("ari_username", None, |s| Ok(s.to_string()))?
+        } else {
+            String::new()
+        };
+        let ari_password = r
+            .secret("ari_password", everything)?
+            .unwrap_or_else(|| Secret::new(""));
+        let ari_app = r.parse("ari_app", Some("vca-bridge"), |s| {
+            if s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                Ok(s.to_string())
+            } else {
+                Err(format!("{s:?}: use letters, digits, '-' and '_' only"))
+            }
+        })?;
+        let rtp_bind = r.parse("rtp_bind", Some("127.0.0.1"), parse_ip)?;
+        let rtp_advertise = match r.raw("rtp_advertise") {
+            Some(_) => r.parse("rtp_advertise", None, parse_ip)?,
+            None if rtp_bind.is_unspecified() => {
+                return Err(invalid(
+                    "rtp_advertise",
+                    "missing: VCA_RTP_BIND is a wildcard address, so say which address Asterisk must send RTP to",
+                ));
+            }
+            None => {
+                r.show("rtp_advertise", rtp_bind.to_string(), Source::Default);
+                rtp_bind
+            }
+        };
+        if rtp_advertise.is_unspecified() {
+            return Err(invalid(
+                "rtp_advertise",
+                "must be a concrete address Asterisk can reach, not a wildcard",
+            ));
+        }
+        let rtp_port_range = r.parse("rtp_port_range", Some("30000-39999"), parse_port_range)?;
+        let media_format = r.parse("media_format", Some("alaw"), |s| {
+            match s.to_ascii_lowercase().as_str() {
+                "alaw" => Ok(Law::Alaw),
+                "ulaw" => Ok(Law::Ulaw),
+                _ => Err(format!("{s:?}: use alaw or ulaw")),
+            }
+        })?;
+        let default_country_code = r.parse("default_country_code", Some("91"), |s| {
+            let digits = s.trim_start_matches('+');
+            match digits.parse::<u16>() {
+                Ok(cc) if (1..=999).contains(&cc) && !digits.starts_with('0') => Ok(cc),
+                _ => Err(format!(
+                    "{s:?} is not a country calling code (1-3 digits, e.g. 91)"
+                )),
+            }
+        })?;
+        let log_format = match r.raw("log_format") {
+            None => None,
+            Some(_) => Some(r.parse(
+                "log_format",
+                None,
+                |s| match s.to_ascii_lowercase().as_str() {
+                    "json" => Ok(LogFormat::Json),
+                    "pretty" => Ok(LogFormat::Pretty),
+                    _ => Err(format!("{s:?}: use json or pretty")),
+                },
+            )?),
+        };
+        let log = r.parse("log", Some("info"), |s| {
+            tracing_subscriber::EnvFilter::try_new(s)
+                .map(|_| s.to_string())
+                .map_err(|e| format!("{s:?} is not a log filter: {e}"))
+        })?;
+        let settings = Settings {
+            database_url,
+            redis_url,
+            admin_listen,
+            admin_token,
+            ari_url,
+            ari_username,
+            ari_password,
+            ari_app,
+            rtp_bind,
+            rtp_advertise,
+            rtp_port_range,
+            media_format,
+            default_country_code,
+            log_format,
+            log,
+        };
+        Ok((settings, r.shown))
+    }
+}
+
+/// Replaces the shown value of the last setting (a URL) by its redacted form.
+fn redact_last(shown: &mut [ShownSetting], url: &Secret) {
+    if let Some(last) = shown.last_mut() {
+        last.value = redact_url(url.expose());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(env: &[(&str, &str)], needs: Needs) -> Result<Settings, ConfigError> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let layers = Layers::new(None, env, HashMap::new())?;
+        Settings::load(&layers, needs).map(|(s, _)| s)
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("VCA_DATABASE_URL", "postgres://vca:pw@127.0.0.1/vca"),
+        ("VCA_ADMIN_TOKEN", "0123456789abcdef0123"),
+        ("VCA_ARI_USERNAME", "vca"),
+        ("VCA_ARI_PASSWORD", "vca-secret"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut v = BASE.to_vec();
+        v.extend_from_slice(extra);
+        v
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let s = load(BASE, Needs::Everything).unwrap();
+        assert_eq!(s.admin_listen.to_string(), "127.0.0.1:8090");
+        assert_eq!(s.ari_url.as_str(), "http://127.0.0.1:8088/");
+        assert_eq!(s.ari_app, "vca-bridge");
+        assert_eq!(s.rtp_advertise, s.rtp_bind);
+        assert_eq!(
+            s.rtp_port_range,
+            PortRange {
+                first: 30000,
+                last: 39999
+            }
+        );
+        assert_eq!(s.media_format, Law::Alaw);
+        assert_eq!(s.default_country_code, 91);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let err = load(&with(&[("VCA_ADMIN_LISTEN", "nowhere")]), Needs::Everything).unwrap_err();
+        assert!(err.to_string().starts_with("VCA_ADMIN_LISTEN: "), "{err}");
+        let err = load(&with(&[("VCA_RTP_PORT_RANGE", "5-1")]), Needs::Everything).unwrap_err();
+        assert!(err.to_string().starts_with("VCA_RTP_PORT_RANGE: "), "{err}");
+        let err = load(&with(&[("VCA_MEDIA_FORMAT", "opus")]), Needs::Everything).unwrap_err();
+        assert!(err.to_string().starts_with("VCA_MEDIA_FORMAT: "), "{err}");
+        let err = load(&BASE[..1], Needs::Everything).unwrap_err();
+        assert!(
+            err.to_string().starts_with("VCA_ADMIN_TOKEN: missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn migrate_needs_only_the_database() {
+        let s = load(&BASE[..1], Needs::Database).unwrap();
+        assert_eq!(s.admin_token.expose(), "");
+        assert!(
+            load(&[], Needs::Database)
+                .unwrap_err()
+                .to_string()
+                .starts_with("VCA_DATABASE_URL: missing")
+        );
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let env = BASE.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let layers = Layers::new(None, env, HashMap::new()).unwrap();
+        let (settings, shown) = Settings::load(&layers, Needs::Everything).unwrap();
+        let all = format!("{settings:?} {shown:?}");
+        for secret in ["0123456789abcdef0123", "vca-secret", ":pw@"] {
+            assert!(!all.contains(secret), "{secret} leaked: {all}");
+        }
+    }
+
+    #[test]
+    fn secret_from_file_and_not_both() {
+        let path = std::env::temp_dir().join(format!("vca-secret-{}", std::process::id()));
+        std::fs::write(&path, "from-a-file-token-0123\n").unwrap();
+        let p = path.to_string_lossy().to_string();
+        let mut env: Vec<(String, String)> = BASE
+            .iter()
+            .filter(|(k, _)| *k != "VCA_ADMIN_TOKEN")
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.push(("VCA_ADMIN_TOKEN_FILE".into(), p.clone()));
+        let layers = Layers::new(None, env.clone(), HashMap::new()).unwrap();
+        let (s, _) = Settings::load(&layers, Needs::Everything).unwrap();
+        assert_eq!(s.admin_token.expose(), "from-a-file-token-0123");
+        env.push(("VCA_ADMIN_TOKEN".into(), "0123456789abcdef0123".into()));
+        let layers = Layers::new(None, env, HashMap::new()).unwrap();
+        let err = Settings::load(&layers, Needs::Everything).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        assert!(!err.to_string().contains("0123456789abcdef0123"));
+    }
+
+    #[test]
+    fn wildcard_bind_needs_advertise() {
+        let err = load(&with(&[("VCA_RTP_BIND", "0.0.0.0")]), Needs::Everything).unwrap_err();
+        assert!(err.to_string().starts_with("VCA_RTP_ADVERTISE: "), "{err}");
+        let s = load(
+            &with(&[
+                ("VCA_RTP_BIND", "0.0.0.0"),
+                ("VCA_RTP_ADVERTISE", "10.0.0.5"),
+            ]),
+            Needs::Everything,
+        )
+        .unwrap();
+        assert_eq!(s.rtp_advertise.to_string(), "10.0.0.5");
+    }
+}

@@ -1,0 +1,237 @@
+//! The `ai_profiles` table: how a tenant's agent speaks (prompt, greeting, voice,
+//! limits). At most one profile per tenant is the default, enforced by a partial
+//! unique index; changing the default happens in one transaction that holds the
+//! tenant's row lock, so concurrent requests serialise instead of colliding.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+// SQL here is built only from this file's constant column lists; values are always bound.
+use sqlx::AssertSqlSafe;
+
+/// An AI profile as stored.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AiProfile {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    /// `receptionist`, `sales`, `support`, `dispatcher` or `custom`.
+    pub role: String,
+    pub system_prompt: String,
+    /// Spoken when the call is answered; empty for none.
+    pub greeting: String,
+    /// BCP 47 language tag, e.g. `en` or `en-IN`.
+    pub language: String,
+    /// TTS voice; `null` uses the daemon's configured voice.
+    pub voice: Option<String>,
+    pub max_turns: i32,
+    pub max_duration_seconds: i32,
+    /// Silence that ends the caller's turn.
+    pub endpointing_silence_ms: i32,
+    pub is_default: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Role values.
+pub const ROLES: &[&str] = &["receptionist", "sales", "support", "dispatcher", "custom"];
+
+/// The body of `POST /api/tenants/{tid}/ai-profiles`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAiProfile {
+    pub name: String,
+    /// Defaults to `receptionist`.
+    pub role: Option<String>,
+    /// Required, non-empty after trimming.
+    pub system_prompt: String,
+    pub greeting: Option<String>,
+    /// Defaults to `en`.
+    pub language: Option<String>,
+    pub voice: Option<String>,
+    /// Defaults to 20.
+    pub max_turns: Option<i32>,
+    /// Defaults to 300.
+    pub max_duration_seconds: Option<i32>,
+    /// Defaults to 600.
+    pub endpointing_silence_ms: Option<i32>,
+    /// Defaults to true when the tenant has no default profile yet, else false.
+    pub is_default: Option<bool>,
+}
+
+/// The body of `PATCH /api/tenants/{tid}/ai-profiles/{id}`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiProfilePatch {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub system_prompt: Option<String>,
+    pub greeting: Option<String>,
+    pub language: Option<String>,
+    /// `null` clears the voice (use the daemon's default).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub voice: Option<Option<String>>,
+    pub max_turns: Option<i32>,
+    pub max_duration_seconds: Option<i32>,
+    pub endpointing_silence_ms: Option<i32>,
+    pub is_default: Option<bool>,
+}
+
+/// Tells "absent" (`None`) from "null" (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+const COLUMNS: &str = "id, tenant_id, name, role, system_prompt, greeting, language, voice, \
+    max_turns, max_duration_seconds, endpointing_silence_ms, is_default, created_at, updated_at";
+
+/// Locks the tenant row for the rest of the transaction; `NotFound` if there is none.
+async fn lock_tenant(tx: &mut sqlx::PgConnection, tenant_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+        .bind(tenant_id)
+        .fetch_one(tx)
+        .await?;
+    Ok(())
+}
+
+async fn clear_default(tx: &mut sqlx::PgConnection, tenant_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE ai_profiles SET is_default = false, updated_at = now() \
+         WHERE tenant_id = $1 AND is_default",
+    )
+    .bind(tenant_id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Inserts a profile; making it the default clears the previous default atomically.
+    pub async fn create_ai_profile(
+        &self,
+        tenant_id: Uuid,
+        p: &NewAiProfile,
+    ) -> Result<AiProfile, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        lock_tenant(&mut tx, tenant_id).await?;
+        let is_default = match p.is_default {
+            Some(d) => d,
+            None => {
+                let existing: Option<(Uuid,)> = sqlx::query_as(
+                    "SELECT id FROM ai_profiles WHERE tenant_id = $1 AND is_default",
+                )
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                existing.is_none()
+            }
+        };
+        if is_default {
+            clear_default(&mut tx, tenant_id).await?;
+        }
+        let sql = format!(
+            "INSERT INTO ai_profiles (tenant_id, name, role, system_prompt, greeting, language, voice, \
+             max_turns, max_duration_seconds, endpointing_silence_ms, is_default) \
+             VALUES ($1, btrim($2), COALESCE($3, 'receptionist'), $4, COALESCE($5, ''), COALESCE($6, 'en'), $7, \
+             COALESCE($8, 20), COALESCE($9, 300), COALESCE($10, 600), $11) RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(&p.name)
+            .bind(&p.role)
+            .bind(&p.system_prompt)
+            .bind(&p.greeting)
+            .bind(&p.language)
+            .bind(&p.voice)
+            .bind(p.max_turns)
+            .bind(p.max_duration_seconds)
+            .bind(p.endpointing_silence_ms)
+            .bind(is_default)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// A tenant's profiles, oldest first.
+    pub async fn list_ai_profiles(&self, tenant_id: Uuid) -> Result<Vec<AiProfile>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM ai_profiles WHERE tenant_id = $1 ORDER BY created_at, id"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// One of a tenant's profiles.
+    pub async fn get_ai_profile(&self, tenant_id: Uuid, id: Uuid) -> Result<AiProfile, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM ai_profiles WHERE tenant_id = $1 AND id = $2");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Changes the given fields; `is_default: true` moves the default here atomically.
+    pub async fn update_ai_profile(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        p: &AiProfilePatch,
+    ) -> Result<AiProfile, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        lock_tenant(&mut tx, tenant_id).await?;
+        if p.is_default == Some(true) {
+            clear_default(&mut tx, tenant_id).await?;
+        }
+        let sql = format!(
+            "UPDATE ai_profiles SET name = COALESCE(btrim($3), name), role = COALESCE($4, role), \
+             system_prompt = COALESCE($5, system_prompt), greeting = COALESCE($6, greeting), \
+             language = COALESCE($7, language), voice = CASE WHEN $8 THEN $9 ELSE voice END, \
+             max_turns = COALESCE($10, max_turns), max_duration_seconds = COALESCE($11, max_duration_seconds), \
+             endpointing_silence_ms = COALESCE($12, endpointing_silence_ms), \
+             is_default = COALESCE($13, is_default), updated_at = now() \
+             WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(id)
+            .bind(&p.name)
+            .bind(&p.role)
+            .bind(&p.system_prompt)
+            .bind(&p.greeting)
+            .bind(&p.language)
+            .bind(p.voice.is_some())
+            .bind(p.voice.clone().flatten())
+            .bind(p.max_turns)
+            .bind(p.max_duration_seconds)
+            .bind(p.endpointing_silence_ms)
+            .bind(p.is_default)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Deletes one of a tenant's profiles; past calls keep their rows.
+    pub async fn delete_ai_profile(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM ai_profiles WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+//! Shared test fixtures: a fresh PostgreSQL database per test (so tests run in
+//! parallel), the real Redis, and the admin router driven with `oneshot`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use tower::ServiceExt;
+
+use vca_bridge::admin::{AppState, router};
+use vca_bridge::config::Secret;
+use vca_bridge::store::Store;
+use vca_bridge::store::redis::RedisPool;
+
+pub const TOKEN: &str = "test-admin-token-0123456789";
+
+/// The server-level URL tests create their databases through.
+pub fn admin_database_url() -> String {
+    std::env::var("VCA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("VCA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Creates an empty database with a unique name and returns its URL.
+pub async fn fresh_database() -> String {
+    let admin = admin_database_url();
+    let name = format!("vca_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// A migrated database.
+pub async fn store() -> (Store, String) {
+    let url = fresh_database().await;
+    let store = Store::connect(&Secret::new(url.clone())).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, url)
+}
+
+/// The admin API over a fresh database and the real Redis.
+pub struct Api {
+    pub router: Router,
+    pub store: Store,
+    pub database_url: String,
+}
+
+pub async fn api() -> Api {
+    api_with_redis(&redis_url()).await
+}
+
+pub async fn api_with_redis(redis: &str) -> Api {
+    let (store, database_url) = store().await;
+    let redis = RedisPool::new(&Secret::new(redis)).unwrap();
+    let state = AppState::new(store.clone(), redis, Secret::new(TOKEN), 91);
+    Api {
+        router: router(state),
+        store,
+        database_url,
+    }
+}
+
+/// A response: status and JSON body (Null when empty or not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Api {
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let raw = String::from_utf8_lossy(&bytes).to_string();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, body, raw }
+    }
+
+    /// A request with the right token and an optional JSON body.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        let builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json");
+        let body = match body {
+            Some(v) => Body::from(v.to_string()),
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).unwrap()).await
+    }
+
+    pub async fn raw_call(&self, method: &str, path: &str, body: &str) -> Resp {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
+    /// Creates a tenant and returns its id.
+    pub async fn tenant(&self, name: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                "/api/tenants",
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// Asserts the error shape and code.
+pub fn assert_error(r: &Resp, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "body: {}", r.raw);
+    assert_eq!(r.body["error"]["code"], code, "body: {}", r.raw);
+    assert!(r.body["error"]["message"].is_string(), "body: {}", r.raw);
+}
