@@ -24,7 +24,11 @@ fn base_env(cmd: &mut Command, database_url: &str) {
 }
 
 fn output_text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 fn assert_no_secrets(text: &str) {
@@ -34,7 +38,12 @@ fn assert_no_secrets(text: &str) {
 
 #[test]
 fn help_for_every_command_shows_no_secret() {
-    for args in [&["--help"][..], &["run", "--help"], &["migrate", "--help"], &["check-config", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["migrate", "--help"],
+        &["check-config", "--help"],
+    ] {
         let mut cmd = Command::new(BIN);
         base_env(&mut cmd, "postgres://u:dbpass@127.0.0.1/x");
         let out = cmd.args(args).output().unwrap();
@@ -52,18 +61,31 @@ fn bad_settings_exit_2_with_one_line_naming_them() {
         ("VCA_ADMIN_LISTEN", "not-an-address", "VCA_ADMIN_LISTEN: "),
         ("VCA_MEDIA_FORMAT", "opus", "VCA_MEDIA_FORMAT: "),
         ("VCA_RTP_PORT_RANGE", "40000-30000", "VCA_RTP_PORT_RANGE: "),
-        ("VCA_DEFAULT_COUNTRY_CODE", "abc", "VCA_DEFAULT_COUNTRY_CODE: "),
+        (
+            "VCA_DEFAULT_COUNTRY_CODE",
+            "abc",
+            "VCA_DEFAULT_COUNTRY_CODE: ",
+        ),
         ("VCA_LOG_FORMAT", "xml", "VCA_LOG_FORMAT: "),
         ("VCA_ARI_URL", "ftp://x", "VCA_ARI_URL: "),
         ("VCA_ADMIN_TOKEN", "short", "VCA_ADMIN_TOKEN: "),
-        ("VCA_ARI_PASSWORD_FILE", "/nonexistent/secret", "VCA_ARI_PASSWORD"),
+        (
+            "VCA_ARI_PASSWORD_FILE",
+            "/nonexistent/secret",
+            "VCA_ARI_PASSWORD",
+        ),
     ];
     for (key, value, prefix) in cases {
         let mut cmd = Command::new(BIN);
         base_env(&mut cmd, "postgres://127.0.0.1/x");
         cmd.env(key, value).arg("check-config");
         let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{key}={value}: {}", output_text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{key}={value}: {}",
+            output_text(&out)
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{stderr}");
@@ -86,14 +108,18 @@ fn flags_beat_environment_beat_file() {
     // The file's bad value loses to the environment's good one...
     let mut cmd = Command::new(BIN);
     base_env(&mut cmd, "postgres://127.0.0.1:1/x");
-    cmd.env("VCA_MEDIA_FORMAT", "ulaw").arg("--config").arg(&file).arg("check-config");
+    cmd.env("VCA_MEDIA_FORMAT", "ulaw")
+        .arg("--config")
+        .arg(&file)
+        .arg("check-config");
     let out = cmd.output().unwrap();
     assert_ne!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(output_text(&out).contains("VCA_MEDIA_FORMAT"));
     // ...and a flag's bad value beats the environment's good one.
     let mut cmd = Command::new(BIN);
     base_env(&mut cmd, "postgres://127.0.0.1:1/x");
-    cmd.env("VCA_MEDIA_FORMAT", "ulaw").args(["--media-format", "gsm", "check-config"]);
+    cmd.env("VCA_MEDIA_FORMAT", "ulaw")
+        .args(["--media-format", "gsm", "check-config"]);
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("vca-bridge: VCA_MEDIA_FORMAT: "));
@@ -120,7 +146,11 @@ async fn migrate_then_check_config() {
     // Redis down: the check fails, says how to fix it, and the exit status is not 0.
     let mut cmd = Command::new(BIN);
     base_env(&mut cmd, &url);
-    let out = cmd.env("VCA_REDIS_URL", "redis://127.0.0.1:1").arg("check-config").output().unwrap();
+    let out = cmd
+        .env("VCA_REDIS_URL", "redis://127.0.0.1:1")
+        .arg("check-config")
+        .output()
+        .unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("[FAIL] redis"), "{text}");
@@ -135,7 +165,11 @@ async fn migrate_then_check_config() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
@@ -154,7 +188,11 @@ async fn run_migrates_serves_and_stops_on_sigterm() {
     let client = reqwest::Client::new();
     let mut ready = None;
     for _ in 0..100 {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+        {
             ready = Some(r.status());
             break;
         }
@@ -168,7 +206,10 @@ async fn run_migrates_serves_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::OK);
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = tokio::task::spawn_blocking(move || {
         let _ = child.wait();
@@ -181,7 +222,12 @@ async fn run_migrates_serves_and_stops_on_sigterm() {
     assert!(out.status.success(), "{text}");
     assert_no_secrets(&text);
     // The migrations ran.
-    let store = vca_bridge::store::Store::connect(&vca_bridge::config::Secret::new(url)).await.unwrap();
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants").fetch_one(store.pool()).await.unwrap();
+    let store = vca_bridge::store::Store::connect(&vca_bridge::config::Secret::new(url))
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(n, 0);
 }
