@@ -158,6 +158,9 @@ pub struct PlaybackChange {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type")]
 #[non_exhaustive]
+// Events are decoded once and moved (boxed) through the channel; boxing every variant would
+// only cost allocations.
+#[allow(clippy::large_enum_variant)]
 pub enum AriEvent {
     /// A channel entered Stasis.
     StasisStart(StasisStart),
