@@ -226,7 +226,7 @@ impl AriClient {
 
     // ---- bridges --------------------------------------------------------------------------
 
-    /// `POST /bridges?type=mixing&name=...[&bridgeId=...]`.
+    /// `POST /bridges?type=mixing[&name=...][&bridgeId=...]` (an empty `name` is not sent).
     ///
     /// # Errors
     /// `Conflict` if `bridge_id` exists, `ServerError`, or transport errors.
@@ -235,7 +235,10 @@ impl AriClient {
         name: &str,
         bridge_id: Option<&str>,
     ) -> Result<Bridge, AriError> {
-        let mut query = vec![("type", "mixing"), ("name", name)];
+        let mut query = vec![("type", "mixing")];
+        if !name.is_empty() {
+            query.push(("name", name));
+        }
         if let Some(id) = bridge_id {
             query.push(("bridgeId", id));
         }
