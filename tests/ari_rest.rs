@@ -448,9 +448,7 @@ fn normalise(value: &serde_json::Value) -> serde_json::Value {
     match value {
         serde_json::Value::Object(map) => serde_json::Value::Object(
             map.iter()
-                .filter(|(_, v)| {
-                    !v.is_null() && !(v.is_object() && v.as_object().unwrap().is_empty())
-                })
+                .filter(|(_, v)| !v.is_null() && v.as_object().is_none_or(|m| !m.is_empty()))
                 .map(|(k, v)| (k.clone(), normalise(v)))
                 .collect(),
         ),

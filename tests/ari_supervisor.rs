@@ -76,6 +76,8 @@ async fn guarded<T>(what: &str, fut: impl Future<Output = T>) -> T {
 }
 
 /// Accepts one WebSocket and checks the request carried app and (encoded) api_key.
+// The handshake callback's error type is tungstenite's, not ours.
+#[allow(clippy::result_large_err)]
 async fn accept_ws(listener: &TcpListener) -> WebSocketStream<TcpStream> {
     let (stream, _) = listener.accept().await.unwrap();
     tokio_tungstenite::accept_hdr_async(
