@@ -1,13 +1,16 @@
 //! vca-bridge: puts an AI voice agent on phone numbers served by Asterisk.
 //!
 //! A tour of the modules, top to bottom:
+//! - [`daemon`], [`cli`], [`check_config`], [`logging`]: the binary's commands and plumbing.
 //! - [`config`]: settings from file, environment and flags; secrets that never print.
 //! - [`phone`]: E.164 normalisation and masking of phone numbers.
 //! - [`store`]: PostgreSQL repositories (tenants, numbers, profiles, calls) and Redis.
 //! - [`admin`]: the admin HTTP API (axum) with bearer auth and OpenAPI.
-//! - [`daemon`], [`cli`], [`check_config`], [`logging`]: the binary's commands and plumbing.
+//! - [`ari`]: the Asterisk REST Interface client: REST calls, typed events, the event
+//!   WebSocket supervisor.
 //! - [`media`]: the sans-IO media core (G.711, RTP, VAD, resampling, playout).
 pub mod admin;
+pub mod ari;
 pub mod check_config;
 pub mod cli;
 pub mod config;
