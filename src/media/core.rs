@@ -23,6 +23,9 @@ use super::{FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, OUT_PACKET_LEN, WIRE_RATE};
 /// A late pacer catches up by sending at most this many overdue frames back to back; if it
 /// is later than that, the overdue frames are skipped (timestamp still follows the clock).
 const MAX_CATCH_UP_FRAMES: u64 = 10;
+/// Frames quieter than this (sum of squares of a 20 ms frame, RMS about -45 dBFS) are never
+/// speech: it keeps the VAD's hangover on digital silence from stretching short sounds.
+const MIN_SPEECH_ENERGY: i64 = FRAME_SAMPLES as i64 * 180 * 180;
 /// Events the core can hold between drains without allocating.
 const EVENT_CAPACITY: usize = 32;
 
@@ -213,7 +216,9 @@ impl MediaCore {
     /// (except when an utterance outgrows its preallocated buffer).
     pub fn poll_inbound(&mut self, now: Instant) -> Option<InboundFrame> {
         let frame = self.inbound.poll_frame(now, &mut self.stats)?;
-        let voiced = frame.filled_samples < FRAME_SAMPLES as u16 && self.vad.is_speech(&frame.pcm);
+        let voiced = frame.filled_samples < FRAME_SAMPLES as u16
+            && frame_energy(&frame.pcm) > MIN_SPEECH_ENERGY
+            && self.vad.is_speech(&frame.pcm);
         let samples: &[i16] = match self.upsampler.as_mut() {
             Some(up) => match up.process_chunk(&frame.pcm, &mut self.upsampled) {
                 Ok(n) => self.upsampled.get(..n).unwrap_or(&[]),
@@ -260,6 +265,10 @@ impl MediaCore {
     fn ms_since_start(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.call_start).as_millis() as u64
     }
+}
+
+fn frame_energy(pcm: &[i16; FRAME_SAMPLES]) -> i64 {
+    pcm.iter().map(|&s| i64::from(s) * i64::from(s)).sum()
 }
 
 /// Milliseconds in one frame, re-exported for callers computing offsets.
