@@ -10,8 +10,9 @@ use super::config::{EndpointerConfig, frames_in};
 /// Audio kept ahead of a speech run beyond the pre-roll, so long runs with dips still get
 /// their full pre-roll.
 const RING_EXTRA_MS: u64 = 2000;
-/// Utterance audio preallocated per buffer; longer utterances grow the buffer.
-const PREALLOCATED_MS: u64 = 5000;
+/// Utterance audio preallocated per buffer (two buffers: 320 KB at 8 kHz, 640 KB at
+/// 16 kHz per call); a longer utterance grows the buffer once (amortised doubling).
+const PREALLOCATED_MS: u64 = 10_000;
 /// Trailing silence kept after the last voiced frame of an utterance.
 const TAIL_MS: u64 = 200;
 /// Extra wait before a stalled stream (no frames at all) ends an utterance: the reorder
