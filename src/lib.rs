@@ -8,9 +8,11 @@
 //! - [`admin`]: the admin HTTP API (axum) with bearer auth and OpenAPI.
 //! - [`ari`]: the Asterisk REST Interface client: REST calls, typed events, the event
 //!   WebSocket supervisor.
+//! - [`call`]: per-call plumbing (RTP port pool, media driver, call lifecycle).
 //! - [`media`]: the sans-IO media core (G.711, RTP, VAD, resampling, playout).
 pub mod admin;
 pub mod ari;
+pub mod call;
 pub mod check_config;
 pub mod cli;
 pub mod config;

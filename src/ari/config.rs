@@ -1,33 +1,11 @@
 //! Connection settings of the ARI client: base URL, credentials, application name and request
 //! timeouts. The password is wrapped so it never appears in `Debug` output or logs.
-use std::fmt;
 use std::time::Duration;
 
 use super::error::AriError;
 
-/// A password that prints as `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AriPassword(String);
-
-impl AriPassword {
-    /// Wraps a password.
-    #[must_use]
-    pub fn new(password: impl Into<String>) -> Self {
-        Self(password.into())
-    }
-
-    /// The password itself, for the auth header and the WebSocket `api_key` only.
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for AriPassword {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+/// The ARI password: the daemon's [`Secret`], which prints as `[redacted]`.
+pub type AriPassword = crate::config::Secret;
 
 /// Default time allowed for one REST request, connect to last body byte.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
