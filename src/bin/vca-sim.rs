@@ -1,0 +1,3 @@
+//! `vca-sim`: the Asterisk simulator binary. `serve` runs ARI + `/sim` control API;
+//! `call` is a client of the control API that places one call and waits for it to end.
+fn main() {}
