@@ -8,48 +8,10 @@ mod sim_support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde_json::Value;
-use sim_support::{EventStream, http, test_config};
+use sim_support::{EventStream, bridged_call, test_config};
 use tokio::net::UdpSocket;
 use vca_bridge::media::g711::Law;
-use vca_bridge::sim::{CallSpec, SimCall, SimHandle, Simulator};
-
-struct Leg {
-    call: SimCall,
-    em_port: u16,
-    rtp: UdpSocket,
-}
-
-/// Places a call and does what the daemon does: answer, bridge, externalMedia, addChannel.
-async fn bridged_call(sim: &SimHandle, spec: CallSpec, format: &str) -> Leg {
-    let call = sim.place_call(spec);
-    let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let c = http();
-    let ari = sim.ari_url();
-    let post = |url: String| c.post(url).basic_auth("vca", Some("vca-secret")).send();
-    assert_eq!(post(format!("{ari}/channels/{}/answer", call.id())).await.unwrap().status(), 204);
-    let bridge: Value = post(format!("{ari}/bridges?type=mixing&name=vca-{}", call.id())).await.unwrap().json().await.unwrap();
-    let em: Value = post(format!(
-        "{ari}/channels/externalMedia?app=vca-bridge&external_host={}&format={format}",
-        rtp.local_addr().unwrap()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let em_port: u16 = em["channelvars"]["UNICASTRTP_LOCAL_PORT"].as_str().unwrap().parse().unwrap();
-    let r = post(format!(
-        "{ari}/bridges/{}/addChannel?channel={},{}",
-        bridge["id"].as_str().unwrap(),
-        call.id(),
-        em["id"].as_str().unwrap()
-    ))
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 204);
-    Leg { call, em_port, rtp }
-}
+use vca_bridge::sim::{CallSpec, SimHandle, Simulator};
 
 async fn recv(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buf = [0u8; 2048];

@@ -328,3 +328,50 @@ pub fn assert_same_events(r: &Replay) {
 pub async fn tcp_open(addr: std::net::SocketAddr) -> bool {
     TcpStream::connect(addr).await.is_ok()
 }
+
+/// A call bridged with an External Media channel, as the daemon sets it up.
+pub struct Leg {
+    pub call: SimCall,
+    pub em_id: String,
+    pub bridge_id: String,
+    pub em_port: u16,
+    pub rtp: UdpSocket,
+}
+
+/// Places a call and does what the daemon does: answer, bridge, externalMedia, addChannel.
+pub async fn bridged_call(sim: &SimHandle, spec: CallSpec, format: &str) -> Leg {
+    let call = sim.place_call(spec);
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let c = http();
+    let ari = sim.ari_url();
+    let post = |url: String| c.post(url).basic_auth("vca", Some("vca-secret")).send();
+    assert_eq!(post(format!("{ari}/channels/{}/answer", call.id())).await.unwrap().status(), 204);
+    let bridge: Value = post(format!("{ari}/bridges?type=mixing&name=vca-{}", call.id())).await.unwrap().json().await.unwrap();
+    let em: Value = post(format!(
+        "{ari}/channels/externalMedia?app=vca-bridge&external_host={}&format={format}",
+        rtp.local_addr().unwrap()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let em_port: u16 = em["channelvars"]["UNICASTRTP_LOCAL_PORT"].as_str().unwrap().parse().unwrap();
+    let r = post(format!(
+        "{ari}/bridges/{}/addChannel?channel={},{}",
+        bridge["id"].as_str().unwrap(),
+        call.id(),
+        em["id"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    Leg {
+        call,
+        em_id: em["id"].as_str().unwrap().to_owned(),
+        bridge_id: bridge["id"].as_str().unwrap().to_owned(),
+        em_port,
+        rtp,
+    }
+}
+

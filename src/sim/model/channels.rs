@@ -3,7 +3,7 @@
 //! variables, play, DTMF and rtp_statistics.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -123,12 +123,18 @@ fn validate(p: &ExternalMediaParams) -> AriResult<(String, SocketAddr, Law)> {
         ));
     };
     let port: u16 = port.parse().map_err(|_| AriFailure::internal())?;
-    // Resolve like Asterisk would; the simulator only ever sends to loopback.
-    let addr = (h.trim_matches(['[', ']']), port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut it| it.find(|a| a.ip().is_loopback()))
-        .ok_or_else(AriFailure::internal)?;
+    // The simulator resolves no names (no DNS) and only ever sends to loopback; anything
+    // else fails as an unresolvable host does on Asterisk.
+    let h = h.trim_matches(['[', ']']);
+    let ip: IpAddr = if h == "localhost" {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        h.parse().map_err(|_| AriFailure::internal())?
+    };
+    if !ip.is_loopback() {
+        return Err(AriFailure::internal());
+    }
+    let addr = SocketAddr::new(ip, port);
     // Formats the simulator's peer can carry; others (slin16…) are not simulated.
     let law = match format {
         "ulaw" => Law::Ulaw,
