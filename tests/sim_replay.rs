@@ -10,7 +10,11 @@ use vca_bridge::sim::{CallStatus, EndedBy};
 #[tokio::test]
 async fn inbound_call_caller_hangs_up_matches_recording() {
     let r = replay("inbound-call-caller-hangs-up.jsonl").await;
-    assert!(r.requests_compared >= 15, "compared {}", r.requests_compared);
+    assert!(
+        r.requests_compared >= 15,
+        "compared {}",
+        r.requests_compared
+    );
     assert_same_events(&r);
     match r.call.status() {
         CallStatus::Ended(o) => assert_eq!(o.ended_by, EndedBy::Caller),
@@ -23,12 +27,19 @@ async fn inbound_call_caller_hangs_up_matches_recording() {
 #[tokio::test]
 async fn app_hangs_up_matches_recording() {
     let r = replay("app-hangs-up.jsonl").await;
-    assert!(r.requests_compared >= 10, "compared {}", r.requests_compared);
+    assert!(
+        r.requests_compared >= 10,
+        "compared {}",
+        r.requests_compared
+    );
     assert_same_events(&r);
     match r.call.status() {
         CallStatus::Ended(o) => assert_eq!(
             o.ended_by,
-            EndedBy::App { reason: None, reason_code: Some(16) }
+            EndedBy::App {
+                reason: None,
+                reason_code: Some(16)
+            }
         ),
         s => panic!("call still {s:?}"),
     }

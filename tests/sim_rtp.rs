@@ -15,7 +15,10 @@ use vca_bridge::sim::{CallSpec, SimHandle, Simulator};
 
 async fn recv(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buf = [0u8; 2048];
-    let (n, from) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    let (n, from) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     (buf[..n].to_vec(), from)
 }
 
@@ -28,7 +31,9 @@ fn rtp_packet(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 fn speech(n: usize) -> Vec<i16> {
-    (0..n).map(|i| ((i as f64 * 0.3).sin() * 8000.0) as i16).collect()
+    (0..n)
+        .map(|i| ((i as f64 * 0.3).sin() * 8000.0) as i16)
+        .collect()
 }
 
 async fn start() -> (SimHandle, EventStream) {
@@ -42,7 +47,14 @@ async fn start() -> (SimHandle, EventStream) {
 async fn sends_paced_ulaw_like_asterisk_and_ends_with_a_short_packet() {
     let (sim, _ev) = start().await;
     let audio = speech(1000);
-    let leg = bridged_call(&sim, CallSpec::new("+15559876543", "+15551234567").speech(audio.clone()).transmit_silence(false), "ulaw").await;
+    let leg = bridged_call(
+        &sim,
+        CallSpec::new("+15559876543", "+15551234567")
+            .speech(audio.clone())
+            .transmit_silence(false),
+        "ulaw",
+    )
+    .await;
     let mut pkts = Vec::new();
     let mut total = 0;
     while total < audio.len() {
@@ -66,18 +78,33 @@ async fn sends_paced_ulaw_like_asterisk_and_ends_with_a_short_packet() {
         assert_eq!(t1 - t0, 160);
         assert_eq!(w[0][8..12], w[1][8..12], "one SSRC");
     }
-    let decoded: Vec<i16> = pkts.iter().flat_map(|p| p[12..].iter().map(|&b| Law::Ulaw.decode(b))).collect();
-    let expected: Vec<i16> = audio.iter().map(|&s| Law::Ulaw.decode(Law::Ulaw.encode(s))).collect();
+    let decoded: Vec<i16> = pkts
+        .iter()
+        .flat_map(|p| p[12..].iter().map(|&b| Law::Ulaw.decode(b)))
+        .collect();
+    let expected: Vec<i16> = audio
+        .iter()
+        .map(|&s| Law::Ulaw.decode(Law::Ulaw.encode(s)))
+        .collect();
     assert_eq!(decoded, expected);
     // Without transmit_silence nothing follows the speech.
     let mut buf = [0u8; 64];
-    assert!(tokio::time::timeout(Duration::from_millis(200), leg.rtp.recv_from(&mut buf)).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), leg.rtp.recv_from(&mut buf))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn alaw_channel_sends_pt8() {
     let (sim, _ev) = start().await;
-    let leg = bridged_call(&sim, CallSpec::new("+15559876543", "+15551234567").speech(speech(320)), "alaw").await;
+    let leg = bridged_call(
+        &sim,
+        CallSpec::new("+15559876543", "+15551234567").speech(speech(320)),
+        "alaw",
+    )
+    .await;
     let (p, _) = recv(&leg.rtp).await;
     assert_eq!(p[1] & 0x7f, 8);
     assert_eq!(p.len(), 12 + 160);
@@ -92,19 +119,32 @@ async fn records_pt0_and_pt8_drops_dynamic_types_and_other_sources_after_lock() 
     let ulaw: Vec<u8> = tone.iter().map(|&s| Law::Ulaw.encode(s)).collect();
     let alaw: Vec<u8> = tone.iter().map(|&s| Law::Alaw.encode(s)).collect();
     let s = &leg.rtp;
-    s.send_to(&rtp_packet(0, 1, 160, &ulaw), dest).await.unwrap();
-    s.send_to(&rtp_packet(8, 2, 320, &alaw), dest).await.unwrap();
+    s.send_to(&rtp_packet(0, 1, 160, &ulaw), dest)
+        .await
+        .unwrap();
+    s.send_to(&rtp_packet(8, 2, 320, &alaw), dest)
+        .await
+        .unwrap();
     for (i, pt) in [96u8, 101, 118].into_iter().enumerate() {
-        s.send_to(&rtp_packet(pt, 3 + i as u16, 480, &ulaw), dest).await.unwrap();
+        s.send_to(&rtp_packet(pt, 3 + i as u16, 480, &ulaw), dest)
+            .await
+            .unwrap();
     }
     // After the learning window (300 ms in tests) the next packet from the source locks it.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    s.send_to(&rtp_packet(0, 6, 640, &ulaw), dest).await.unwrap();
+    s.send_to(&rtp_packet(0, 6, 640, &ulaw), dest)
+        .await
+        .unwrap();
     let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     for q in 0..6u16 {
-        other.send_to(&rtp_packet(0, 100 + q, 160 * u32::from(q), &ulaw), dest).await.unwrap();
+        other
+            .send_to(&rtp_packet(0, 100 + q, 160 * u32::from(q), &ulaw), dest)
+            .await
+            .unwrap();
     }
-    s.send_to(&rtp_packet(0, 7, 800, &ulaw), dest).await.unwrap();
+    s.send_to(&rtp_packet(0, 7, 800, &ulaw), dest)
+        .await
+        .unwrap();
     // The last packet from our socket marks the end of what we sent.
     let rec = loop {
         let r = leg.call.recording().await.unwrap();
@@ -124,7 +164,11 @@ async fn records_pt0_and_pt8_drops_dynamic_types_and_other_sources_after_lock() 
     let expect_u: Vec<i16> = ulaw.iter().map(|&b| Law::Ulaw.decode(b)).collect();
     let expect_a: Vec<i16> = alaw.iter().map(|&b| Law::Alaw.decode(b)).collect();
     assert_eq!(&rec.pcm[..160], &expect_u[..]);
-    assert_eq!(&rec.pcm[160..320], &expect_a[..], "PT 8 on a ulaw channel is transcoded");
+    assert_eq!(
+        &rec.pcm[160..320],
+        &expect_a[..],
+        "PT 8 on a ulaw channel is transcoded"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +179,10 @@ async fn another_source_is_adopted_after_four_sequential_packets_while_learning(
     let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let payload = [0xffu8; 160];
     for q in 0..6u16 {
-        other.send_to(&rtp_packet(0, q, 160 * u32::from(q), &payload), dest).await.unwrap();
+        other
+            .send_to(&rtp_packet(0, q, 160 * u32::from(q), &payload), dest)
+            .await
+            .unwrap();
     }
     let rec = loop {
         let r = leg.call.recording().await.unwrap();
@@ -167,7 +214,10 @@ async fn dtmf_pauses_the_stream_then_resumes_with_marker_and_timestamp_gap() {
         let ts = u32::from_be_bytes(p[4..8].try_into().unwrap());
         if p[1] & 0x80 != 0 {
             let step = ts - prev_ts.unwrap();
-            assert_eq!(step, 960, "5 ticks skipped for 100 ms, as rtp-from-asterisk-during-dtmf.csv");
+            assert_eq!(
+                step, 960,
+                "5 ticks skipped for 100 ms, as rtp-from-asterisk-during-dtmf.csv"
+            );
             break;
         }
         prev_ts = Some(ts);

@@ -150,7 +150,11 @@ async fn place_call(State(s): State<Arc<Shared>>, Json(req): Json<CallRequest>) 
     };
     let placed = s.place_call(&spec);
     let status = placed.status.borrow().clone();
-    (StatusCode::CREATED, Json(json!({ "id": placed.id, "status": status }))).into_response()
+    (
+        StatusCode::CREATED,
+        Json(json!({ "id": placed.id, "status": status })),
+    )
+        .into_response()
 }
 
 async fn view(s: &Shared, id: &str) -> Option<CallView> {
@@ -204,11 +208,19 @@ async fn hangup(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Respons
     }
 }
 
-async fn dtmf(State(s): State<Arc<Shared>>, Path(id): Path<String>, Json(req): Json<DtmfRequest>) -> Response {
+async fn dtmf(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(req): Json<DtmfRequest>,
+) -> Response {
     if !s.state().calls.contains_key(&id) {
         return sim_error(SimError::UnknownCall(id));
     }
-    if let Some(bad) = req.digits.chars().find(|d| !matches!(d, '0'..='9' | 'A'..='D' | '*' | '#')) {
+    if let Some(bad) = req
+        .digits
+        .chars()
+        .find(|d| !matches!(d, '0'..='9' | 'A'..='D' | '*' | '#'))
+    {
         return sim_error(SimError::InvalidDigit(bad));
     }
     tokio::spawn(async move {
@@ -231,9 +243,13 @@ async fn restart(State(s): State<Arc<Shared>>, body: Option<Json<RestartRequest>
     let req = body.map(|Json(r)| r).unwrap_or_default();
     let d = RestartSpec::default();
     let spec = RestartSpec {
-        drop_after: req.drop_after_ms.map_or(d.drop_after, Duration::from_millis),
+        drop_after: req
+            .drop_after_ms
+            .map_or(d.drop_after, Duration::from_millis),
         refused_for: req.refused_ms.map_or(d.refused_for, Duration::from_millis),
-        not_ready_for: req.not_ready_ms.map_or(d.not_ready_for, Duration::from_millis),
+        not_ready_for: req
+            .not_ready_ms
+            .map_or(d.not_ready_for, Duration::from_millis),
     };
     tokio::spawn(async move { s.restart(spec).await });
     StatusCode::ACCEPTED
@@ -241,12 +257,22 @@ async fn restart(State(s): State<Arc<Shared>>, body: Option<Json<RestartRequest>
 
 async fn channels(State(s): State<Arc<Shared>>) -> Json<Value> {
     let st = s.state();
-    Json(Value::Array(st.channels_in_order().into_iter().map(ari_json::channel).collect()))
+    Json(Value::Array(
+        st.channels_in_order()
+            .into_iter()
+            .map(ari_json::channel)
+            .collect(),
+    ))
 }
 
 async fn bridges(State(s): State<Arc<Shared>>) -> Json<Value> {
     let st = s.state();
-    Json(Value::Array(st.bridges_in_order().into_iter().map(ari_json::bridge).collect()))
+    Json(Value::Array(
+        st.bridges_in_order()
+            .into_iter()
+            .map(ari_json::bridge)
+            .collect(),
+    ))
 }
 
 async fn requests(State(s): State<Arc<Shared>>) -> Json<Value> {

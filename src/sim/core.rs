@@ -107,7 +107,9 @@ impl Shared {
             .values()
             .find(|c| c.em_id.as_deref() == Some(em_id))
             .map(|c| (c.id.clone(), c.record_to.clone()));
-        let Some((call_id, path)) = target else { return };
+        let Some((call_id, path)) = target else {
+            return;
+        };
         let written = path.filter(|p| rec.write_wav(p).is_ok());
         let mut st = self.state();
         if let Some(call) = st.calls.get_mut(&call_id) {

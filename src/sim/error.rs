@@ -23,7 +23,9 @@ pub enum SimError {
         source: hound::Error,
     },
     /// A caller WAV is not 8 kHz mono 16-bit PCM.
-    #[error("WAV {path} is {found}; the simulator needs 8000 Hz mono 16-bit PCM (convert with: sox in.wav -r 8000 -c 1 -b 16 out.wav)")]
+    #[error(
+        "WAV {path} is {found}; the simulator needs 8000 Hz mono 16-bit PCM (convert with: sox in.wav -r 8000 -c 1 -b 16 out.wav)"
+    )]
     WavFormat {
         /// The file.
         path: PathBuf,

@@ -28,13 +28,21 @@ impl Simulator {
         let listen = config.listen;
         let tcp = TcpListener::bind(listen)
             .await
-            .map_err(|source| SimError::Bind { addr: listen, source })?;
-        let addr = tcp
-            .local_addr()
-            .map_err(|source| SimError::Bind { addr: listen, source })?;
+            .map_err(|source| SimError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = tcp.local_addr().map_err(|source| SimError::Bind {
+            addr: listen,
+            source,
+        })?;
         let shared = Shared::new(config);
-        let listener = GatedListener::new(tcp, shared.accepting.subscribe())
-            .map_err(|source| SimError::Bind { addr: listen, source })?;
+        let listener = GatedListener::new(tcp, shared.accepting.subscribe()).map_err(|source| {
+            SimError::Bind {
+                addr: listen,
+                source,
+            }
+        })?;
         let app = axum::Router::new()
             .nest("/ari", crate::sim::ari::router(shared.clone()))
             .nest("/sim", crate::sim::control::router(shared.clone()));
@@ -107,7 +115,12 @@ impl SimHandle {
 
     /// The caller of call `id` presses `digits`, each `duration_ms` long; returns after the
     /// last `ChannelDtmfReceived` was emitted.
-    pub async fn send_dtmf(&self, id: &str, digits: &str, duration_ms: u32) -> Result<(), SimError> {
+    pub async fn send_dtmf(
+        &self,
+        id: &str,
+        digits: &str,
+        duration_ms: u32,
+    ) -> Result<(), SimError> {
         self.shared.send_dtmf(id, digits, duration_ms).await
     }
 
@@ -141,13 +154,19 @@ impl SimHandle {
     /// `GET /channels` as ARI would answer it.
     pub fn channels(&self) -> Vec<Value> {
         let st = self.shared.state();
-        st.channels_in_order().into_iter().map(json::channel).collect()
+        st.channels_in_order()
+            .into_iter()
+            .map(json::channel)
+            .collect()
     }
 
     /// `GET /bridges` as ARI would answer it.
     pub fn bridges(&self) -> Vec<Value> {
         let st = self.shared.state();
-        st.bridges_in_order().into_iter().map(json::bridge).collect()
+        st.bridges_in_order()
+            .into_iter()
+            .map(json::bridge)
+            .collect()
     }
 
     /// Every REST request received under `/ari`, in order.

@@ -38,5 +38,7 @@ pub use error::SimError;
 pub use handle::{SimCall, SimHandle, Simulator};
 pub use model::request_log::RestRequest;
 pub use rtp::recording::{ReceivedPacket, RtpRecording, RtpStats};
-pub use spec::{ArgsMode, AudioPart, CallOutcome, CallSpec, CallStatus, EndedBy, HangupWhen, RestartSpec};
+pub use spec::{
+    ArgsMode, AudioPart, CallOutcome, CallSpec, CallStatus, EndedBy, HangupWhen, RestartSpec,
+};
 pub use wav::{read_wav_8k_mono, write_wav_8k_mono};

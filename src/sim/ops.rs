@@ -55,7 +55,12 @@ impl Shared {
     }
 
     /// The caller presses `digits`, each for `duration_ms`; returns after the last one.
-    pub(crate) async fn send_dtmf(&self, call_id: &str, digits: &str, duration_ms: u32) -> Result<(), SimError> {
+    pub(crate) async fn send_dtmf(
+        &self,
+        call_id: &str,
+        digits: &str,
+        duration_ms: u32,
+    ) -> Result<(), SimError> {
         if let Some(bad) = digits
             .chars()
             .find(|d| !matches!(d, '0'..='9' | 'A'..='D' | '*' | '#'))

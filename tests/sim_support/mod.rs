@@ -86,7 +86,10 @@ impl EventStream {
     pub async fn until(&mut self, kind: &str) -> Vec<Value> {
         let mut seen = Vec::new();
         loop {
-            let ev = self.next().await.unwrap_or_else(|| panic!("closed before {kind}: {seen:?}"));
+            let ev = self
+                .next()
+                .await
+                .unwrap_or_else(|| panic!("closed before {kind}: {seen:?}"));
             let done = ev["type"] == kind;
             seen.push(ev);
             if done {
@@ -128,13 +131,28 @@ pub fn assert_event_matches(live: &Value, rec: &Value, ids: &HashMap<String, Str
     let ctx = format!("event #{idx}: live {live}\nrecorded {rec}");
     assert_eq!(live["type"], rec["type"], "{ctx}");
     assert_eq!(keys(live), keys(rec), "top-level keys, {ctx}");
-    for f in ["cause", "soft", "cause_txt", "variable", "digit", "duration_ms", "dialstatus", "forward", "application", "asterisk_id"] {
+    for f in [
+        "cause",
+        "soft",
+        "cause_txt",
+        "variable",
+        "digit",
+        "duration_ms",
+        "dialstatus",
+        "forward",
+        "application",
+        "asterisk_id",
+    ] {
         assert_eq!(live.get(f), rec.get(f), "field {f}, {ctx}");
     }
     if let Some(v) = rec.get("value").and_then(Value::as_str) {
         let lv = live["value"].as_str().unwrap();
         assert_eq!(lv.is_empty(), v.is_empty(), "value, {ctx}");
-        assert_eq!(lv.split('/').next(), v.split('/').next(), "value technology, {ctx}");
+        assert_eq!(
+            lv.split('/').next(),
+            v.split('/').next(),
+            "value technology, {ctx}"
+        );
     }
     if let Some(args) = rec.get("args") {
         assert_eq!(live["args"], *args, "args, {ctx}");
@@ -147,8 +165,20 @@ pub fn assert_event_matches(live: &Value, rec: &Value, ids: &HashMap<String, Str
             assert_eq!(l["dialplan"], c["dialplan"], "{obj} dialplan, {ctx}");
             assert_eq!(l["caller"], c["caller"], "{obj} caller, {ctx}");
             assert_eq!(l["connected"], c["connected"], "{obj} connected, {ctx}");
-            assert_eq!(Some(l["id"].as_str().unwrap()), ids.get(c["id"].as_str().unwrap()).map(String::as_str), "{obj} id, {ctx}");
-            let tech = |v: &Value| v["name"].as_str().unwrap().split('/').next().unwrap().to_owned();
+            assert_eq!(
+                Some(l["id"].as_str().unwrap()),
+                ids.get(c["id"].as_str().unwrap()).map(String::as_str),
+                "{obj} id, {ctx}"
+            );
+            let tech = |v: &Value| {
+                v["name"]
+                    .as_str()
+                    .unwrap()
+                    .split('/')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            };
             assert_eq!(tech(l), tech(c), "{obj} technology, {ctx}");
         }
     }
@@ -161,9 +191,20 @@ pub fn assert_event_matches(live: &Value, rec: &Value, ids: &HashMap<String, Str
             .iter()
             .map(|c| ids.get(c.as_str().unwrap()).cloned().unwrap_or_default())
             .collect();
-        let live_ch: Vec<String> = l["channels"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+        let live_ch: Vec<String> = l["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(live_ch, mapped, "bridge channels, {ctx}");
-        for f in ["technology", "bridge_type", "bridge_class", "creator", "video_mode"] {
+        for f in [
+            "technology",
+            "bridge_type",
+            "bridge_class",
+            "creator",
+            "video_mode",
+        ] {
             assert_eq!(l[f], b[f], "bridge {f}, {ctx}");
         }
     }
@@ -220,13 +261,20 @@ pub async fn replay(file: &str) -> Replay {
                 let method = line["method"].as_str().unwrap();
                 if method == "POST" && path == "/channels" {
                     let p = &line["params"];
-                    let spec = CallSpec::new(p["extension"].as_str().unwrap(), p["callerId"].as_str().unwrap()).args(ArgsMode::Empty);
+                    let spec = CallSpec::new(
+                        p["extension"].as_str().unwrap(),
+                        p["callerId"].as_str().unwrap(),
+                    )
+                    .args(ArgsMode::Empty);
                     let c = sim.place_call(spec);
                     call = Some(c);
                     skip_response = true;
                     continue;
                 }
-                let mut url = line["url"].as_str().unwrap().replace("http://127.0.0.1:8088", &base);
+                let mut url = line["url"]
+                    .as_str()
+                    .unwrap()
+                    .replace("http://127.0.0.1:8088", &base);
                 if let Some(host) = line["params"].get("external_host").and_then(Value::as_str) {
                     recorded_external_port = host.rsplit(':').next().map(str::to_owned);
                     let live = rtp.local_addr().unwrap().to_string();
@@ -234,10 +282,19 @@ pub async fn replay(file: &str) -> Replay {
                 }
                 let url = map_text(&url, &ids);
                 let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-                let resp = client.request(m, &url).basic_auth("vca", Some("vca-secret")).send().await.unwrap();
+                let resp = client
+                    .request(m, &url)
+                    .basic_auth("vca", Some("vca-secret"))
+                    .send()
+                    .await
+                    .unwrap();
                 let status = resp.status();
                 let text = resp.text().await.unwrap();
-                let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+                let body = if text.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(&text).unwrap()
+                };
                 last_status = Some((status, body));
             }
             "response" => {
@@ -249,7 +306,11 @@ pub async fn replay(file: &str) -> Replay {
                 }
                 let (status, body) = last_status.take().expect("response without request");
                 let ctx = format!("{} {}", line["method"], line["path"]);
-                assert_eq!(status.as_u16(), line["status"].as_u64().unwrap() as u16, "status of {ctx}: {body}");
+                assert_eq!(
+                    status.as_u16(),
+                    line["status"].as_u64().unwrap() as u16,
+                    "status of {ctx}: {body}"
+                );
                 let rec = &line["body"];
                 match rec {
                     Value::Object(_) => {
@@ -261,7 +322,9 @@ pub async fn replay(file: &str) -> Replay {
                             assert_eq!(keys(&body["channelvars"]), keys(cv));
                             assert!(body["channelvars"]["UNICASTRTP_LOCAL_PORT"].is_string());
                         }
-                        if rec.get("value").is_some() && line["path"].as_str().unwrap().ends_with("/variable") {
+                        if rec.get("value").is_some()
+                            && line["path"].as_str().unwrap().ends_with("/variable")
+                        {
                             assert!(body["value"].is_string());
                         }
                         if rec.get("message").is_some() {
@@ -282,11 +345,19 @@ pub async fn replay(file: &str) -> Replay {
             "event" => {
                 let ev = &line["event"];
                 let c = call.as_ref().unwrap();
-                if ev["type"] == "ChannelHangupRequest" && ev["cause"] == 16 && ev.get("soft").is_none() {
+                if ev["type"] == "ChannelHangupRequest"
+                    && ev["cause"] == 16
+                    && ev.get("soft").is_none()
+                {
                     c.hangup().unwrap();
                 }
                 if ev["type"] == "ChannelDtmfReceived" {
-                    c.send_dtmf(ev["digit"].as_str().unwrap(), ev["duration_ms"].as_u64().unwrap() as u32).await.unwrap();
+                    c.send_dtmf(
+                        ev["digit"].as_str().unwrap(),
+                        ev["duration_ms"].as_u64().unwrap() as u32,
+                    )
+                    .await
+                    .unwrap();
                 }
             }
             _ => {}
@@ -316,8 +387,16 @@ pub async fn replay(file: &str) -> Replay {
 
 /// Asserts the live event sequence equals the recorded one, event by event.
 pub fn assert_same_events(r: &Replay) {
-    let live_types: Vec<&str> = r.live_events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    let rec_types: Vec<&str> = r.recorded_events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let live_types: Vec<&str> = r
+        .live_events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    let rec_types: Vec<&str> = r
+        .recorded_events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(live_types, rec_types, "event type sequence");
     for (i, (l, e)) in r.live_events.iter().zip(&r.recorded_events).enumerate() {
         assert_event_matches(l, e, &r.ids, i);
@@ -345,8 +424,19 @@ pub async fn bridged_call(sim: &SimHandle, spec: CallSpec, format: &str) -> Leg 
     let c = http();
     let ari = sim.ari_url();
     let post = |url: String| c.post(url).basic_auth("vca", Some("vca-secret")).send();
-    assert_eq!(post(format!("{ari}/channels/{}/answer", call.id())).await.unwrap().status(), 204);
-    let bridge: Value = post(format!("{ari}/bridges?type=mixing&name=vca-{}", call.id())).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        post(format!("{ari}/channels/{}/answer", call.id()))
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let bridge: Value = post(format!("{ari}/bridges?type=mixing&name=vca-{}", call.id()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let em: Value = post(format!(
         "{ari}/channels/externalMedia?app=vca-bridge&external_host={}&format={format}",
         rtp.local_addr().unwrap()
@@ -356,7 +446,11 @@ pub async fn bridged_call(sim: &SimHandle, spec: CallSpec, format: &str) -> Leg 
     .json()
     .await
     .unwrap();
-    let em_port: u16 = em["channelvars"]["UNICASTRTP_LOCAL_PORT"].as_str().unwrap().parse().unwrap();
+    let em_port: u16 = em["channelvars"]["UNICASTRTP_LOCAL_PORT"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let r = post(format!(
         "{ari}/bridges/{}/addChannel?channel={},{}",
         bridge["id"].as_str().unwrap(),
@@ -374,4 +468,3 @@ pub async fn bridged_call(sim: &SimHandle, spec: CallSpec, format: &str) -> Leg 
         rtp,
     }
 }
-

@@ -29,7 +29,10 @@ pub(crate) fn decode(input: &str) -> Option<Vec<u8>> {
 mod tests {
     #[test]
     fn decodes_basic_credentials() {
-        assert_eq!(super::decode("dmNhOnZjYS1zZWNyZXQ=").unwrap(), b"vca:vca-secret");
+        assert_eq!(
+            super::decode("dmNhOnZjYS1zZWNyZXQ=").unwrap(),
+            b"vca:vca-secret"
+        );
         assert_eq!(super::decode("YQ==").unwrap(), b"a");
         assert!(super::decode("a b").is_none());
     }

@@ -17,12 +17,20 @@ type AriResponse = Result<Response, AriFailure>;
 
 pub(crate) async fn list(State(s): State<Arc<Shared>>) -> Json<Value> {
     let st = s.state();
-    Json(Value::Array(st.bridges_in_order().into_iter().map(json::bridge).collect()))
+    Json(Value::Array(
+        st.bridges_in_order()
+            .into_iter()
+            .map(json::bridge)
+            .collect(),
+    ))
 }
 
 pub(crate) async fn get_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> AriResponse {
     let st = s.state();
-    let b = st.bridges.get(&id).ok_or_else(AriFailure::bridge_not_found)?;
+    let b = st
+        .bridges
+        .get(&id)
+        .ok_or_else(AriFailure::bridge_not_found)?;
     Ok(Json(json::bridge(b)).into_response())
 }
 
@@ -40,12 +48,21 @@ pub(crate) async fn destroy(State(s): State<Arc<Shared>>, Path(id): Path<String>
     Ok(no_content())
 }
 
-pub(crate) async fn add_channel(State(s): State<Arc<Shared>>, Path(id): Path<String>, p: Params) -> AriResponse {
+pub(crate) async fn add_channel(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> AriResponse {
     s.state().add_to_bridge(&id, p.get("channel").as_deref())?;
     Ok(no_content())
 }
 
-pub(crate) async fn remove_channel(State(s): State<Arc<Shared>>, Path(id): Path<String>, p: Params) -> AriResponse {
-    s.state().remove_from_bridge(&id, p.get("channel").as_deref())?;
+pub(crate) async fn remove_channel(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> AriResponse {
+    s.state()
+        .remove_from_bridge(&id, p.get("channel").as_deref())?;
     Ok(no_content())
 }

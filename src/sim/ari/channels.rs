@@ -19,7 +19,12 @@ type AriResponse = Result<Response, AriFailure>;
 
 pub(crate) async fn list(State(s): State<Arc<Shared>>) -> Json<Value> {
     let st = s.state();
-    Json(Value::Array(st.channels_in_order().into_iter().map(json::channel).collect()))
+    Json(Value::Array(
+        st.channels_in_order()
+            .into_iter()
+            .map(json::channel)
+            .collect(),
+    ))
 }
 
 pub(crate) async fn get_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> AriResponse {
@@ -44,9 +49,16 @@ pub(crate) async fn external_media(State(s): State<Arc<Shared>>, p: Params) -> A
     Ok(Json(body).into_response())
 }
 
-pub(crate) async fn hangup(State(s): State<Arc<Shared>>, Path(id): Path<String>, p: Params) -> AriResponse {
-    s.state()
-        .app_hangup(&id, p.get("reason").as_deref(), p.get("reason_code").as_deref())?;
+pub(crate) async fn hangup(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> AriResponse {
+    s.state().app_hangup(
+        &id,
+        p.get("reason").as_deref(),
+        p.get("reason_code").as_deref(),
+    )?;
     Ok(no_content())
 }
 
@@ -55,25 +67,42 @@ pub(crate) async fn answer(State(s): State<Arc<Shared>>, Path(id): Path<String>)
     Ok(no_content())
 }
 
-pub(crate) async fn continue_in_dialplan(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> AriResponse {
+pub(crate) async fn continue_in_dialplan(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> AriResponse {
     s.state().continue_in_dialplan(&id)?;
     Ok(no_content())
 }
 
-pub(crate) async fn get_variable(State(s): State<Arc<Shared>>, Path(id): Path<String>, p: Params) -> AriResponse {
+pub(crate) async fn get_variable(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> AriResponse {
     Ok(Json(s.state().get_variable(&id, p.get("variable").as_deref())?).into_response())
 }
 
-pub(crate) async fn set_variable(State(s): State<Arc<Shared>>, Path(id): Path<String>, p: Params) -> AriResponse {
+pub(crate) async fn set_variable(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> AriResponse {
     s.state()
         .set_variable(&id, p.get("variable").as_deref(), p.get("value").as_deref())?;
     Ok(no_content())
 }
 
-pub(crate) async fn play(State(s): State<Arc<Shared>>, Path(id): Path<String>, p: Params) -> AriResponse {
-    let body = s
-        .state()
-        .play(&id, p.get("media").as_deref(), p.get("playbackId").as_deref())?;
+pub(crate) async fn play(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> AriResponse {
+    let body = s.state().play(
+        &id,
+        p.get("media").as_deref(),
+        p.get("playbackId").as_deref(),
+    )?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -82,6 +111,9 @@ pub(crate) async fn dtmf(State(s): State<Arc<Shared>>, Path(id): Path<String>) -
     Ok(no_content())
 }
 
-pub(crate) async fn rtp_statistics(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> AriResponse {
+pub(crate) async fn rtp_statistics(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> AriResponse {
     Ok(Json(s.state().rtp_statistics(&id)?).into_response())
 }

@@ -51,7 +51,9 @@ pub(crate) async fn upgrade(State(shared): State<Arc<Shared>>, mut req: Request)
     let apps = params.get("app").unwrap_or_default();
     let ours = apps.split(',').any(|a| a == shared.config.app);
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let io = hyper_util::rt::TokioIo::new(upgraded);
         let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
         let (tx, rx) = mpsc::unbounded_channel();

@@ -27,14 +27,22 @@ fn authorized(shared: &Shared, req: &Request, params: &Params) -> bool {
     else {
         return false;
     };
-    let Some((scheme, cred)) = value.split_once(' ') else { return false };
+    let Some((scheme, cred)) = value.split_once(' ') else {
+        return false;
+    };
     scheme.eq_ignore_ascii_case("basic")
         && base64::decode(cred.trim()).is_some_and(|d| d == expected.as_bytes())
 }
 
-pub(crate) async fn gate_auth_log(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub(crate) async fn gate_auth_log(
+    State(shared): State<Arc<Shared>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let params = Params::parse(parts.uri.query(), &bytes);
     let method = parts.method.to_string();
     let path = parts.uri.path().to_owned();

@@ -21,7 +21,9 @@ pub(crate) async fn info(State(s): State<Arc<Shared>>) -> Json<Value> {
 }
 
 pub(crate) async fn ping(State(s): State<Arc<Shared>>) -> Json<Value> {
-    Json(json!({ "ping": "pong", "timestamp": ari_timestamp(), "asterisk_id": s.config.asterisk_id }))
+    Json(
+        json!({ "ping": "pong", "timestamp": ari_timestamp(), "asterisk_id": s.config.asterisk_id }),
+    )
 }
 
 pub(crate) async fn applications(State(s): State<Arc<Shared>>) -> Json<Value> {
@@ -30,7 +32,10 @@ pub(crate) async fn applications(State(s): State<Arc<Shared>>) -> Json<Value> {
     Json(Value::Array(list))
 }
 
-pub(crate) async fn application(State(s): State<Arc<Shared>>, Path(app): Path<String>) -> Result<Json<Value>, AriFailure> {
+pub(crate) async fn application(
+    State(s): State<Arc<Shared>>,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, AriFailure> {
     s.state()
         .application_json(&app)
         .map(Json)

@@ -38,18 +38,30 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/applications/{app}", get(misc::application))
         .route("/channels", get(channels::list))
         .route("/channels/externalMedia", post(channels::external_media))
-        .route("/channels/{id}", get(channels::get_one).delete(channels::hangup))
+        .route(
+            "/channels/{id}",
+            get(channels::get_one).delete(channels::hangup),
+        )
         .route("/channels/{id}/answer", post(channels::answer))
-        .route("/channels/{id}/continue", post(channels::continue_in_dialplan))
+        .route(
+            "/channels/{id}/continue",
+            post(channels::continue_in_dialplan),
+        )
         .route(
             "/channels/{id}/variable",
             get(channels::get_variable).post(channels::set_variable),
         )
         .route("/channels/{id}/play", post(channels::play))
         .route("/channels/{id}/dtmf", post(channels::dtmf))
-        .route("/channels/{id}/rtp_statistics", get(channels::rtp_statistics))
+        .route(
+            "/channels/{id}/rtp_statistics",
+            get(channels::rtp_statistics),
+        )
         .route("/bridges", get(bridges::list).post(bridges::create))
-        .route("/bridges/{id}", get(bridges::get_one).delete(bridges::destroy))
+        .route(
+            "/bridges/{id}",
+            get(bridges::get_one).delete(bridges::destroy),
+        )
         .route("/bridges/{id}/addChannel", post(bridges::add_channel))
         .route("/bridges/{id}/removeChannel", post(bridges::remove_channel))
         .route("/events", get(events::upgrade))

@@ -17,7 +17,11 @@ impl Params {
     /// From the raw query string and body bytes.
     pub(crate) fn parse(query: Option<&str>, body: &[u8]) -> Self {
         let query = query
-            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
             .unwrap_or_default();
         let body = if body.iter().all(u8::is_ascii_whitespace) {
             None

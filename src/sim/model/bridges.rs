@@ -53,7 +53,11 @@ impl SimState {
         let bridge = Bridge {
             id: id.clone(),
             name: name.unwrap_or("").to_owned(),
-            technology: if holding { "holding_bridge" } else { "simple_bridge" },
+            technology: if holding {
+                "holding_bridge"
+            } else {
+                "simple_bridge"
+            },
             bridge_type: if holding { "holding" } else { "mixing" },
             channels: Vec::new(),
             creationtime: ari_timestamp(),
@@ -65,8 +69,13 @@ impl SimState {
     }
 
     /// `POST /bridges/{id}/addChannel?channel=a,b`.
-    pub(crate) fn add_to_bridge(&mut self, bridge_id: &str, channel: Option<&str>) -> AriResult<()> {
-        let ids = split_ids(channel).ok_or_else(|| AriFailure::bad_request("Missing parameter channel"))?;
+    pub(crate) fn add_to_bridge(
+        &mut self,
+        bridge_id: &str,
+        channel: Option<&str>,
+    ) -> AriResult<()> {
+        let ids = split_ids(channel)
+            .ok_or_else(|| AriFailure::bad_request("Missing parameter channel"))?;
         if !self.bridges.contains_key(bridge_id) {
             return Err(AriFailure::bridge_not_found());
         }
@@ -91,7 +100,9 @@ impl SimState {
             if current.is_some() {
                 self.leave_bridge(id);
             }
-            let Some(b) = self.bridges.get_mut(bridge_id) else { break };
+            let Some(b) = self.bridges.get_mut(bridge_id) else {
+                break;
+            };
             b.channels.push(id.clone());
             let bridge_json = ari::bridge(b);
             if let Some(c) = self.channels.get_mut(id) {
@@ -109,10 +120,16 @@ impl SimState {
 
     /// BRIDGEPEER for both, then ConnectedLine (second channel first), as recorded.
     fn announce_two_party(&mut self, bridge_id: &str) {
-        let Some(b) = self.bridges.get(bridge_id) else { return };
-        let [a, z] = b.channels.as_slice() else { return };
+        let Some(b) = self.bridges.get(bridge_id) else {
+            return;
+        };
+        let [a, z] = b.channels.as_slice() else {
+            return;
+        };
         let (a, z) = (a.clone(), z.clone());
-        let (Some(ca), Some(cz)) = (self.channels.get(&a), self.channels.get(&z)) else { return };
+        let (Some(ca), Some(cz)) = (self.channels.get(&a), self.channels.get(&z)) else {
+            return;
+        };
         let (a_name, z_name) = (ca.name.clone(), cz.name.clone());
         let (a_num, z_num) = (ca.caller.number.clone(), cz.caller.number.clone());
         self.set_var_with_event(&a, "BRIDGEPEER", &z_name);
@@ -130,21 +147,32 @@ impl SimState {
     /// If the bridge holds a call's inbound channel and an External Media channel that
     /// carries no caller yet, start the caller's audio on that channel's peer.
     fn connect_media(&mut self, bridge_id: &str) {
-        let Some(b) = self.bridges.get(bridge_id) else { return };
+        let Some(b) = self.bridges.get(bridge_id) else {
+            return;
+        };
         let members = b.channels.clone();
-        let call_id = members.iter().find_map(|m| match self.channels.get(m).map(|c| &c.kind) {
-            Some(ChannelKind::Inbound { call_id }) => Some(call_id.clone()),
-            _ => None,
-        });
+        let call_id = members
+            .iter()
+            .find_map(|m| match self.channels.get(m).map(|c| &c.kind) {
+                Some(ChannelKind::Inbound { call_id }) => Some(call_id.clone()),
+                _ => None,
+            });
         let Some(call_id) = call_id else { return };
-        let Some(call) = self.calls.get(&call_id) else { return };
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
         let parts = call.parts.clone();
         let transmit_silence = call.transmit_silence;
         let audio_done = call.audio_done.clone();
         let mut chosen = None;
         for m in &members {
             if let Some(c) = self.channels.get_mut(m)
-                && let ChannelKind::ExternalMedia { peer, call_id: owner, media_connected, .. } = &mut c.kind
+                && let ChannelKind::ExternalMedia {
+                    peer,
+                    call_id: owner,
+                    media_connected,
+                    ..
+                } = &mut c.kind
                 && !*media_connected
                 && owner.as_deref().is_none_or(|o| o == call_id)
             {
@@ -172,7 +200,9 @@ impl SimState {
         let Some(bridge_id) = self.channels.get(channel_id).and_then(|c| c.bridge.clone()) else {
             return;
         };
-        let Some(b) = self.bridges.get_mut(&bridge_id) else { return };
+        let Some(b) = self.bridges.get_mut(&bridge_id) else {
+            return;
+        };
         b.channels.retain(|c| c != channel_id);
         let bridge_json = ari::bridge(b);
         let remaining = b.channels.clone();
@@ -180,10 +210,18 @@ impl SimState {
             c.bridge = None;
         }
         self.set_var_with_event(channel_id, "BRIDGEPEER", "");
-        self.emit_channel("ChannelLeftBridge", channel_id, json!({ "bridge": bridge_json }));
+        self.emit_channel(
+            "ChannelLeftBridge",
+            channel_id,
+            json!({ "bridge": bridge_json }),
+        );
         for id in std::iter::once(channel_id.to_owned()).chain(remaining) {
             if let Some(c) = self.channels.get_mut(&id)
-                && let ChannelKind::ExternalMedia { peer, media_connected, .. } = &mut c.kind
+                && let ChannelKind::ExternalMedia {
+                    peer,
+                    media_connected,
+                    ..
+                } = &mut c.kind
                 && *media_connected
             {
                 *media_connected = false;
@@ -193,8 +231,13 @@ impl SimState {
     }
 
     /// `POST /bridges/{id}/removeChannel?channel=…`.
-    pub(crate) fn remove_from_bridge(&mut self, bridge_id: &str, channel: Option<&str>) -> AriResult<()> {
-        let ids = split_ids(channel).ok_or_else(|| AriFailure::bad_request("Missing parameter channel"))?;
+    pub(crate) fn remove_from_bridge(
+        &mut self,
+        bridge_id: &str,
+        channel: Option<&str>,
+    ) -> AriResult<()> {
+        let ids = split_ids(channel)
+            .ok_or_else(|| AriFailure::bad_request("Missing parameter channel"))?;
         let Some(b) = self.bridges.get(bridge_id) else {
             return Err(AriFailure::bridge_not_found());
         };

@@ -178,7 +178,12 @@ impl SimState {
     }
 
     /// The caller starts a digit: the RTP towards the app pauses for its length.
-    pub(crate) fn dtmf_begin(&mut self, call_id: &str, digit: char, duration_ms: u32) -> Result<(), SimError> {
+    pub(crate) fn dtmf_begin(
+        &mut self,
+        call_id: &str,
+        digit: char,
+        duration_ms: u32,
+    ) -> Result<(), SimError> {
         if !matches!(digit, '0'..='9' | 'A'..='D' | '*' | '#') {
             return Err(SimError::InvalidDigit(digit));
         }
@@ -198,7 +203,12 @@ impl SimState {
     }
 
     /// The digit ends: `ChannelDtmfReceived{digit, duration_ms}` on the inbound channel.
-    pub(crate) fn dtmf_end(&mut self, call_id: &str, digit: char, duration_ms: u32) -> Result<(), SimError> {
+    pub(crate) fn dtmf_end(
+        &mut self,
+        call_id: &str,
+        digit: char,
+        duration_ms: u32,
+    ) -> Result<(), SimError> {
         let inbound = self.inbound_of(call_id)?;
         self.emit_channel(
             "ChannelDtmfReceived",

@@ -72,7 +72,8 @@ fn validate(p: &ExternalMediaParams) -> AriResult<(String, SocketAddr, Law)> {
             "external_host is required for all but websocket server connections",
         ));
     }
-    let format = non_empty(&p.format).ok_or_else(|| AriFailure::bad_request("format cannot be empty"))?;
+    let format =
+        non_empty(&p.format).ok_or_else(|| AriFailure::bad_request("format cannot be empty"))?;
     if server && transport != "websocket" {
         return Err(AriFailure::bad_request(
             "'server' connection_type can only be used with the websocket transport",
@@ -89,7 +90,9 @@ fn validate(p: &ExternalMediaParams) -> AriResult<(String, SocketAddr, Law)> {
     };
     if transport == "websocket" {
         if encapsulation != "none" {
-            return Err(AriFailure::bad_request("encapsulation must be 'none' for websocket transport"));
+            return Err(AriFailure::bad_request(
+                "encapsulation must be 'none' for websocket transport",
+            ));
         }
         if !server {
             return Err(AriFailure::bad_request(
@@ -101,12 +104,16 @@ fn validate(p: &ExternalMediaParams) -> AriResult<(String, SocketAddr, Law)> {
     match encapsulation {
         "rtp" => {
             if transport != "udp" {
-                return Err(AriFailure::bad_request("transport must be 'udp' for rtp encapsulation"));
+                return Err(AriFailure::bad_request(
+                    "transport must be 'udp' for rtp encapsulation",
+                ));
             }
         }
         "audiosocket" => {
             if transport != "tcp" {
-                return Err(AriFailure::bad_request("transport must be 'tcp' for audiosocket encapsulation"));
+                return Err(AriFailure::bad_request(
+                    "transport must be 'tcp' for audiosocket encapsulation",
+                ));
             }
             if non_empty(&p.data).is_none() {
                 return Err(AriFailure::bad_request("data can not be empty"));
@@ -116,7 +123,9 @@ fn validate(p: &ExternalMediaParams) -> AriResult<(String, SocketAddr, Law)> {
         _ => return Err(not_supported()),
     }
     let host = host.unwrap_or_default();
-    let Some((h, port)) = host.rsplit_once(':').filter(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+    let Some((h, port)) = host
+        .rsplit_once(':')
+        .filter(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
     else {
         return Err(AriFailure::bad_request(
             "external_host must be <host>:<port> for all transports other than websocket",
@@ -161,7 +170,9 @@ fn bind_rtp(ip: IpAddr, (lo, hi): (u16, u16)) -> Option<std::net::UdpSocket> {
 
 impl SimState {
     fn channel(&self, id: &str) -> AriResult<&Channel> {
-        self.channels.get(id).ok_or_else(AriFailure::channel_not_found)
+        self.channels
+            .get(id)
+            .ok_or_else(AriFailure::channel_not_found)
     }
 
     fn require_stasis(&self, id: &str, status: StatusCode) -> AriResult<&Channel> {
@@ -173,17 +184,26 @@ impl SimState {
     }
 
     /// `POST /channels/externalMedia` (RTP over UDP).
-    pub(crate) fn external_media(&mut self, p: ExternalMediaParams) -> AriResult<(Value, PeerLaunch)> {
+    pub(crate) fn external_media(
+        &mut self,
+        p: ExternalMediaParams,
+    ) -> AriResult<(Value, PeerLaunch)> {
         let (app, external_host, law) = validate(&p)?;
         let id = match non_empty(&p.channel_id) {
             Some(id) if self.channels.contains_key(id) => return Err(AriFailure::internal()),
             Some(id) => id.to_owned(),
             None => self.next_unique_id(),
         };
-        let std_socket = bind_rtp(self.config.rtp_ip, self.config.rtp_ports).ok_or_else(AriFailure::internal)?;
-        std_socket.set_nonblocking(true).map_err(|_| AriFailure::internal())?;
-        let local = std_socket.local_addr().map_err(|_| AriFailure::internal())?;
-        let socket = tokio::net::UdpSocket::from_std(std_socket).map_err(|_| AriFailure::internal())?;
+        let std_socket =
+            bind_rtp(self.config.rtp_ip, self.config.rtp_ports).ok_or_else(AriFailure::internal)?;
+        std_socket
+            .set_nonblocking(true)
+            .map_err(|_| AriFailure::internal())?;
+        let local = std_socket
+            .local_addr()
+            .map_err(|_| AriFailure::internal())?;
+        let socket =
+            tokio::net::UdpSocket::from_std(std_socket).map_err(|_| AriFailure::internal())?;
         let (tx, rx) = mpsc::unbounded_channel();
         let host_text = p.external_host.clone().unwrap_or_default();
         let dialstring = format!("{host_text}/c({})", law.asterisk_format());
@@ -260,7 +280,9 @@ impl SimState {
         if !self.subscribed(id) {
             return;
         }
-        let Some(c) = self.channels.get(id) else { return };
+        let Some(c) = self.channels.get(id) else {
+            return;
+        };
         let peer = ari::channel(c);
         self.emit(
             "Dial",
@@ -286,7 +308,12 @@ impl SimState {
     }
 
     /// `DELETE /channels/{id}?reason=…|reason_code=…`.
-    pub(crate) fn app_hangup(&mut self, id: &str, reason: Option<&str>, reason_code: Option<&str>) -> AriResult<()> {
+    pub(crate) fn app_hangup(
+        &mut self,
+        id: &str,
+        reason: Option<&str>,
+        reason_code: Option<&str>,
+    ) -> AriResult<()> {
         let kind_call = match &self.channel(id)?.kind {
             ChannelKind::Inbound { call_id } => Some((call_id.clone(), true)),
             ChannelKind::CallerLeg { call_id } => Some((call_id.clone(), false)),
@@ -297,24 +324,30 @@ impl SimState {
             reason_code.filter(|r| !r.is_empty()),
         );
         if reason.is_some() && reason_code.is_some() {
-            return Err(AriFailure::bad_request("The reason and reason_code can't both be specified"));
+            return Err(AriFailure::bad_request(
+                "The reason and reason_code can't both be specified",
+            ));
         }
         let code = match reason_code {
-            Some(rc) => Some(
-                rc.trim()
-                    .parse::<i32>()
-                    .map_err(|_| AriFailure::bad_request("Invalid reason for hangup reason code provided"))?,
-            ),
+            Some(rc) => Some(rc.trim().parse::<i32>().map_err(|_| {
+                AriFailure::bad_request("Invalid reason for hangup reason code provided")
+            })?),
             None => None,
         };
         if let Some(r) = reason
             && !HANGUP_REASONS.contains(&r)
         {
-            return Err(AriFailure::bad_request("Invalid reason for hangup reason provided"));
+            return Err(AriFailure::bad_request(
+                "Invalid reason for hangup reason provided",
+            ));
         }
         match kind_call {
             Some((call_id, true)) => {
-                self.emit_channel("ChannelHangupRequest", id, json!({ "cause": 32, "soft": true }));
+                self.emit_channel(
+                    "ChannelHangupRequest",
+                    id,
+                    json!({ "cause": 32, "soft": true }),
+                );
                 self.leave_bridge(id);
                 self.emit_channel("StasisEnd", id, json!({}));
                 self.remove_call_channels(&call_id);
@@ -330,7 +363,11 @@ impl SimState {
                 self.remove_call_channels(&call_id);
             }
             None => {
-                self.emit_channel("ChannelHangupRequest", id, json!({ "cause": 32, "soft": true }));
+                self.emit_channel(
+                    "ChannelHangupRequest",
+                    id,
+                    json!({ "cause": 32, "soft": true }),
+                );
                 self.external_media_leaves(id);
             }
         }
@@ -396,7 +433,12 @@ impl SimState {
     }
 
     /// `POST /channels/{id}/variable?variable=…&value=…`.
-    pub(crate) fn set_variable(&mut self, id: &str, name: Option<&str>, value: Option<&str>) -> AriResult<()> {
+    pub(crate) fn set_variable(
+        &mut self,
+        id: &str,
+        name: Option<&str>,
+        value: Option<&str>,
+    ) -> AriResult<()> {
         let name = name
             .filter(|n| !n.is_empty())
             .ok_or_else(|| AriFailure::bad_request("Variable name is required"))?;
@@ -408,7 +450,12 @@ impl SimState {
     /// `POST /channels/{id}/play?media=…`: 201, then PlaybackStarted and PlaybackFinished.
     /// The simulator has no sound files, so every playback finishes as `failed`, exactly as
     /// Asterisk reports a missing sound.
-    pub(crate) fn play(&mut self, id: &str, media: Option<&str>, playback_id: Option<&str>) -> AriResult<Value> {
+    pub(crate) fn play(
+        &mut self,
+        id: &str,
+        media: Option<&str>,
+        playback_id: Option<&str>,
+    ) -> AriResult<Value> {
         let media = media
             .filter(|m| !m.is_empty())
             .ok_or_else(|| AriFailure::bad_request("Missing parameter media"))?;
@@ -437,7 +484,10 @@ impl SimState {
     pub(crate) fn rtp_statistics(&self, id: &str) -> AriResult<Value> {
         match self.channel(id)?.kind {
             ChannelKind::ExternalMedia { .. } => Err(AriFailure::not_found("RTP info not found")),
-            _ => Err(AriFailure::new(StatusCode::FORBIDDEN, "Unsupported channel type")),
+            _ => Err(AriFailure::new(
+                StatusCode::FORBIDDEN,
+                "Unsupported channel type",
+            )),
         }
     }
 }

@@ -228,7 +228,9 @@ impl SimState {
     /// Emits a channel event regardless of subscription (events Asterisk still delivers
     /// right after StasisEnd, such as an External Media channel's ChannelDestroyed).
     pub(crate) fn emit_channel_always(&mut self, kind: &str, channel_id: &str, extra: Value) {
-        let Some(c) = self.channels.get(channel_id) else { return };
+        let Some(c) = self.channels.get(channel_id) else {
+            return;
+        };
         let mut fields = match extra {
             Value::Object(m) => m,
             _ => serde_json::Map::new(),
@@ -251,7 +253,9 @@ impl SimState {
 
     /// Marks a call ended (once) and, if it never had media, its media done.
     pub(crate) fn end_call(&mut self, call_id: &str, ended_by: EndedBy, entered_stasis: bool) {
-        let Some(call) = self.calls.get_mut(call_id) else { return };
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
         if matches!(*call.status.borrow(), CallStatus::Ended(_)) {
             return;
         }
@@ -265,7 +269,10 @@ impl SimState {
     }
 
     /// Registers a new events WebSocket, dropping any previous one.
-    pub(crate) fn attach_ws(&mut self, tx: mpsc::UnboundedSender<String>) -> (u64, CancellationToken) {
+    pub(crate) fn attach_ws(
+        &mut self,
+        tx: mpsc::UnboundedSender<String>,
+    ) -> (u64, CancellationToken) {
         if let Some(old) = self.ws.take() {
             old.kill.cancel();
         }

@@ -16,10 +16,19 @@ impl SimState {
             .channels_in_order()
             .into_iter()
             .filter(|c| c.stasis_app.is_some())
-            .map(|c| (c.id.clone(), matches!(c.kind, ChannelKind::ExternalMedia { .. })))
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    matches!(c.kind, ChannelKind::ExternalMedia { .. }),
+                )
+            })
             .collect();
         for (id, _) in &ordered {
-            self.emit_channel("ChannelHangupRequest", id, json!({ "cause": 4, "soft": true }));
+            self.emit_channel(
+                "ChannelHangupRequest",
+                id,
+                json!({ "cause": 4, "soft": true }),
+            );
         }
         let bridge_members: Vec<String> = self
             .bridges_in_order()

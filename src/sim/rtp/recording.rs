@@ -101,7 +101,11 @@ impl RtpRecording {
             ssrcs: ssrcs.into_iter().collect(),
             audio_ms: (self.pcm.len() as u64) / 8,
             jitter_ms: jitter,
-            mean_inter_arrival_ms: if gaps == 0 { 0.0 } else { gaps_sum / gaps as f64 },
+            mean_inter_arrival_ms: if gaps == 0 {
+                0.0
+            } else {
+                gaps_sum / gaps as f64
+            },
             max_inter_arrival_ms: gaps_max,
         }
     }

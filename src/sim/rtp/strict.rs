@@ -109,7 +109,9 @@ mod tests {
         // Q1/Q2 of rtp-to-asterisk-experiments.csv.
         let t0 = Instant::now();
         let mut s = StrictRtp::new(addr(4000), t0, Duration::from_secs(5), 4);
-        let verdicts: Vec<_> = (100..106).map(|q| s.handle_packet(addr(5000), q, t0)).collect();
+        let verdicts: Vec<_> = (100..106)
+            .map(|q| s.handle_packet(addr(5000), q, t0))
+            .collect();
         assert_eq!(&verdicts[..4], &[Verdict::Probation; 4]);
         assert_eq!(&verdicts[4..], &[Verdict::Accept; 2]);
         let later = t0 + Duration::from_secs(6);
