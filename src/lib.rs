@@ -10,6 +10,8 @@
 //!   WebSocket supervisor.
 //! - [`call`]: per-call plumbing (RTP port pool, media driver, call lifecycle).
 //! - [`media`]: the sans-IO media core (G.711, RTP, VAD, resampling, playout).
+//! - [`sim`]: `vca-sim`, an Asterisk simulator (ARI REST + events + UnicastRTP peers) that
+//!   matches the recordings in `shared/asterisk/`; used by tests, the demo and load runs.
 pub mod admin;
 pub mod ari;
 pub mod call;
@@ -20,4 +22,5 @@ pub mod daemon;
 pub mod logging;
 pub mod media;
 pub mod phone;
+pub mod sim;
 pub mod store;
