@@ -72,7 +72,9 @@ CREATE TABLE calls (
     llm_prompt_tokens    bigint NOT NULL DEFAULT 0,
     llm_completion_tokens bigint NOT NULL DEFAULT 0,
     tts_characters       bigint NOT NULL DEFAULT 0,
-    -- What a restarted daemon needs to re-adopt the call (see DESIGN.md step 7).
+    -- What a restarted daemon needs to re-adopt the call (see DESIGN.md step 7): which
+    -- Asterisk application the call lives in, its bridge, External Media channel and port.
+    ari_node             text NOT NULL DEFAULT '',
     bridge_id            text,
     media_channel_id     text,
     rtp_port             integer,
@@ -85,7 +87,7 @@ CREATE TABLE calls (
     CHECK ((status IN ('ringing', 'in_progress')) = (ended_at IS NULL))
 );
 CREATE INDEX calls_tenant_started ON calls (tenant_id, started_at DESC, id DESC);
-CREATE INDEX calls_live ON calls (status) WHERE status IN ('ringing', 'in_progress');
+CREATE INDEX calls_live ON calls (ari_node) WHERE status IN ('ringing', 'in_progress');
 CREATE INDEX calls_channel ON calls (channel_id);
 
 CREATE TABLE call_events (

@@ -1,12 +1,25 @@
 //! The `run` command: connect to PostgreSQL and Redis, apply migrations, serve the
-//! admin API, and stop cleanly when the injected shutdown future completes.
+//! admin API, keep the ARI event stream up and run calls, and stop cleanly when the
+//! injected shutdown future completes (every call hung up and its row final).
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AppState};
+use crate::ari::{
+    AriClient, AriConfig, AriError, AriStreamItem, ConnectionState, EventsEndpoint, SupervisorConfig,
+    SupervisorHandle, spawn_supervisor,
+};
+use crate::call::context::{CallContext, CallSettings};
+use crate::call::controller::CallController;
+use crate::call::leases::CallLeases;
+use crate::call::port_pool::{PortPool, PortPoolError};
 use crate::config::Settings;
 use crate::store::redis::RedisPool;
 use crate::store::{Store, StoreError};
@@ -21,6 +34,12 @@ pub enum DaemonError {
     /// The Redis pool could not be built.
     #[error("redis: {0}")]
     Redis(#[from] crate::store::redis::RedisError),
+    /// The ARI client could not be built.
+    #[error("ari: {0}")]
+    Ari(#[from] AriError),
+    /// The RTP port range is unusable.
+    #[error("rtp ports: {0}")]
+    Ports(#[from] PortPoolError),
     /// The admin address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -33,34 +52,82 @@ pub enum DaemonError {
     Serve(#[source] std::io::Error),
 }
 
-/// A daemon that has bound its listener and applied migrations, ready to serve.
+/// A daemon that has applied migrations and bound its listener: ready to serve.
 pub struct Daemon {
     listener: TcpListener,
     state: AppState,
+    calls: CallContext,
+    supervisor: SupervisorHandle,
+    events: tokio::sync::mpsc::Receiver<AriStreamItem>,
+    stop: CancellationToken,
+}
+
+/// The ARI settings of the daemon.
+pub fn ari_config(settings: &Settings) -> AriConfig {
+    let base = format!("{}/ari", settings.ari_url.as_str().trim_end_matches('/'));
+    AriConfig::new(
+        base,
+        settings.ari_username.clone(),
+        settings.ari_password.clone(),
+        settings.ari_app.clone(),
+    )
 }
 
 impl Daemon {
-    /// Connects, migrates and binds; after this the daemon is ready.
+    /// Connects, migrates, binds and starts the ARI supervisor; after this the daemon
+    /// is ready (calls are taken once ARI connects).
     pub async fn start(settings: &Settings) -> Result<Daemon, DaemonError> {
+        let metrics = crate::telemetry::install();
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let redis = RedisPool::new(&settings.redis_url)?;
         if let Err(e) = redis.ping().await {
             tracing::warn!(error = %e, "redis is not answering; continuing with in-memory state");
         }
+        let ports = PortPool::new(
+            settings.rtp_bind,
+            settings.rtp_port_range.first..=settings.rtp_port_range.last,
+        )?;
+        let ari_cfg = ari_config(settings);
+        let ari = AriClient::new(&ari_cfg)?;
+        let endpoint = EventsEndpoint::from_config(&ari_cfg)?;
         let listener = TcpListener::bind(settings.admin_listen)
             .await
             .map_err(|source| DaemonError::Listen {
                 addr: settings.admin_listen,
                 source,
             })?;
+        let stop = CancellationToken::new();
+        let (supervisor, events) = spawn_supervisor(endpoint, SupervisorConfig::default(), stop.child_token());
         let state = AppState::new(
-            store,
-            redis,
+            store.clone(),
+            redis.clone(),
             settings.admin_token.clone(),
             settings.default_country_code,
-        );
-        Ok(Daemon { listener, state })
+        )
+        .with_ari_state(supervisor.state())
+        .with_metrics(metrics);
+        let calls = CallContext {
+            ari,
+            store,
+            leases: Arc::new(CallLeases::new(redis)),
+            ports,
+            settings: Arc::new(CallSettings {
+                app: settings.ari_app.clone(),
+                ari_node: format!("{}#{}", settings.ari_url.as_str().trim_end_matches('/'), settings.ari_app),
+                rtp_advertise: settings.rtp_advertise,
+                law: settings.media_format,
+                country_code: settings.default_country_code,
+            }),
+        };
+        Ok(Daemon {
+            listener,
+            state,
+            calls,
+            supervisor,
+            events,
+            stop,
+        })
     }
 
     /// The address the admin API listens on.
@@ -68,16 +135,60 @@ impl Daemon {
         self.listener.local_addr().ok()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
-    pub async fn serve(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), DaemonError> {
-        tracing::info!(addr = ?self.admin_addr(), "admin API listening");
-        axum::serve(self.listener, admin::router(self.state))
-            .with_graceful_shutdown(shutdown)
+    /// Serves until `shutdown` completes; then stops taking calls, hangs up the live
+    /// ones (their rows are finalised), stops the ARI stream and the admin server.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), DaemonError> {
+        let Daemon {
+            listener,
+            state,
+            calls,
+            supervisor,
+            events,
+            stop,
+        } = self;
+        tracing::info!(addr = ?listener.local_addr().ok(), "admin API listening");
+        let ari_watch = tokio::spawn(watch_ari(supervisor.state(), supervisor.reconnect_counter(), stop.clone()));
+        let controller = tokio::spawn(CallController::new(calls).run(events, stop.clone()));
+        let trigger = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+        let admin_stop = stop.clone();
+        let served = axum::serve(listener, admin::router(state))
+            .with_graceful_shutdown(async move { admin_stop.cancelled().await })
             .await
-            .map_err(DaemonError::Serve)
+            .map_err(DaemonError::Serve);
+        stop.cancel();
+        if let Err(e) = controller.await {
+            tracing::error!(error = %e, "call controller failed");
+        }
+        supervisor.shutdown(Duration::from_secs(2)).await;
+        ari_watch.abort();
+        tracing::info!("stopped");
+        served
+    }
+}
+
+/// Mirrors the ARI connection state into metrics and the log.
+async fn watch_ari(
+    mut state: watch::Receiver<ConnectionState>,
+    reconnects: Arc<std::sync::atomic::AtomicU64>,
+    stop: CancellationToken,
+) {
+    let mut seen_reconnects = 0;
+    loop {
+        let connected = state.borrow_and_update().is_connected();
+        metrics::gauge!("vca_ari_connected").set(if connected { 1.0 } else { 0.0 });
+        let now = reconnects.load(std::sync::atomic::Ordering::Relaxed);
+        if now > seen_reconnects {
+            metrics::counter!("vca_ari_reconnects_total").increment(now - seen_reconnects);
+            seen_reconnects = now;
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            changed = state.changed() => if changed.is_err() { return },
+        }
     }
 }
 

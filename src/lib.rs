@@ -24,3 +24,4 @@ pub mod media;
 pub mod phone;
 pub mod sim;
 pub mod store;
+pub mod telemetry;

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::AppState;
+use crate::ari::ConnectionState;
 
 /// One dependency's state.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -32,7 +33,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Readiness: 200 only when PostgreSQL and Redis answer; 503 otherwise.
+/// Readiness: 200 only when PostgreSQL and Redis answer and (in the daemon) the ARI event
+/// stream is connected; 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
@@ -70,6 +72,16 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>
             }
         },
     );
+    if let Some(ari) = app.ari_state() {
+        components.insert(
+            "ari",
+            if ari.is_connected() {
+                Component { ok: true, error: None }
+            } else {
+                Component { ok: false, error: Some(ari_problem(&ari)) }
+            },
+        );
+    }
     let ready = components.values().all(|c| c.ok);
     let status = if ready {
         StatusCode::OK
@@ -83,4 +95,30 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>
             components,
         }),
     )
+}
+
+fn ari_problem(state: &ConnectionState) -> String {
+    match state {
+        ConnectionState::Connecting { attempt } => format!("connecting (attempt {attempt})"),
+        ConnectionState::Disconnected { reason, retry_in } => {
+            format!("disconnected ({reason:?}); retrying in {} ms", retry_in.as_millis())
+        }
+        ConnectionState::Stopped => "stopped".into(),
+        ConnectionState::Connected { .. } => String::new(),
+    }
+}
+
+/// Prometheus metrics in text format.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match app.metrics_handle() {
+        Some(handle) => (
+            [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled in this process\n").into_response(),
+    }
 }

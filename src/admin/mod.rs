@@ -22,6 +22,10 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use tower_http::timeout::TimeoutLayer;
 
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::watch;
+
+use crate::ari::ConnectionState;
 use crate::config::Secret;
 use crate::store::Store;
 use crate::store::redis::RedisPool;
@@ -38,6 +42,10 @@ struct Inner {
     redis: RedisPool,
     admin_token: Secret,
     country_code: u16,
+    /// The ARI connection state, when the daemon runs the call path.
+    ari: Option<watch::Receiver<ConnectionState>>,
+    /// Renders `/metrics`, when this process installed the recorder.
+    metrics: Option<PrometheusHandle>,
 }
 
 impl AppState {
@@ -49,8 +57,38 @@ impl AppState {
                 redis,
                 admin_token,
                 country_code,
+                ari: None,
+                metrics: None,
             }),
         }
+    }
+
+    fn inner_mut(&mut self) -> Option<&mut Inner> {
+        Arc::get_mut(&mut self.inner)
+    }
+
+    /// Adds the ARI connection state to `/readyz` (call before cloning the state).
+    pub fn with_ari_state(mut self, ari: watch::Receiver<ConnectionState>) -> Self {
+        if let Some(inner) = self.inner_mut() {
+            inner.ari = Some(ari);
+        }
+        self
+    }
+
+    /// Serves `/metrics` from this handle (call before cloning the state).
+    pub fn with_metrics(mut self, metrics: Option<PrometheusHandle>) -> Self {
+        if let Some(inner) = self.inner_mut() {
+            inner.metrics = metrics;
+        }
+        self
+    }
+
+    fn metrics_handle(&self) -> Option<&PrometheusHandle> {
+        self.inner.metrics.as_ref()
+    }
+
+    fn ari_state(&self) -> Option<ConnectionState> {
+        self.inner.ari.as_ref().map(|rx| rx.borrow().clone())
     }
 
     fn store(&self) -> &Store {
@@ -115,6 +153,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .nest("/api", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -28,7 +28,7 @@ impl Modify for BearerAuth {
         phone_numbers::create, phone_numbers::list, phone_numbers::get, phone_numbers::update, phone_numbers::delete,
         ai_profiles::create, ai_profiles::list, ai_profiles::get, ai_profiles::update, ai_profiles::delete,
         calls::list, calls::get,
-        health::healthz, health::readyz, openapi_json,
+        health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     modifiers(&BearerAuth)
 )]

@@ -2,10 +2,12 @@
 //! per table family. Every query on a tenant-scoped table filters by `tenant_id`.
 
 pub mod ai_profiles;
+pub mod call_log;
 pub mod calls;
 mod error;
 pub mod phone_numbers;
 pub mod redis;
+pub mod routing;
 pub mod tenants;
 
 use std::time::Duration;

@@ -1,0 +1,43 @@
+//! What every call session shares: the ARI client, the stores, the lease keeper, the
+//! port pool and the call settings. Built once by the daemon; cheap to clone.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::ari::AriClient;
+use crate::call::leases::CallLeases;
+use crate::call::port_pool::PortPool;
+use crate::media::g711::Law;
+use crate::store::Store;
+
+/// Settings of the call path, taken from the daemon's settings.
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    /// Our Stasis application.
+    pub app: String,
+    /// Names the Asterisk + application a call lives in, stored on each call row so
+    /// that reconciliation only ever touches its own calls.
+    pub ari_node: String,
+    /// The address Asterisk sends RTP to (External Media `external_host`).
+    pub rtp_advertise: IpAddr,
+    /// The External Media format.
+    pub law: Law,
+    /// Country code for national numbers.
+    pub country_code: u16,
+}
+
+/// The shared parts of the call path.
+#[derive(Clone)]
+pub struct CallContext {
+    pub ari: AriClient,
+    pub store: Store,
+    pub leases: Arc<CallLeases>,
+    pub ports: PortPool,
+    pub settings: Arc<CallSettings>,
+}
+
+/// Channel ids we choose for External Media channels start with this, so their own
+/// `StasisStart` is recognised as ours and never treated as a call.
+pub const MEDIA_CHANNEL_PREFIX: &str = "vca-em-";
+/// Bridge ids we choose start with this, so leftovers can be found and removed.
+pub const BRIDGE_PREFIX: &str = "vca-br-";

@@ -1,0 +1,178 @@
+//! The call controller: one task that reads the ARI event stream, starts a session for
+//! every new call, routes each event to the session that owns its channel or bridge,
+//! reconciles with Asterisk after every (re)connect, renews call leases, and on
+//! shutdown hangs every call up and waits for the sessions to finish their rows.
+//!
+//! It owns the routing tables outright (no locks): sessions talk back only by ending.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::ari::events::StasisStart;
+use crate::ari::{AriEvent, AriStreamItem};
+use crate::call::context::{CallContext, MEDIA_CHANNEL_PREFIX};
+use crate::call::leases::RENEW_EVERY;
+use crate::call::session::{self, CallInput, SessionIds};
+use crate::store::call_log::LiveCall;
+
+/// Events a session can have queued before the controller drops new ones (and says so).
+const SESSION_QUEUE: usize = 256;
+/// How long shutdown waits for sessions to take their calls down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+/// A running session as the controller knows it.
+pub(crate) struct SessionEntry {
+    pub(crate) ids: SessionIds,
+    pub(crate) tx: mpsc::Sender<CallInput>,
+}
+
+/// Owns the live sessions and the tables that route events to them.
+pub struct CallController {
+    pub(crate) ctx: CallContext,
+    pub(crate) sessions: HashMap<Uuid, SessionEntry>,
+    /// Channel id (caller or External Media) → call.
+    pub(crate) by_channel: HashMap<String, Uuid>,
+    /// Bridge id → call.
+    pub(crate) by_bridge: HashMap<String, Uuid>,
+    tasks: JoinSet<Uuid>,
+}
+
+impl CallController {
+    /// A controller with no calls.
+    pub fn new(ctx: CallContext) -> Self {
+        Self {
+            ctx,
+            sessions: HashMap::new(),
+            by_channel: HashMap::new(),
+            by_bridge: HashMap::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Runs until `shutdown`, then hangs up every call and waits (bounded) for the
+    /// sessions to finalise their rows.
+    pub async fn run(mut self, mut stream: mpsc::Receiver<AriStreamItem>, shutdown: CancellationToken) {
+        let mut renew = tokio::time::interval(RENEW_EVERY);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                item = stream.recv() => match item {
+                    None => break,
+                    Some(AriStreamItem::Connected { reconnect, .. }) => {
+                        tracing::info!(reconnect, "ARI connected; reconciling calls");
+                        self.reconcile().await;
+                    }
+                    Some(AriStreamItem::Event(msg)) => self.dispatch(msg.event),
+                },
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    match done {
+                        Ok(call_id) => self.forget(call_id),
+                        Err(e) => tracing::error!(error = %e, "a call session failed"),
+                    }
+                }
+                _ = renew.tick() => {
+                    let leases = self.ctx.leases.clone();
+                    tokio::spawn(async move { leases.renew_all().await });
+                }
+            }
+        }
+        self.hang_up_all("daemon_shutdown").await;
+    }
+
+    /// Asks every session to hang up and waits for them, at most [`SHUTDOWN_GRACE`].
+    async fn hang_up_all(&mut self, reason: &'static str) {
+        for entry in self.sessions.values() {
+            let _ = entry.tx.try_send(CallInput::Hangup { reason });
+        }
+        let wait = async {
+            while let Some(done) = self.tasks.join_next().await {
+                if let Ok(call_id) = done {
+                    self.sessions.remove(&call_id);
+                }
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, wait).await.is_err() {
+            tracing::warn!(left = self.sessions.len(), "sessions did not finish in time; aborting them");
+            self.tasks.abort_all();
+        }
+    }
+
+    /// Number of live sessions.
+    pub fn live_calls(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn dispatch(&mut self, event: AriEvent) {
+        if let AriEvent::StasisStart(start) = &event {
+            let id = start.channel.id.as_str();
+            if !id.starts_with(MEDIA_CHANNEL_PREFIX) && !self.by_channel.contains_key(id) {
+                self.start_new_call(start.clone());
+                return;
+            }
+        }
+        let owner = match &event {
+            AriEvent::BridgeDestroyed(b) => self.by_bridge.get(&b.bridge.id),
+            other => other.channel_id().and_then(|ch| self.by_channel.get(ch)),
+        };
+        let Some(call_id) = owner.copied() else {
+            return;
+        };
+        if let Some(entry) = self.sessions.get(&call_id)
+            && let Err(mpsc::error::TrySendError::Full(_)) = entry.tx.try_send(CallInput::Ari(Box::new(event)))
+        {
+            tracing::warn!(call_id = %call_id, "call session is not keeping up; an ARI event was dropped");
+        }
+    }
+
+    fn register(&mut self, call_id: Uuid, ids: SessionIds) -> mpsc::Receiver<CallInput> {
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        self.by_channel.insert(ids.caller_channel.clone(), call_id);
+        self.by_channel.insert(ids.media_channel.clone(), call_id);
+        self.by_bridge.insert(ids.bridge.clone(), call_id);
+        self.sessions.insert(call_id, SessionEntry { ids, tx });
+        rx
+    }
+
+    fn forget(&mut self, call_id: Uuid) {
+        if let Some(entry) = self.sessions.remove(&call_id) {
+            self.by_channel.remove(&entry.ids.caller_channel);
+            self.by_channel.remove(&entry.ids.media_channel);
+            self.by_bridge.remove(&entry.ids.bridge);
+        }
+    }
+
+    /// Starts the session of a new call.
+    pub(crate) fn start_new_call(&mut self, start: StasisStart) {
+        let call_id = Uuid::new_v4();
+        let ids = SessionIds::for_new_call(call_id, &start.channel.id);
+        let rx = self.register(call_id, ids.clone());
+        let ctx = self.ctx.clone();
+        self.tasks.spawn(async move {
+            session::run_new_call(ctx, start, call_id, ids, rx).await;
+            call_id
+        });
+    }
+
+    /// Starts the session that re-adopts a call from an earlier run.
+    pub(crate) fn start_readopted(&mut self, live: LiveCall) {
+        let mut ids = SessionIds::for_new_call(live.id, &live.channel_id);
+        // A fresh External Media id: the old one may still exist until we delete it.
+        ids.media_channel = format!("{}-{}", ids.media_channel, &Uuid::new_v4().simple().to_string()[..8]);
+        if let Some(bridge) = &live.bridge_id {
+            ids.bridge = bridge.clone();
+        }
+        let call_id = live.id;
+        let rx = self.register(call_id, ids.clone());
+        let ctx = self.ctx.clone();
+        self.tasks.spawn(async move {
+            session::run_readopted(ctx, live, ids, rx).await;
+            call_id
+        });
+    }
+}

@@ -1,0 +1,442 @@
+//! One call, from its `StasisStart` (or its re-adoption after a restart) to its final
+//! row: route it, take a lease, answer, bring media up, live until someone hangs up or a
+//! limit is reached, then take everything down and finalise the row. Each session is one
+//! task; the controller feeds it the ARI events of its channels.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::ari::events::StasisStart;
+use crate::ari::{AriEvent, HangupReason};
+use crate::call::context::{BRIDGE_PREFIX, CallContext};
+use crate::call::routing::{Decision, RejectReason, decide, dialled_numbers};
+use crate::call::setup::{self, CallResources};
+use crate::media::config::MediaConfig;
+use crate::phone::mask;
+use crate::store::ai_profiles::AiProfile;
+use crate::store::call_log::{LiveCall, NewCall, Rejection};
+
+/// What the controller tells a session.
+#[derive(Debug)]
+pub enum CallInput {
+    /// An ARI event about one of the session's channels or its bridge.
+    Ari(Box<AriEvent>),
+    /// Hang the call up (daemon shutdown, operator request).
+    Hangup {
+        /// Stored as the end reason.
+        reason: &'static str,
+    },
+    /// After a reconnect, the caller's channel was no longer in our application.
+    ChannelGone,
+}
+
+/// How a call ended: its final status and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    /// `completed`, `failed` or `interrupted`.
+    pub status: &'static str,
+    /// Why, e.g. `caller_hangup`, `max_duration`, `setup_failed: external_media: ...`.
+    pub reason: String,
+    /// Whether we must hang up the caller (they are still there).
+    pub hang_up_caller: bool,
+}
+
+impl Ending {
+    fn new(status: &'static str, reason: impl Into<String>, hang_up_caller: bool) -> Self {
+        Self {
+            status,
+            reason: reason.into(),
+            hang_up_caller,
+        }
+    }
+}
+
+/// The ids a session answers to, so the controller can route events to it.
+#[derive(Debug, Clone)]
+pub struct SessionIds {
+    /// The caller's channel.
+    pub caller_channel: String,
+    /// Our External Media channel (chosen in advance).
+    pub media_channel: String,
+    /// Our bridge (chosen in advance; a re-adopted call may keep its old one).
+    pub bridge: String,
+}
+
+impl SessionIds {
+    /// The ids of a new call.
+    pub fn for_new_call(call_id: Uuid, caller_channel: &str) -> Self {
+        Self {
+            caller_channel: caller_channel.to_string(),
+            media_channel: format!("{}{call_id}", crate::call::context::MEDIA_CHANNEL_PREFIX),
+            bridge: format!("{BRIDGE_PREFIX}{call_id}"),
+        }
+    }
+}
+
+fn media_config(ctx: &CallContext, profile: Option<&AiProfile>) -> MediaConfig {
+    let mut cfg = MediaConfig {
+        law: ctx.settings.law,
+        ..MediaConfig::default()
+    };
+    if let Some(p) = profile {
+        cfg.endpointer.end_silence = Duration::from_millis(u64::try_from(p.endpointing_silence_ms).unwrap_or(600));
+    }
+    cfg
+}
+
+/// Handles a new call end to end. `call_id` and `ids` were chosen by the controller.
+pub async fn run_new_call(
+    ctx: CallContext,
+    start: StasisStart,
+    call_id: Uuid,
+    ids: SessionIds,
+    mut inputs: mpsc::Receiver<CallInput>,
+) {
+    let numbers = dialled_numbers(&start, ctx.settings.country_code);
+    let caller_channel = start.channel.id.clone();
+    let route = if numbers.called_valid {
+        match ctx.store.route_did(&numbers.called).await {
+            Ok(row) => decide(row),
+            Err(e) => {
+                tracing::error!(channel = %caller_channel, error = %e, "cannot route call: database unavailable");
+                metrics::counter!("vca_calls_total", "outcome" => "failed").increment(1);
+                setup::delete_channel(&ctx, &caller_channel, HangupReason::Congestion).await;
+                return;
+            }
+        }
+    } else {
+        decide(None)
+    };
+    let route = match route {
+        Decision::Accept(route) => route,
+        Decision::Reject {
+            reason,
+            tenant_id,
+            phone_number_id,
+        } => {
+            reject(&ctx, &caller_channel, &numbers.caller, &numbers.called, reason, tenant_id, phone_number_id).await;
+            return;
+        }
+    };
+    if !ctx.leases.acquire(route.tenant_id, call_id, route.max_concurrent_calls).await {
+        reject(
+            &ctx,
+            &caller_channel,
+            &numbers.caller,
+            &numbers.called,
+            RejectReason::TenantBusy,
+            Some(route.tenant_id),
+            Some(route.phone_number_id),
+        )
+        .await;
+        return;
+    }
+    let span = tracing::info_span!("call", call_id = %call_id, tenant_id = %route.tenant_id);
+    async move {
+        tracing::info!(caller = %mask(&numbers.caller), called = %mask(&numbers.called), channel = %caller_channel, "call accepted");
+        let row = NewCall {
+            id: call_id,
+            tenant_id: route.tenant_id,
+            phone_number_id: route.phone_number_id,
+            ai_profile_id: route.profile.id,
+            channel_id: caller_channel.clone(),
+            caller: numbers.caller.clone(),
+            called: numbers.called.clone(),
+            ari_node: ctx.settings.ari_node.clone(),
+        };
+        if let Err(e) = ctx.store.insert_call(&row).await {
+            tracing::error!(error = %e, "cannot record call; hanging up");
+            ctx.leases.release(route.tenant_id, call_id).await;
+            setup::delete_channel(&ctx, &caller_channel, HangupReason::Congestion).await;
+            metrics::counter!("vca_calls_total", "outcome" => "failed").increment(1);
+            return;
+        }
+        metrics::gauge!("vca_live_calls").increment(1.0);
+        let live = LiveSession {
+            ctx: ctx.clone(),
+            call_id,
+            tenant_id: route.tenant_id,
+            ids,
+            profile: Some(route.profile),
+            res: CallResources::default(),
+        };
+        live.bring_up_and_run(&mut inputs).await;
+        metrics::gauge!("vca_live_calls").decrement(1.0);
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn reject(
+    ctx: &CallContext,
+    channel: &str,
+    caller: &str,
+    called: &str,
+    reason: RejectReason,
+    tenant_id: Option<Uuid>,
+    phone_number_id: Option<Uuid>,
+) {
+    tracing::info!(
+        channel,
+        caller = %mask(caller),
+        called = %mask(called),
+        reason = reason.as_str(),
+        tenant_id = ?tenant_id,
+        "call rejected"
+    );
+    setup::delete_channel(ctx, channel, reason.hangup_reason()).await;
+    let row = Rejection {
+        tenant_id,
+        phone_number_id,
+        channel_id: channel.to_string(),
+        caller: caller.to_string(),
+        called: called.to_string(),
+        ari_node: ctx.settings.ari_node.clone(),
+        reason: reason.as_str().to_string(),
+    };
+    if let Err(e) = ctx.store.insert_rejection(&row).await {
+        tracing::error!(error = %e, "cannot record the rejection");
+    }
+    metrics::counter!("vca_calls_total", "outcome" => "rejected").increment(1);
+    metrics::counter!("vca_calls_rejected_total", "reason" => reason.as_str()).increment(1);
+}
+
+/// Re-adopts a call left in Stasis by an earlier run of the daemon: a new External
+/// Media channel (on a new port) in its bridge, and the call goes on.
+pub async fn run_readopted(ctx: CallContext, live: LiveCall, ids: SessionIds, mut inputs: mpsc::Receiver<CallInput>) {
+    let span = tracing::info_span!("call", call_id = %live.id, tenant_id = %live.tenant_id);
+    async move {
+        tracing::info!(channel = %live.channel_id, "re-adopting call after restart");
+        let profile = match live.ai_profile_id {
+            Some(pid) => ctx.store.get_ai_profile(live.tenant_id, pid).await.ok(),
+            None => None,
+        };
+        ctx.leases.acquire(live.tenant_id, live.id, i32::MAX).await;
+        metrics::gauge!("vca_live_calls").increment(1.0);
+        metrics::counter!("vca_calls_readopted_total").increment(1);
+        let mut session = LiveSession {
+            ctx: ctx.clone(),
+            call_id: live.id,
+            tenant_id: live.tenant_id,
+            ids,
+            profile,
+            res: CallResources::default(),
+        };
+        // The old External Media channel points at a port nobody reads any more.
+        if let Some(old) = live.media_channel_id.as_deref() {
+            setup::delete_channel(&ctx, old, HangupReason::Normal).await;
+        }
+        let bridge_alive = match live.bridge_id.as_deref() {
+            Some(b) => ctx.ari.bridge(b).await.is_ok(),
+            None => false,
+        };
+        if bridge_alive {
+            session.res.bridge_id = live.bridge_id.clone();
+            session.ids.bridge = live.bridge_id.clone().unwrap_or_default();
+        }
+        session.readopt(&mut inputs, !bridge_alive).await;
+        metrics::gauge!("vca_live_calls").decrement(1.0);
+    }
+    .instrument(span)
+    .await;
+}
+
+/// A call that has been accepted: the part of the session that owns resources.
+struct LiveSession {
+    ctx: CallContext,
+    call_id: Uuid,
+    tenant_id: Uuid,
+    ids: SessionIds,
+    profile: Option<AiProfile>,
+    res: CallResources,
+}
+
+impl LiveSession {
+    async fn event(&self, kind: &str, details: serde_json::Value) {
+        if let Err(e) = self
+            .ctx
+            .store
+            .add_call_event(self.call_id, Some(self.tenant_id), kind, details)
+            .await
+        {
+            tracing::warn!(kind, error = %e, "cannot record call event");
+        }
+    }
+
+    async fn bring_up_and_run(mut self, inputs: &mut mpsc::Receiver<CallInput>) {
+        let ending = match self.bring_up().await {
+            Ok(()) => self.live(inputs).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "call setup failed");
+                Ending::new("failed", format!("setup_failed: {e}"), true)
+            }
+        };
+        self.end(ending).await;
+    }
+
+    async fn bring_up(&mut self) -> Result<(), setup::SetupError> {
+        let ctx = self.ctx.clone();
+        ctx.ari
+            .answer(&self.ids.caller_channel)
+            .await
+            .map_err(|e| setup::SetupError {
+                step: "answer",
+                source: Box::new(e),
+            })?;
+        if let Err(e) = ctx.store.mark_call_answered(self.call_id).await {
+            tracing::warn!(error = %e, "cannot mark call answered");
+        }
+        self.event("answered", serde_json::json!({})).await;
+        let bridge = self.ids.bridge.clone();
+        setup::create_bridge(&ctx, &bridge, &mut self.res).await?;
+        self.attach(true).await
+    }
+
+    /// Creates the External Media channel (adding the caller to the bridge too when
+    /// `with_caller`) and records where media flows.
+    async fn attach(&mut self, with_caller: bool) -> Result<(), setup::SetupError> {
+        let ctx = self.ctx.clone();
+        let media_cfg = media_config(&ctx, self.profile.as_ref());
+        let caller = with_caller.then_some(self.ids.caller_channel.as_str());
+        let media_channel = self.ids.media_channel.clone();
+        let (remote, port) = setup::attach_media(&ctx, &media_channel, caller, media_cfg, &mut self.res).await?;
+        let bridge = self.res.bridge_id.clone().unwrap_or_default();
+        if let Err(e) = ctx.store.set_call_media(self.call_id, &bridge, &media_channel, port).await {
+            tracing::warn!(error = %e, "cannot record call media");
+        }
+        self.event(
+            "media_started",
+            serde_json::json!({"bridge_id": bridge, "media_channel_id": media_channel, "rtp_port": port, "asterisk_rtp": remote.to_string()}),
+        )
+        .await;
+        tracing::info!(rtp_port = port, asterisk_rtp = %remote, "media flowing");
+        Ok(())
+    }
+
+    async fn readopt(mut self, inputs: &mut mpsc::Receiver<CallInput>, new_bridge: bool) {
+        let result = async {
+            if new_bridge {
+                let bridge = self.ids.bridge.clone();
+                setup::create_bridge(&self.ctx, &bridge, &mut self.res).await?;
+            }
+            self.attach(new_bridge).await
+        }
+        .await;
+        let ending = match result {
+            Ok(()) => {
+                self.event("readopted", serde_json::json!({"new_bridge": new_bridge})).await;
+                self.live(inputs).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "re-adoption failed");
+                Ending::new("interrupted", format!("readopt_failed: {e}"), true)
+            }
+        };
+        self.end(ending).await;
+    }
+
+    /// Runs until the call ends, and says how.
+    async fn live(&mut self, inputs: &mut mpsc::Receiver<CallInput>) -> Ending {
+        let max = self
+            .profile
+            .as_ref()
+            .map_or(300, |p| u64::try_from(p.max_duration_seconds).unwrap_or(300));
+        let deadline = tokio::time::sleep(Duration::from_secs(max));
+        tokio::pin!(deadline);
+        loop {
+            let media_event = async {
+                match self.res.media.as_mut() {
+                    Some(m) => m.next_event().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    None => return Ending::new("interrupted", "daemon_stopped", true),
+                    Some(CallInput::Hangup { reason }) => return Ending::new("completed", reason, true),
+                    Some(CallInput::ChannelGone) => {
+                        return Ending::new("interrupted", "channel_gone_while_disconnected", false)
+                    }
+                    Some(CallInput::Ari(event)) => {
+                        if let Some(ending) = self.on_ari_event(*event).await {
+                            return ending;
+                        }
+                    }
+                },
+                () = &mut deadline => {
+                    tracing::info!(max_duration_seconds = max, "call reached its maximum duration");
+                    return Ending::new("completed", "max_duration", true);
+                }
+                event = media_event => match event {
+                    Some(ev) => tracing::debug!(event = ?media_event_name(&ev), "media event"),
+                    None => {
+                        tracing::warn!("media task stopped");
+                        self.res.media = None;
+                        return Ending::new("failed", "media_stopped", true);
+                    }
+                },
+            }
+        }
+    }
+
+    async fn on_ari_event(&mut self, event: AriEvent) -> Option<Ending> {
+        let caller = self.ids.caller_channel.as_str();
+        let media = self.res.media_channel_id.as_deref().unwrap_or(&self.ids.media_channel);
+        match &event {
+            AriEvent::ChannelHangupRequest(e) if e.channel.id == caller => {
+                self.event("caller_hangup", serde_json::json!({"cause": e.cause})).await;
+                Some(Ending::new("completed", "caller_hangup", false))
+            }
+            AriEvent::StasisEnd(e) if e.channel.id == caller => Some(Ending::new("completed", "caller_hangup", false)),
+            AriEvent::ChannelDestroyed(e) if e.channel.id == caller => {
+                Some(Ending::new("completed", "caller_hangup", false))
+            }
+            AriEvent::StasisEnd(e) if e.channel.id == media => {
+                Some(Ending::new("failed", "media_channel_lost", true))
+            }
+            AriEvent::ChannelDestroyed(e) if e.channel.id == media => {
+                Some(Ending::new("failed", "media_channel_lost", true))
+            }
+            AriEvent::BridgeDestroyed(b) if Some(b.bridge.id.as_str()) == self.res.bridge_id.as_deref() => {
+                self.res.bridge_id = None;
+                Some(Ending::new("failed", "bridge_lost", true))
+            }
+            AriEvent::ChannelDtmfReceived(d) if d.channel.id == caller => {
+                self.event("dtmf", serde_json::json!({"digit": d.digit, "duration_ms": d.duration_ms})).await;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Takes everything down and writes the final row.
+    async fn end(mut self, ending: Ending) {
+        let ctx = self.ctx.clone();
+        setup::release(&ctx, &mut self.res).await;
+        if ending.hang_up_caller {
+            setup::delete_channel(&ctx, &self.ids.caller_channel, HangupReason::Normal).await;
+        }
+        ctx.leases.release(self.tenant_id, self.call_id).await;
+        self.event("ended", serde_json::json!({"status": ending.status, "reason": ending.reason}))
+            .await;
+        match ctx.store.finish_call(self.call_id, ending.status, &ending.reason).await {
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot finalise the call row"),
+        }
+        metrics::counter!("vca_calls_total", "outcome" => ending.status).increment(1);
+        tracing::info!(status = ending.status, reason = %ending.reason, "call ended");
+    }
+}
+
+fn media_event_name(ev: &crate::call::media_driver::MediaEvent) -> &'static str {
+    use crate::call::media_driver::MediaEvent;
+    match ev {
+        MediaEvent::SpeechStarted { .. } => "speech_started",
+        MediaEvent::Utterance { .. } => "utterance",
+        MediaEvent::BargeIn { .. } => "barge_in",
+        MediaEvent::PlayoutDone { .. } => "playout_done",
+    }
+}
