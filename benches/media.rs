@@ -23,40 +23,62 @@ fn rtp(seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 fn core(t0: Instant, remote: SocketAddr) -> MediaCore {
-    let config = MediaConfig { utterance_rate: UtteranceRate::Hz16000, ..MediaConfig::default() };
-    MediaCore::new(&config, remote, t0, RtpIdentity { ssrc: 1, first_seq: 0, first_timestamp: 0 }).unwrap()
+    let config = MediaConfig {
+        utterance_rate: UtteranceRate::Hz16000,
+        ..MediaConfig::default()
+    };
+    MediaCore::new(
+        &config,
+        remote,
+        t0,
+        RtpIdentity {
+            ssrc: 1,
+            first_seq: 0,
+            first_timestamp: 0,
+        },
+    )
+    .unwrap()
 }
 
 fn inbound(c: &mut Criterion) {
-    let speech = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/asterisk/rtp/caller-speech.ulaw")).unwrap();
+    let speech = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/asterisk/rtp/caller-speech.ulaw"
+    ))
+    .unwrap();
     let payloads: Vec<&[u8]> = speech.chunks_exact(160).collect();
     let remote: SocketAddr = "127.0.0.1:4000".parse().unwrap();
     let t0 = Instant::now();
     let mut core = core(t0, remote);
     let mut n: u64 = 0;
     let mut packet = rtp(0, 0, payloads[0]);
-    c.bench_function("inbound_frame (parse+decode+vad+resample16k+endpoint)", |b| {
-        b.iter(|| {
-            let payload = payloads[(n as usize) % payloads.len()];
-            packet[2..4].copy_from_slice(&(n as u16).to_be_bytes());
-            packet[4..8].copy_from_slice(&((n as u32).wrapping_mul(160)).to_be_bytes());
-            packet[12..].copy_from_slice(payload);
-            let now = t0 + Duration::from_millis(n * 20);
-            let _ = core.handle_datagram(now, remote, black_box(&packet));
-            while let Some(frame) = core.poll_inbound(now) {
-                black_box(frame.at_ms);
-            }
-            while core.poll_event().is_some() {}
-            n += 1;
-        });
-    });
+    c.bench_function(
+        "inbound_frame (parse+decode+vad+resample16k+endpoint)",
+        |b| {
+            b.iter(|| {
+                let payload = payloads[(n as usize) % payloads.len()];
+                packet[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+                packet[4..8].copy_from_slice(&((n as u32).wrapping_mul(160)).to_be_bytes());
+                packet[12..].copy_from_slice(payload);
+                let now = t0 + Duration::from_millis(n * 20);
+                let _ = core.handle_datagram(now, remote, black_box(&packet));
+                while let Some(frame) = core.poll_inbound(now) {
+                    black_box(frame.at_ms);
+                }
+                while core.poll_event().is_some() {}
+                n += 1;
+            });
+        },
+    );
 }
 
 fn outbound(c: &mut Criterion) {
     let remote: SocketAddr = "127.0.0.1:4000".parse().unwrap();
     let t0 = Instant::now();
     let mut core = core(t0, remote);
-    let clip: Vec<i16> = (0..160 * 1000).map(|i| ((i % 57) as i16 - 28) * 400).collect();
+    let clip: Vec<i16> = (0..160 * 1000)
+        .map(|i| ((i % 57) as i16 - 28) * 400)
+        .collect();
     let mut out = [0u8; 172];
     let mut frame: u64 = 0;
     c.bench_function("outbound_frame (playout+encode+rtp)", |b| {
@@ -65,7 +87,8 @@ fn outbound(c: &mut Criterion) {
             let mut left = iters;
             while left > 0 {
                 let batch = left.min(1000);
-                core.handle_play(PlayoutId(frame), 8000, &clip[..batch as usize * 160]).unwrap();
+                core.handle_play(PlayoutId(frame), 8000, &clip[..batch as usize * 160])
+                    .unwrap();
                 let started = Instant::now();
                 for _ in 0..batch {
                     let now = t0 + Duration::from_millis(frame * 20);

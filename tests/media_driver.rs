@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
-use vca_bridge::call::media_driver::{Clock, INBOUND_AUDIO_CAPACITY, MediaEvent, MediaHandle, MediaSession};
+use vca_bridge::call::media_driver::{
+    Clock, INBOUND_AUDIO_CAPACITY, MediaEvent, MediaHandle, MediaSession,
+};
 use vca_bridge::call::port_pool::{PortPool, PortPoolError};
 use vca_bridge::media::config::MediaConfig;
 use vca_bridge::media::g711::Law;
@@ -98,11 +100,19 @@ async fn pacing_over_a_ten_minute_call_has_zero_drift() {
             let (n, _) = asterisk.recv_from(&mut buf).await.unwrap();
             let h = parse(&buf[..n]);
             let f = first.get_or_insert_with(|| parse(&buf[..n]));
-            assert_eq!(h.seq, f.seq.wrapping_add(count as u16), "sequence continuous");
+            assert_eq!(
+                h.seq,
+                f.seq.wrapping_add(count as u16),
+                "sequence continuous"
+            );
             assert_eq!(h.ts, f.ts.wrapping_add(count * 160), "timestamp continuous");
             assert_eq!(h.ssrc, f.ssrc);
             assert_eq!(h.pt, 0);
-            assert_eq!(h.payload, vec![0xFF; 160], "silence while the agent is quiet");
+            assert_eq!(
+                h.payload,
+                vec![0xFF; 160],
+                "silence while the agent is quiet"
+            );
             assert!(!h.marker);
             count += 1;
             if count == 30_001 {
@@ -121,7 +131,14 @@ async fn pacing_over_a_ten_minute_call_has_zero_drift() {
 #[tokio::test(start_paused = true)]
 async fn agent_audio_is_sent_as_a_talk_spurt_then_silence_resumes() {
     let pool = pool(31100..=31109);
-    let (mut handle, asterisk) = start(MediaConfig { law: Law::Alaw, ..MediaConfig::default() }, &pool).await;
+    let (mut handle, asterisk) = start(
+        MediaConfig {
+            law: Law::Alaw,
+            ..MediaConfig::default()
+        },
+        &pool,
+    )
+    .await;
     let mut buf = [0u8; 2048];
     for _ in 0..5 {
         let (n, _) = asterisk.recv_from(&mut buf).await.unwrap();
@@ -130,7 +147,9 @@ async fn agent_audio_is_sent_as_a_talk_spurt_then_silence_resumes() {
         assert_eq!(h.payload, vec![0xD5; 160]);
     }
     // 100 ms of a loud square wave at 16 kHz → 5 frames at 8 kHz.
-    let clip: Vec<i16> = (0..1600).map(|i| if i % 40 < 20 { 8000 } else { -8000 }).collect();
+    let clip: Vec<i16> = (0..1600)
+        .map(|i| if i % 40 < 20 { 8000 } else { -8000 })
+        .collect();
     handle.play(PlayoutId(7), 16_000, clip).await.unwrap();
     let mut kinds = Vec::new();
     while kinds.len() < 12 {
@@ -139,11 +158,30 @@ async fn agent_audio_is_sent_as_a_talk_spurt_then_silence_resumes() {
         kinds.push((h.marker, h.payload != vec![0xD5; 160]));
     }
     let first_audio = kinds.iter().position(|k| k.1).unwrap();
-    assert_eq!(kinds[first_audio], (true, true), "marker on the first audio frame");
-    assert_eq!(&kinds[first_audio + 1..first_audio + 5], &[(false, true); 4]);
-    assert!(kinds[first_audio + 5..].iter().all(|k| *k == (false, false)));
-    assert_eq!(handle.next_event().await, Some(MediaEvent::PlayoutDone { id: PlayoutId(7) }));
-    assert!(matches!(handle.play(PlayoutId(8), 11_025, vec![0; 10]).await, Err(_)));
+    assert_eq!(
+        kinds[first_audio],
+        (true, true),
+        "marker on the first audio frame"
+    );
+    assert_eq!(
+        &kinds[first_audio + 1..first_audio + 5],
+        &[(false, true); 4]
+    );
+    assert!(
+        kinds[first_audio + 5..]
+            .iter()
+            .all(|k| *k == (false, false))
+    );
+    assert_eq!(
+        handle.next_event().await,
+        Some(MediaEvent::PlayoutDone { id: PlayoutId(7) })
+    );
+    assert!(matches!(
+        handle.play(PlayoutId(8), 11_025, vec![0; 10]).await,
+        Err(vca_bridge::call::media_driver::MediaError::UnsupportedRate(
+            11_025
+        ))
+    ));
     handle.stop().await.unwrap();
 }
 
@@ -155,7 +193,10 @@ async fn inbound_audio_is_forwarded_and_strangers_are_counted() {
     assert!(handle.take_inbound_audio().is_none());
     let to = handle.local_addr();
     for i in 0..3u16 {
-        asterisk.send_to(&rtp(i, 160 * u32::from(i), 9, &[i as u8 + 1; 160]), to).await.unwrap();
+        asterisk
+            .send_to(&rtp(i, 160 * u32::from(i), 9, &[i as u8 + 1; 160]), to)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for i in 0..3u8 {
@@ -164,7 +205,10 @@ async fn inbound_audio_is_forwarded_and_strangers_are_counted() {
         assert_eq!(f.law, Law::Ulaw);
     }
     let stranger = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
-    stranger.send_to(&rtp(3, 480, 9, &[4; 160]), to).await.unwrap();
+    stranger
+        .send_to(&rtp(3, 480, 9, &[4; 160]), to)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(40)).await;
     let counters = handle.counters();
     assert_eq!(counters.dropped(DropReason::WrongSource), 1);
@@ -180,7 +224,10 @@ async fn a_lagging_consumer_loses_the_oldest_audio_and_media_keeps_flowing() {
     let to = handle.local_addr();
     // 3 s of caller audio that nobody reads (the buffer holds 64 frames).
     for i in 0..150u16 {
-        asterisk.send_to(&rtp(i, 160 * u32::from(i), 9, &[(i % 200) as u8; 160]), to).await.unwrap();
+        asterisk
+            .send_to(&rtp(i, 160 * u32::from(i), 9, &[(i % 200) as u8; 160]), to)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let counters = handle.counters();
@@ -204,14 +251,26 @@ async fn port_pool_exhausts_and_takes_ports_back() {
     ports.sort_unstable();
     assert_eq!(ports, vec![31400, 31401, 31402]);
     assert_eq!(a.local_addr(), SocketAddr::new(LOCALHOST, a.port()));
-    assert!(matches!(pool.lease(), Err(PortPoolError::Exhausted { start: 31400, end: 31402 })));
+    assert!(matches!(
+        pool.lease(),
+        Err(PortPoolError::Exhausted {
+            start: 31400,
+            end: 31402
+        })
+    ));
     let freed = b.port();
     drop(b);
     assert_eq!(pool.available(), 1);
     let again = pool.lease_port(freed).unwrap();
     assert_eq!(again.port(), freed);
-    assert!(matches!(pool.lease_port(freed), Err(PortPoolError::PortUnavailable(_))));
-    assert!(matches!(PortPool::new(LOCALHOST, 5..=4), Err(PortPoolError::EmptyRange)));
+    assert!(matches!(
+        pool.lease_port(freed),
+        Err(PortPoolError::PortUnavailable(_))
+    ));
+    assert!(matches!(
+        PortPool::new(LOCALHOST, std::ops::RangeInclusive::new(5, 4)),
+        Err(PortPoolError::EmptyRange)
+    ));
 }
 
 #[tokio::test]

@@ -86,7 +86,11 @@ const ULAW_ITU: [i16; 256] = [
 #[test]
 fn every_alaw_code_word_decodes_to_the_itu_value() {
     for code in 0..=255u8 {
-        assert_eq!(Law::Alaw.decode(code), ALAW_ITU[code as usize], "A-law {code:#04x}");
+        assert_eq!(
+            Law::Alaw.decode(code),
+            ALAW_ITU[code as usize],
+            "A-law {code:#04x}"
+        );
         assert_eq!(ALAW_TO_LINEAR[code as usize], ALAW_ITU[code as usize]);
     }
 }
@@ -94,7 +98,11 @@ fn every_alaw_code_word_decodes_to_the_itu_value() {
 #[test]
 fn every_ulaw_code_word_decodes_to_the_itu_value() {
     for code in 0..=255u8 {
-        assert_eq!(Law::Ulaw.decode(code), ULAW_ITU[code as usize], "µ-law {code:#04x}");
+        assert_eq!(
+            Law::Ulaw.decode(code),
+            ULAW_ITU[code as usize],
+            "µ-law {code:#04x}"
+        );
         assert_eq!(ULAW_TO_LINEAR[code as usize], ULAW_ITU[code as usize]);
     }
 }
@@ -102,10 +110,18 @@ fn every_ulaw_code_word_decodes_to_the_itu_value() {
 #[test]
 fn every_reconstruction_level_encodes_back_to_its_code_word() {
     for code in 0..=255u8 {
-        assert_eq!(Law::Alaw.encode(ALAW_ITU[code as usize]), code, "A-law {code:#04x}");
+        assert_eq!(
+            Law::Alaw.encode(ALAW_ITU[code as usize]),
+            code,
+            "A-law {code:#04x}"
+        );
         // µ-law has a negative zero (0x7F) that decodes to 0; 0 encodes to positive zero.
         let expected = if code == 0x7F { 0xFF } else { code };
-        assert_eq!(Law::Ulaw.encode(ULAW_ITU[code as usize]), expected, "µ-law {code:#04x}");
+        assert_eq!(
+            Law::Ulaw.encode(ULAW_ITU[code as usize]),
+            expected,
+            "µ-law {code:#04x}"
+        );
     }
 }
 

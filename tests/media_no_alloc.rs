@@ -83,17 +83,31 @@ fn per_frame_paths_do_not_allocate() {
     let (_, seen) = counted(|| std::hint::black_box(vec![1u8; 64]));
     assert_eq!(seen, 1);
 
-    let speech = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/asterisk/rtp/caller-speech.ulaw")).unwrap();
+    let speech = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/asterisk/rtp/caller-speech.ulaw"
+    ))
+    .unwrap();
     // 4 s of silence then 8 s of the recorded caller (speech starts about 1 s into it).
     let mut payloads: Vec<Vec<u8>> = vec![vec![0xFF; 160]; 200];
     payloads.extend(speech.chunks_exact(160).take(400).map(<[u8]>::to_vec));
-    let packets: Vec<Vec<u8>> =
-        payloads.iter().enumerate().map(|(i, p)| rtp(i as u16, i as u32 * 160, p)).collect();
+    let packets: Vec<Vec<u8>> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| rtp(i as u16, i as u32 * 160, p))
+        .collect();
 
     let remote: SocketAddr = "127.0.0.1:4000".parse().unwrap();
     let t0 = Instant::now();
-    let config = MediaConfig { utterance_rate: UtteranceRate::Hz16000, ..MediaConfig::default() };
-    let identity = RtpIdentity { ssrc: 1, first_seq: 2, first_timestamp: 3 };
+    let config = MediaConfig {
+        utterance_rate: UtteranceRate::Hz16000,
+        ..MediaConfig::default()
+    };
+    let identity = RtpIdentity {
+        ssrc: 1,
+        first_seq: 2,
+        first_timestamp: 3,
+    };
     let mut core = MediaCore::new(&config, remote, t0, identity).unwrap();
     let mut out = [0u8; 172];
 
@@ -115,7 +129,10 @@ fn per_frame_paths_do_not_allocate() {
             core.handle_datagram(now, remote, p).unwrap();
             while core.poll_inbound(now).is_some() {
                 while let Some(e) = core.poll_event() {
-                    assert!(matches!(e, CoreEvent::SpeechStarted { .. } | CoreEvent::Utterance(_)));
+                    assert!(matches!(
+                        e,
+                        CoreEvent::SpeechStarted { .. } | CoreEvent::Utterance(_)
+                    ));
                     events += 1;
                 }
             }
@@ -126,7 +143,9 @@ fn per_frame_paths_do_not_allocate() {
     assert_eq!(inbound_allocs, 0, "inbound path allocated");
 
     // Outbound: agent audio queued (queueing may allocate; sending may not).
-    let reply: Vec<i16> = (0..8000 * 5).map(|i| ((i % 40) as i16 - 20) * 500).collect();
+    let reply: Vec<i16> = (0..8000 * 5)
+        .map(|i| ((i % 40) as i16 - 20) * 500)
+        .collect();
     core.handle_play(PlayoutId(1), 8000, &reply).unwrap();
     let start = core.next_transmit();
     let (sent, outbound_allocs) = counted(|| {

@@ -55,7 +55,9 @@ impl Harness {
 
     fn send_from(&mut self, ms: u64, src: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
         let now = self.at(ms);
-        let r = self.stream.handle_datagram(now, src, datagram, &mut self.stats);
+        let r = self
+            .stream
+            .handle_datagram(now, src, datagram, &mut self.stats);
         self.drain(ms);
         r
     }
@@ -81,11 +83,18 @@ fn first_code(f: &InboundFrame) -> u8 {
 fn in_order_packets_become_frames_on_the_arrival_timeline() {
     let mut h = Harness::new();
     for i in 0..5u16 {
-        h.send(100 + u64::from(i) * 20, &Harness::frame_packet(i, i as u8 + 1, 7)).unwrap();
+        h.send(
+            100 + u64::from(i) * 20,
+            &Harness::frame_packet(i, i as u8 + 1, 7),
+        )
+        .unwrap();
     }
     let at: Vec<u64> = h.frames.iter().map(|f| f.at_ms).collect();
     assert_eq!(at, vec![100, 120, 140, 160, 180]);
-    assert_eq!(h.frames.iter().map(first_code).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        h.frames.iter().map(first_code).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
     assert!(h.frames.iter().all(|f| f.filled_samples == 0));
     assert_eq!(h.frames[0].pcm[0], Law::Ulaw.decode(1));
     assert_eq!(h.stats.dropped_total(), 0);
@@ -95,9 +104,13 @@ fn in_order_packets_become_frames_on_the_arrival_timeline() {
 fn reordered_packets_are_played_in_order() {
     let mut h = Harness::new();
     for (k, seq) in [0u16, 2, 1, 4, 3, 5].into_iter().enumerate() {
-        h.send(k as u64 * 20, &Harness::frame_packet(seq, seq as u8 + 1, 7)).unwrap();
+        h.send(k as u64 * 20, &Harness::frame_packet(seq, seq as u8 + 1, 7))
+            .unwrap();
     }
-    assert_eq!(h.frames.iter().map(first_code).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        h.frames.iter().map(first_code).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
     assert_eq!(h.stats.packets_lost, 0);
     assert_eq!(h.stats.samples_concealed, 0);
 }
@@ -107,12 +120,21 @@ fn duplicates_are_dropped_and_counted() {
     let mut h = Harness::new();
     h.send(0, &Harness::frame_packet(0, 1, 7)).unwrap();
     h.send(20, &Harness::frame_packet(1, 2, 7)).unwrap();
-    assert_eq!(h.send(21, &Harness::frame_packet(1, 2, 7)), Err(DropReason::Duplicate));
+    assert_eq!(
+        h.send(21, &Harness::frame_packet(1, 2, 7)),
+        Err(DropReason::Duplicate)
+    );
     h.send(40, &Harness::frame_packet(3, 4, 7)).unwrap();
     // 3 is held waiting for 2; a second copy of it is a duplicate too.
-    assert_eq!(h.send(41, &Harness::frame_packet(3, 4, 7)), Err(DropReason::Duplicate));
+    assert_eq!(
+        h.send(41, &Harness::frame_packet(3, 4, 7)),
+        Err(DropReason::Duplicate)
+    );
     h.send(45, &Harness::frame_packet(2, 3, 7)).unwrap();
-    assert_eq!(h.frames.iter().map(first_code).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(
+        h.frames.iter().map(first_code).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
     assert_eq!(h.stats.dropped(DropReason::Duplicate), 2);
 }
 
@@ -136,7 +158,10 @@ fn a_lost_packet_is_concealed_after_the_hold_time() {
     assert_eq!(h.stats.packets_lost, 1);
     assert_eq!(h.stats.samples_concealed, 160);
     // the missing packet finally arriving is late
-    assert_eq!(h.send(130, &Harness::frame_packet(2, 0x12, 7)), Err(DropReason::Late));
+    assert_eq!(
+        h.send(130, &Harness::frame_packet(2, 0x12, 7)),
+        Err(DropReason::Late)
+    );
 }
 
 #[test]
@@ -144,7 +169,11 @@ fn a_burst_beyond_the_window_releases_without_waiting() {
     let mut h = Harness::new();
     h.send(0, &Harness::frame_packet(0, 1, 7)).unwrap();
     for seq in 2..=9u16 {
-        h.send(u64::from(seq) * 20, &Harness::frame_packet(seq, seq as u8 + 1, 7)).unwrap();
+        h.send(
+            u64::from(seq) * 20,
+            &Harness::frame_packet(seq, seq as u8 + 1, 7),
+        )
+        .unwrap();
     }
     // seq 9 is 8 ahead of the missing 1: the window gives up on 1 at once.
     assert_eq!(h.frames.len(), 10);
@@ -155,16 +184,36 @@ fn a_burst_beyond_the_window_releases_without_waiting() {
 fn ssrc_change_resyncs_instead_of_going_silent() {
     let mut h = Harness::new();
     for i in 0..3u16 {
-        h.send(u64::from(i) * 20, &Harness::frame_packet(100 + i, 1, 0xAAAA)).unwrap();
+        h.send(
+            u64::from(i) * 20,
+            &Harness::frame_packet(100 + i, 1, 0xAAAA),
+        )
+        .unwrap();
     }
     // New source: unrelated sequence and timestamp.
     for i in 0..3u16 {
-        h.send(60 + u64::from(i) * 20, &rtp(9000 + i, 777_000 + u32::from(i) * 160, 0xBBBB, 0, i == 0, &[2; 160]))
-            .unwrap();
+        h.send(
+            60 + u64::from(i) * 20,
+            &rtp(
+                9000 + i,
+                777_000 + u32::from(i) * 160,
+                0xBBBB,
+                0,
+                i == 0,
+                &[2; 160],
+            ),
+        )
+        .unwrap();
     }
     assert_eq!(h.frames.len(), 6);
-    assert_eq!(h.frames.iter().map(|f| f.at_ms).collect::<Vec<_>>(), vec![0, 20, 40, 60, 80, 100]);
-    assert_eq!(h.frames.iter().map(first_code).collect::<Vec<_>>(), vec![1, 1, 1, 2, 2, 2]);
+    assert_eq!(
+        h.frames.iter().map(|f| f.at_ms).collect::<Vec<_>>(),
+        vec![0, 20, 40, 60, 80, 100]
+    );
+    assert_eq!(
+        h.frames.iter().map(first_code).collect::<Vec<_>>(),
+        vec![1, 1, 1, 2, 2, 2]
+    );
     assert_eq!(h.stats.ssrc_changes, 1);
     assert_eq!(h.stream.ssrc(), Some(0xBBBB));
     assert_eq!(h.stats.dropped_total(), 0);
@@ -174,12 +223,27 @@ fn ssrc_change_resyncs_instead_of_going_silent() {
 fn wrong_source_payload_type_and_garbage_are_dropped_by_reason() {
     let mut h = Harness::new();
     let other: SocketAddr = "127.0.0.1:15733".parse().unwrap();
-    assert_eq!(h.send_from(0, other, &Harness::frame_packet(0, 1, 7)), Err(DropReason::WrongSource));
-    assert_eq!(h.send(0, &rtp(0, 160, 7, 8, false, &[1; 160])), Err(DropReason::WrongPayloadType));
-    assert_eq!(h.send(0, &rtp(0, 160, 7, 101, false, &[1; 4])), Err(DropReason::WrongPayloadType));
+    assert_eq!(
+        h.send_from(0, other, &Harness::frame_packet(0, 1, 7)),
+        Err(DropReason::WrongSource)
+    );
+    assert_eq!(
+        h.send(0, &rtp(0, 160, 7, 8, false, &[1; 160])),
+        Err(DropReason::WrongPayloadType)
+    );
+    assert_eq!(
+        h.send(0, &rtp(0, 160, 7, 101, false, &[1; 4])),
+        Err(DropReason::WrongPayloadType)
+    );
     assert_eq!(h.send(0, &[0x80, 0, 1]), Err(DropReason::Malformed));
-    assert_eq!(h.send(0, &rtp(0, 160, 7, 0, false, &[])), Err(DropReason::EmptyPayload));
-    assert_eq!(h.send(0, &rtp(0, 160, 7, 0, false, &[1; 2000])), Err(DropReason::Oversized));
+    assert_eq!(
+        h.send(0, &rtp(0, 160, 7, 0, false, &[])),
+        Err(DropReason::EmptyPayload)
+    );
+    assert_eq!(
+        h.send(0, &rtp(0, 160, 7, 0, false, &[1; 2000])),
+        Err(DropReason::Oversized)
+    );
     assert!(h.frames.is_empty());
     assert_eq!(h.stats.packets_in, 6);
     assert_eq!(h.stats.dropped_total(), 6);
@@ -204,7 +268,10 @@ fn padding_extension_and_csrc_are_stripped() {
 
 /// Rows of one of the recorded RTP header CSVs: (arrival ms, marker, seq, ts, payload len).
 fn recorded(name: &str) -> Vec<(u64, bool, u16, u32, usize)> {
-    let path = format!("{}/../shared/asterisk/rtp/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../shared/asterisk/rtp/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).expect("recorded RTP CSV");
     text.lines()
         .skip(1)
@@ -227,7 +294,8 @@ fn dtmf_pauses_from_asterisk_are_filled_with_silence_on_a_continuous_timeline() 
     let rows = recorded("rtp-from-asterisk-during-dtmf.csv");
     let mut h = Harness::new();
     for &(ms, marker, seq, ts, len) in &rows {
-        h.send(ms, &rtp(seq, ts, 276_589_352, 0, marker, &vec![0x23; len])).unwrap();
+        h.send(ms, &rtp(seq, ts, 276_589_352, 0, marker, &vec![0x23; len]))
+            .unwrap();
     }
     h.drain(rows.last().unwrap().0 + 1000);
     let (first_ts, last_ts, last_len) = (rows[0].3, rows.last().unwrap().3, rows.last().unwrap().4);
@@ -252,8 +320,12 @@ fn a_long_pause_re_anchors_to_the_arrival_time() {
     let mut h = Harness::new();
     h.send(0, &rtp(1, 160, 7, 0, false, &[1; 160])).unwrap();
     // Asterisk stopped sending (no transmit_silence) and resumes 5 s later.
-    h.send(5000, &rtp(2, 160 + 40_000, 7, 0, true, &[2; 160])).unwrap();
-    assert_eq!(h.frames.iter().map(|f| f.at_ms).collect::<Vec<_>>(), vec![0, 5000]);
+    h.send(5000, &rtp(2, 160 + 40_000, 7, 0, true, &[2; 160]))
+        .unwrap();
+    assert_eq!(
+        h.frames.iter().map(|f| f.at_ms).collect::<Vec<_>>(),
+        vec![0, 5000]
+    );
     assert_eq!(h.stats.resyncs, 1);
 }
 

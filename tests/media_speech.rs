@@ -21,7 +21,11 @@ fn asterisk() -> SocketAddr {
 }
 
 fn identity() -> RtpIdentity {
-    RtpIdentity { ssrc: 1, first_seq: 1, first_timestamp: 1 }
+    RtpIdentity {
+        ssrc: 1,
+        first_seq: 1,
+        first_timestamp: 1,
+    }
 }
 
 fn rtp(seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
@@ -35,7 +39,12 @@ fn rtp(seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
 
 /// Feeds `(arrival ms, datagram)` pairs to a core and returns its events with the time (ms)
 /// of the frame that produced them. Also ticks the pacer, as the driver would.
-fn run(core: &mut MediaCore, t0: Instant, packets: &[(u64, Vec<u8>)], end_ms: u64) -> Vec<(u64, CoreEvent)> {
+fn run(
+    core: &mut MediaCore,
+    t0: Instant,
+    packets: &[(u64, Vec<u8>)],
+    end_ms: u64,
+) -> Vec<(u64, CoreEvent)> {
     let mut events = Vec::new();
     let mut out = [0u8; 172];
     let mut next = packets.iter().peekable();
@@ -68,7 +77,8 @@ fn run(core: &mut MediaCore, t0: Instant, packets: &[(u64, Vec<u8>)], end_ms: u6
 fn loud_frames(pcm: &[i16]) -> Vec<bool> {
     pcm.chunks(160)
         .map(|c| {
-            let energy: f64 = c.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / c.len() as f64;
+            let energy: f64 =
+                c.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / c.len() as f64;
             energy.sqrt() > 1000.0
         })
         .collect()
@@ -89,10 +99,19 @@ fn recorded_call() -> (Vec<(u64, Vec<u8>)>, Vec<u8>) {
         offset += len;
         packets.push((
             (arrival * 1000.0).round() as u64,
-            rtp(f[12].parse().unwrap(), f[13].parse().unwrap(), f[10] == "1", payload),
+            rtp(
+                f[12].parse().unwrap(),
+                f[13].parse().unwrap(),
+                f[10] == "1",
+                payload,
+            ),
         ));
     }
-    assert_eq!(offset, audio.len(), "the CSV accounts for every recorded byte");
+    assert_eq!(
+        offset,
+        audio.len(),
+        "the CSV accounts for every recorded byte"
+    );
     (packets, audio)
 }
 
@@ -136,8 +155,16 @@ fn recorded_caller_speech_is_one_utterance_at_the_right_time() {
     assert_eq!(starts.len(), 1, "{events:?}");
     assert_eq!(utterances.len(), 1, "{events:?}");
     let (reported_at, u) = utterances[0];
-    assert!(u.start_ms.abs_diff(onset) <= 100, "start {} vs onset {onset}", u.start_ms);
-    assert!(u.end_ms.abs_diff(offset) <= 200, "end {} vs offset {offset}", u.end_ms);
+    assert!(
+        u.start_ms.abs_diff(onset) <= 100,
+        "start {} vs onset {onset}",
+        u.start_ms
+    );
+    assert!(
+        u.end_ms.abs_diff(offset) <= 200,
+        "end {} vs offset {offset}",
+        u.end_ms
+    );
     assert!(!u.forced);
     // Reported once 600 ms of silence followed the speech.
     assert_eq!(reported_at + 20, u.end_ms + 600);
@@ -160,7 +187,11 @@ fn silence_and_quiet_noise_never_start_speech() {
         let payload: Vec<u8> = (0..160)
             .map(|_| {
                 seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let sample = if i < 500 { 0 } else { ((seed >> 16) as i16) / 320 };
+                let sample = if i < 500 {
+                    0
+                } else {
+                    ((seed >> 16) as i16) / 320
+                };
                 Law::Ulaw.encode(sample)
             })
             .collect();
@@ -172,8 +203,16 @@ fn silence_and_quiet_noise_never_start_speech() {
 
 /// Speech from espeak-ng at 8 kHz, or `None` (with a message) if it is not installed.
 fn espeak(text: &str) -> Option<Vec<i16>> {
-    let path = std::env::temp_dir().join(format!("vca-media-{}-{}.wav", std::process::id(), text.len()));
-    let status = std::process::Command::new("espeak-ng").arg("-w").arg(&path).arg(text).status();
+    let path = std::env::temp_dir().join(format!(
+        "vca-media-{}-{}.wav",
+        std::process::id(),
+        text.len()
+    ));
+    let status = std::process::Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&path)
+        .arg(text)
+        .status();
     if !matches!(status, Ok(s) if s.success()) {
         eprintln!("SKIPPED: espeak-ng is not installed (apt-get install -y espeak-ng)");
         return None;
@@ -183,7 +222,10 @@ fn espeak(text: &str) -> Option<Vec<i16>> {
     let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
     std::fs::remove_file(&path).ok();
     let mut out = Vec::new();
-    StreamResampler::new(rate, 8000).unwrap().process_clip(&samples, &mut out).unwrap();
+    StreamResampler::new(rate, 8000)
+        .unwrap()
+        .process_clip(&samples, &mut out)
+        .unwrap();
     Some(out)
 }
 
@@ -203,7 +245,9 @@ fn packetize(lead_ms: u64, speech: &[i16]) -> Vec<(u64, Vec<u8>)> {
 
 fn agent_talking(t0: Instant) -> MediaCore {
     let mut core = MediaCore::new(&MediaConfig::default(), asterisk(), t0, identity()).unwrap();
-    let reply: Vec<i16> = (0..24_000 * 10).map(|i| ((i % 55) as i16 - 27) * 300).collect();
+    let reply: Vec<i16> = (0..24_000 * 10)
+        .map(|i| ((i % 55) as i16 - 27) * 300)
+        .collect();
     core.handle_play(PlayoutId(1), 24_000, &reply).unwrap();
     core
 }
@@ -227,7 +271,10 @@ fn caller_speech_over_the_agent_is_barge_in_after_250_ms() {
         .collect();
     assert_eq!(barge.len(), 1, "{events:?}");
     let (fired_at, at_ms, flushed) = barge[0].clone();
-    assert!(at_ms.abs_diff(onset) <= 100, "speech at {at_ms}, onset {onset}");
+    assert!(
+        at_ms.abs_diff(onset) <= 100,
+        "speech at {at_ms}, onset {onset}"
+    );
     // Fired by the frame that completed 250 ms of speech (13 frames), not before.
     assert!(fired_at >= at_ms + 240, "fired at {fired_at}");
     assert!(fired_at <= at_ms + 500, "fired at {fired_at}");
@@ -235,7 +282,11 @@ fn caller_speech_over_the_agent_is_barge_in_after_250_ms() {
     assert_eq!(cut.id, PlayoutId(1));
     assert_eq!(cut.total_ms, 10_000);
     // The caller heard the reply up to the barge-in (sent frames, ±1 frame).
-    assert!(cut.played_ms.abs_diff(fired_at + 20) <= 20, "{} vs {fired_at}", cut.played_ms);
+    assert!(
+        cut.played_ms.abs_diff(fired_at + 20) <= 20,
+        "{} vs {fired_at}",
+        cut.played_ms
+    );
     assert!(!core.is_playing());
 }
 
@@ -252,7 +303,9 @@ fn a_short_hmm_over_the_agent_is_not_barge_in() {
     let mut core = agent_talking(t0);
     let events = run(&mut core, t0, &packetize(1000, hmm), 4000);
     assert!(
-        !events.iter().any(|(_, e)| matches!(e, CoreEvent::BargeIn { .. })),
+        !events
+            .iter()
+            .any(|(_, e)| matches!(e, CoreEvent::BargeIn { .. })),
         "{events:?}"
     );
     assert!(core.is_playing());
@@ -277,6 +330,14 @@ fn espeak_speech_is_endpointed_from_its_onset() {
         })
         .collect();
     assert_eq!(u.len(), 1, "{events:?}");
-    assert!(u[0].start_ms.abs_diff(onset) <= 100, "{} vs {onset}", u[0].start_ms);
-    assert!(u[0].end_ms.abs_diff(offset) <= 200, "{} vs {offset}", u[0].end_ms);
+    assert!(
+        u[0].start_ms.abs_diff(onset) <= 100,
+        "{} vs {onset}",
+        u[0].start_ms
+    );
+    assert!(
+        u[0].end_ms.abs_diff(offset) <= 200,
+        "{} vs {offset}",
+        u[0].end_ms
+    );
 }

@@ -163,7 +163,8 @@ impl MediaCounters {
         for (counter, &value) in self.dropped.iter().zip(stats.dropped.iter()) {
             counter.store(value, Ordering::Relaxed);
         }
-        self.packets_lost.store(stats.packets_lost, Ordering::Relaxed);
+        self.packets_lost
+            .store(stats.packets_lost, Ordering::Relaxed);
         self.resyncs.store(stats.resyncs, Ordering::Relaxed);
         self.outbound_frames_skipped
             .store(stats.outbound_frames_skipped, Ordering::Relaxed);
@@ -371,7 +372,13 @@ impl<C: Clock> Driver<C> {
             let now = self.clock.now();
             while let Some(len) = self.core.poll_transmit(now, &mut out) {
                 let packet = out.get(..len).unwrap_or(&[]);
-                if self.lease.socket().send_to(packet, self.remote).await.is_err() {
+                if self
+                    .lease
+                    .socket()
+                    .send_to(packet, self.remote)
+                    .await
+                    .is_err()
+                {
                     self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
                 }
             }

@@ -49,7 +49,9 @@ struct PoolInner {
 impl PoolInner {
     fn free(&self) -> MutexGuard<'_, VecDeque<u16>> {
         // The list stays consistent even if a holder panicked: take it back.
-        self.free.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.free
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -152,7 +154,9 @@ pub struct PortLease {
 
 impl std::fmt::Debug for PortLease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PortLease").field("port", &self.port).finish()
+        f.debug_struct("PortLease")
+            .field("port", &self.port)
+            .finish()
     }
 }
 

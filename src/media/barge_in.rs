@@ -75,7 +75,10 @@ mod tests {
         voiced
             .iter()
             .enumerate()
-            .filter_map(|(i, &v)| d.handle_frame(i as u64 * FRAME_MS, v, playing).map(|s| (i, s)))
+            .filter_map(|(i, &v)| {
+                d.handle_frame(i as u64 * FRAME_MS, v, playing)
+                    .map(|s| (i, s))
+            })
             .collect()
     }
 

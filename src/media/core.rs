@@ -151,7 +151,12 @@ impl MediaCore {
     }
 
     /// Queues agent audio `pcm` at `rate` Hz under `id`.
-    pub fn handle_play(&mut self, id: PlayoutId, rate: u32, pcm: &[i16]) -> Result<(), ResampleError> {
+    pub fn handle_play(
+        &mut self,
+        id: PlayoutId,
+        rate: u32,
+        pcm: &[i16],
+    ) -> Result<(), ResampleError> {
         self.playout.push(id, rate, pcm)
     }
 

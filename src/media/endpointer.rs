@@ -118,7 +118,12 @@ impl Endpointer {
     }
 
     /// Takes one 20 ms frame starting at `at_ms` with its VAD decision.
-    pub fn handle_frame(&mut self, at_ms: u64, voiced: bool, samples: &[i16]) -> Option<EndpointEvent> {
+    pub fn handle_frame(
+        &mut self,
+        at_ms: u64,
+        voiced: bool,
+        samples: &[i16],
+    ) -> Option<EndpointEvent> {
         if let Some(expected) = self.expected_at_ms
             && at_ms > expected
         {
@@ -139,7 +144,11 @@ impl Endpointer {
                 last_voiced_end_ms,
             } => {
                 self.current.extend_from_slice(samples);
-                let last_voiced_end_ms = if voiced { frame_end } else { last_voiced_end_ms };
+                let last_voiced_end_ms = if voiced {
+                    frame_end
+                } else {
+                    last_voiced_end_ms
+                };
                 self.state = State::Speaking {
                     start_ms,
                     audio_start_ms,
@@ -220,7 +229,11 @@ impl Endpointer {
             } => (start_ms, audio_start_ms, last_voiced_end_ms),
             State::Idle => (frame_end, frame_end, frame_end),
         };
-        let end_ms = if forced { frame_end } else { last_voiced_end_ms };
+        let end_ms = if forced {
+            frame_end
+        } else {
+            last_voiced_end_ms
+        };
         let keep_until = (end_ms + TAIL_MS).min(frame_end);
         let keep = (keep_until.saturating_sub(audio_start_ms) * self.sample_rate / 1000) as usize;
         self.current.truncate(keep);
@@ -275,7 +288,11 @@ mod tests {
 
     const FRAME: [i16; 160] = [100; 160];
 
-    fn run(ep: &mut Endpointer, pattern: &[(bool, u64)], start_ms: u64) -> Vec<(u64, EndpointEvent)> {
+    fn run(
+        ep: &mut Endpointer,
+        pattern: &[(bool, u64)],
+        start_ms: u64,
+    ) -> Vec<(u64, EndpointEvent)> {
         let mut events = Vec::new();
         let mut at = start_ms;
         for &(voiced, frames) in pattern {
@@ -314,7 +331,11 @@ mod tests {
     #[test]
     fn short_noise_never_starts_speech() {
         let mut ep = Endpointer::new(&EndpointerConfig::default(), 8000);
-        let events = run(&mut ep, &[(true, 9), (false, 10), (true, 9), (false, 50)], 0);
+        let events = run(
+            &mut ep,
+            &[(true, 9), (false, 10), (true, 9), (false, 50)],
+            0,
+        );
         assert!(events.is_empty(), "{events:?}");
     }
 
@@ -344,7 +365,10 @@ mod tests {
         assert_eq!(ep.handle_timeout(1099), None);
         assert!(matches!(
             ep.handle_timeout(1100),
-            Some(EndpointEvent::UtteranceEnded(UtteranceBounds { end_ms: 400, .. }))
+            Some(EndpointEvent::UtteranceEnded(UtteranceBounds {
+                end_ms: 400,
+                ..
+            }))
         ));
     }
 }

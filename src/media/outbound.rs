@@ -111,7 +111,10 @@ mod tests {
             assert_eq!(rtp.payload_type(), 8);
             assert_eq!(rtp.ssrc(), 0xDEAD_BEEF);
             assert_eq!(rtp.mark(), i == 0);
-            assert_eq!(u16::from(rtp.sequence_number()), 65535u16.wrapping_add(i as u16));
+            assert_eq!(
+                u16::from(rtp.sequence_number()),
+                65535u16.wrapping_add(i as u16)
+            );
             assert_eq!(rtp.timestamp(), (u32::MAX - 100).wrapping_add(160 * i));
             assert_eq!(rtp.payload(), &payload[..]);
         }

@@ -45,6 +45,8 @@ pub enum Insert {
 }
 
 /// Result of [`ReorderWindow::pop_before`].
+// A transient return value: boxing the packet would allocate on the per-packet path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy)]
 pub enum PopBefore {
     /// The next held packet below the target, and how many sequence numbers were skipped
@@ -108,7 +110,8 @@ impl ReorderWindow {
 
     /// Whether the next expected packet is held (so [`Self::pop_ready`] returns it).
     pub fn has_next(&self) -> bool {
-        self.slot_of(self.next_seq).is_some_and(|p| p.seq == self.next_seq)
+        self.slot_of(self.next_seq)
+            .is_some_and(|p| p.seq == self.next_seq)
     }
 
     /// Arrival time of the earliest-arrived held packet.
@@ -121,7 +124,9 @@ impl ReorderWindow {
     }
 
     fn slot_of(&self, seq: u16) -> Option<&BufferedPacket> {
-        self.slots.get(Self::slot_index(seq)).and_then(Option::as_ref)
+        self.slots
+            .get(Self::slot_index(seq))
+            .and_then(Option::as_ref)
     }
 
     /// Offers a packet to the window.

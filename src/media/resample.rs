@@ -102,7 +102,11 @@ impl StreamResampler {
 
     /// Resamples exactly [`Self::chunk_in`] samples into `out` (at least
     /// [`Self::chunk_out`] long); returns the samples written. Does not allocate.
-    pub fn process_chunk(&mut self, input: &[i16], out: &mut [i16]) -> Result<usize, ResampleError> {
+    pub fn process_chunk(
+        &mut self,
+        input: &[i16],
+        out: &mut [i16],
+    ) -> Result<usize, ResampleError> {
         let chunk_in = self.chunk_in();
         if input.len() != chunk_in {
             return Err(ResampleError::ChunkLength {
@@ -127,12 +131,13 @@ impl StreamResampler {
             }
         })?;
         let output_len = self.output.len();
-        let mut output = InterleavedSlice::new_mut(&mut self.output, 1, output_len).map_err(|_| {
-            ResampleError::ChunkLength {
-                got: output_len,
-                expected: chunk_out,
-            }
-        })?;
+        let mut output =
+            InterleavedSlice::new_mut(&mut self.output, 1, output_len).map_err(|_| {
+                ResampleError::ChunkLength {
+                    got: output_len,
+                    expected: chunk_out,
+                }
+            })?;
         let (_, produced) = self.inner.process_into_buffer(&input, &mut output, None)?;
         let n = produced.min(out.len());
         for (dst, &src) in out.iter_mut().zip(&self.output[..n]) {
@@ -146,8 +151,8 @@ impl StreamResampler {
     /// Resets the resampler first. Allocates only by growing `out`.
     pub fn process_clip(&mut self, pcm: &[i16], out: &mut Vec<i16>) -> Result<(), ResampleError> {
         self.reset();
-        let expected =
-            ((pcm.len() as u64 * u64::from(self.to) + u64::from(self.from) / 2) / u64::from(self.from)) as usize;
+        let expected = ((pcm.len() as u64 * u64::from(self.to) + u64::from(self.from) / 2)
+            / u64::from(self.from)) as usize;
         let mut to_trim = self.delay();
         let chunk_in = self.chunk_in();
         let mut chunk_out = vec![0i16; self.chunk_out()];
@@ -187,13 +192,21 @@ mod tests {
 
     fn sine(rate: u32, freq: f64, len: usize, amp: f64) -> Vec<i16> {
         (0..len)
-            .map(|i| (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin()) as i16)
+            .map(|i| {
+                (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin())
+                    as i16
+            })
             .collect()
     }
 
     #[test]
     fn chunk_sizes_are_20_ms() {
-        for (from, to, cin, cout) in [(8000, 16000, 160, 320), (24000, 8000, 480, 160), (22050, 8000, 441, 160), (16000, 8000, 320, 160)] {
+        for (from, to, cin, cout) in [
+            (8000, 16000, 160, 320),
+            (24000, 8000, 480, 160),
+            (22050, 8000, 441, 160),
+            (16000, 8000, 320, 160),
+        ] {
             let r = StreamResampler::new(from, to).unwrap();
             assert_eq!((r.chunk_in(), r.chunk_out()), (cin, cout), "{from}->{to}");
         }
@@ -201,7 +214,10 @@ mod tests {
 
     #[test]
     fn rejects_unsupported_rates() {
-        assert!(matches!(StreamResampler::new(11025, 8000), Err(ResampleError::UnsupportedRate(11025))));
+        assert!(matches!(
+            StreamResampler::new(11025, 8000),
+            Err(ResampleError::UnsupportedRate(11025))
+        ));
     }
 
     #[test]
@@ -224,7 +240,8 @@ mod tests {
                         .enumerate()
                         .map(|(i, &a)| {
                             let t = (i + 200) as f64 - delay;
-                            let ideal = 10000.0 * (2.0 * std::f64::consts::PI * 440.0 * t / 8000.0).sin();
+                            let ideal =
+                                10000.0 * (2.0 * std::f64::consts::PI * 440.0 * t / 8000.0).sin();
                             (f64::from(a) - ideal).abs()
                         })
                         .fold(0.0, f64::max)
