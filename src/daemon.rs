@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AppState};
 use crate::ari::{
-    AriClient, AriConfig, AriError, AriStreamItem, ConnectionState, EventsEndpoint, SupervisorConfig,
-    SupervisorHandle, spawn_supervisor,
+    AriClient, AriConfig, AriError, AriStreamItem, ConnectionState, EventsEndpoint,
+    SupervisorConfig, SupervisorHandle, spawn_supervisor,
 };
 use crate::call::context::{CallContext, CallSettings};
 use crate::call::controller::CallController;
@@ -98,7 +98,8 @@ impl Daemon {
                 source,
             })?;
         let stop = CancellationToken::new();
-        let (supervisor, events) = spawn_supervisor(endpoint, SupervisorConfig::default(), stop.child_token());
+        let (supervisor, events) =
+            spawn_supervisor(endpoint, SupervisorConfig::default(), stop.child_token());
         let state = AppState::new(
             store.clone(),
             redis.clone(),
@@ -114,7 +115,11 @@ impl Daemon {
             ports,
             settings: Arc::new(CallSettings {
                 app: settings.ari_app.clone(),
-                ari_node: format!("{}#{}", settings.ari_url.as_str().trim_end_matches('/'), settings.ari_app),
+                ari_node: format!(
+                    "{}#{}",
+                    settings.ari_url.as_str().trim_end_matches('/'),
+                    settings.ari_app
+                ),
                 rtp_advertise: settings.rtp_advertise,
                 law: settings.media_format,
                 country_code: settings.default_country_code,
@@ -137,7 +142,10 @@ impl Daemon {
 
     /// Serves until `shutdown` completes; then stops taking calls, hangs up the live
     /// ones (their rows are finalised), stops the ARI stream and the admin server.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), DaemonError> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), DaemonError> {
         let Daemon {
             listener,
             state,
@@ -147,7 +155,11 @@ impl Daemon {
             stop,
         } = self;
         tracing::info!(addr = ?listener.local_addr().ok(), "admin API listening");
-        let ari_watch = tokio::spawn(watch_ari(supervisor.state(), supervisor.reconnect_counter(), stop.clone()));
+        let ari_watch = tokio::spawn(watch_ari(
+            supervisor.state(),
+            supervisor.reconnect_counter(),
+            stop.clone(),
+        ));
         let controller = tokio::spawn(CallController::new(calls).run(events, stop.clone()));
         let trigger = stop.clone();
         tokio::spawn(async move {

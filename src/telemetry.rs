@@ -27,10 +27,22 @@ pub fn install() -> Option<PrometheusHandle> {
 }
 
 fn describe() {
-    metrics::describe_counter!("vca_calls_total", "Calls by outcome: completed, failed, rejected, interrupted.");
+    metrics::describe_counter!(
+        "vca_calls_total",
+        "Calls by outcome: completed, failed, rejected, interrupted."
+    );
     metrics::describe_counter!("vca_calls_rejected_total", "Rejected calls by reason.");
-    metrics::describe_counter!("vca_calls_readopted_total", "Calls re-adopted after a daemon restart.");
+    metrics::describe_counter!(
+        "vca_calls_readopted_total",
+        "Calls re-adopted after a daemon restart."
+    );
     metrics::describe_gauge!("vca_live_calls", "Calls in progress on this daemon.");
-    metrics::describe_gauge!("vca_ari_connected", "1 while the ARI event WebSocket is connected.");
-    metrics::describe_counter!("vca_ari_reconnects_total", "Successful ARI reconnections after the first connection.");
+    metrics::describe_gauge!(
+        "vca_ari_connected",
+        "1 while the ARI event WebSocket is connected."
+    );
+    metrics::describe_counter!(
+        "vca_ari_reconnects_total",
+        "Successful ARI reconnections after the first connection."
+    );
 }

@@ -76,9 +76,15 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>
         components.insert(
             "ari",
             if ari.is_connected() {
-                Component { ok: true, error: None }
+                Component {
+                    ok: true,
+                    error: None,
+                }
             } else {
-                Component { ok: false, error: Some(ari_problem(&ari)) }
+                Component {
+                    ok: false,
+                    error: Some(ari_problem(&ari)),
+                }
             },
         );
     }
@@ -101,7 +107,10 @@ fn ari_problem(state: &ConnectionState) -> String {
     match state {
         ConnectionState::Connecting { attempt } => format!("connecting (attempt {attempt})"),
         ConnectionState::Disconnected { reason, retry_in } => {
-            format!("disconnected ({reason:?}); retrying in {} ms", retry_in.as_millis())
+            format!(
+                "disconnected ({reason:?}); retrying in {} ms",
+                retry_in.as_millis()
+            )
         }
         ConnectionState::Stopped => "stopped".into(),
         ConnectionState::Connected { .. } => String::new(),
@@ -115,10 +124,17 @@ pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     match app.metrics_handle() {
         Some(handle) => (
-            [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4",
+            )],
             handle.render(),
         )
             .into_response(),
-        None => (StatusCode::NOT_FOUND, "metrics are not enabled in this process\n").into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are not enabled in this process\n",
+        )
+            .into_response(),
     }
 }

@@ -56,7 +56,11 @@ impl CallController {
 
     /// Runs until `shutdown`, then hangs up every call and waits (bounded) for the
     /// sessions to finalise their rows.
-    pub async fn run(mut self, mut stream: mpsc::Receiver<AriStreamItem>, shutdown: CancellationToken) {
+    pub async fn run(
+        mut self,
+        mut stream: mpsc::Receiver<AriStreamItem>,
+        shutdown: CancellationToken,
+    ) {
         let mut renew = tokio::time::interval(RENEW_EVERY);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -98,7 +102,10 @@ impl CallController {
             }
         };
         if tokio::time::timeout(SHUTDOWN_GRACE, wait).await.is_err() {
-            tracing::warn!(left = self.sessions.len(), "sessions did not finish in time; aborting them");
+            tracing::warn!(
+                left = self.sessions.len(),
+                "sessions did not finish in time; aborting them"
+            );
             self.tasks.abort_all();
         }
     }
@@ -124,7 +131,8 @@ impl CallController {
             return;
         };
         if let Some(entry) = self.sessions.get(&call_id)
-            && let Err(mpsc::error::TrySendError::Full(_)) = entry.tx.try_send(CallInput::Ari(Box::new(event)))
+            && let Err(mpsc::error::TrySendError::Full(_)) =
+                entry.tx.try_send(CallInput::Ari(Box::new(event)))
         {
             tracing::warn!(call_id = %call_id, "call session is not keeping up; an ARI event was dropped");
         }
@@ -163,7 +171,11 @@ impl CallController {
     pub(crate) fn start_readopted(&mut self, live: LiveCall) {
         let mut ids = SessionIds::for_new_call(live.id, &live.channel_id);
         // A fresh External Media id: the old one may still exist until we delete it.
-        ids.media_channel = format!("{}-{}", ids.media_channel, &Uuid::new_v4().simple().to_string()[..8]);
+        ids.media_channel = format!(
+            "{}-{}",
+            ids.media_channel,
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
         if let Some(bridge) = &live.bridge_id {
             ids.bridge = bridge.clone();
         }

@@ -44,6 +44,8 @@ pub struct CallLeases {
     local: Mutex<HashMap<Uuid, HashSet<Uuid>>>,
     /// Set while Redis is unreachable, so the fact is logged once per outage.
     degraded: AtomicBool,
+    /// How long a lease lives without renewal ([`LEASE_TTL`] in the daemon).
+    ttl: Duration,
 }
 
 fn key(tenant: Uuid) -> String {
@@ -57,10 +59,16 @@ fn now_ms() -> i64 {
 impl CallLeases {
     /// A keeper over this Redis pool.
     pub fn new(redis: RedisPool) -> Self {
+        Self::with_ttl(redis, LEASE_TTL)
+    }
+
+    /// A keeper whose leases live `ttl` without renewal (tests shorten it).
+    pub fn with_ttl(redis: RedisPool, ttl: Duration) -> Self {
         Self {
             redis,
             local: Mutex::new(HashMap::new()),
             degraded: AtomicBool::new(false),
+            ttl,
         }
     }
 
@@ -74,7 +82,9 @@ impl CallLeases {
             (false, false, Some(e)) => {
                 tracing::warn!(error = %e, "redis unavailable: counting concurrent calls locally")
             }
-            (true, true, _) => tracing::info!("redis is back: concurrent calls counted across daemons again"),
+            (true, true, _) => {
+                tracing::info!("redis is back: concurrent calls counted across daemons again")
+            }
             _ => {}
         }
     }
@@ -88,7 +98,7 @@ impl CallLeases {
                 .arg(now_ms())
                 .arg(limit)
                 .arg(call.to_string())
-                .arg(LEASE_TTL.as_millis() as i64)
+                .arg(self.ttl.as_millis() as i64)
                 .invoke_async::<i64>(&mut conn)
                 .await
                 .map_err(|e| e.to_string())
@@ -129,13 +139,16 @@ impl CallLeases {
         }
         let attempt = async {
             let mut conn = self.redis.get().await.map_err(|e| e.to_string())?;
-            let expiry = now_ms() + LEASE_TTL.as_millis() as i64;
+            let expiry = now_ms() + self.ttl.as_millis() as i64;
             let mut pipe = deadpool_redis::redis::pipe();
             for (tenant, call) in &held {
                 pipe.zadd(key(*tenant), call.to_string(), expiry).ignore();
-                pipe.pexpire(key(*tenant), (LEASE_TTL.as_millis() * 2) as i64).ignore();
+                pipe.pexpire(key(*tenant), (self.ttl.as_millis() * 2) as i64)
+                    .ignore();
             }
-            pipe.query_async::<()>(&mut conn).await.map_err(|e| e.to_string())
+            pipe.query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| e.to_string())
         };
         match tokio::time::timeout(Duration::from_secs(2), attempt).await {
             Ok(Ok(())) => self.note_redis(true, None),

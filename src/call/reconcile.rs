@@ -68,12 +68,25 @@ impl CallController {
                 let _ = self
                     .ctx
                     .store
-                    .add_call_event(row.id, Some(row.tenant_id), "ended", serde_json::json!({"reason": "channel_gone"}))
+                    .add_call_event(
+                        row.id,
+                        Some(row.tenant_id),
+                        "ended",
+                        serde_json::json!({"reason": "channel_gone"}),
+                    )
                     .await;
-                match self.ctx.store.finish_call(row.id, "interrupted", "channel_gone_while_daemon_away").await {
-                    Ok(true) => metrics::counter!("vca_calls_total", "outcome" => "interrupted").increment(1),
+                match self
+                    .ctx
+                    .store
+                    .finish_call(row.id, "interrupted", "channel_gone_while_daemon_away")
+                    .await
+                {
+                    Ok(true) => metrics::counter!("vca_calls_total", "outcome" => "interrupted")
+                        .increment(1),
                     Ok(false) => {}
-                    Err(e) => tracing::warn!(call_id = %row.id, error = %e, "reconcile: cannot close call"),
+                    Err(e) => {
+                        tracing::warn!(call_id = %row.id, error = %e, "reconcile: cannot close call")
+                    }
                 }
             }
         }
@@ -84,13 +97,19 @@ impl CallController {
                 continue;
             }
             if channel.starts_with(MEDIA_CHANNEL_PREFIX) {
-                tracing::info!(channel, "reconcile: removing a stray External Media channel");
+                tracing::info!(
+                    channel,
+                    "reconcile: removing a stray External Media channel"
+                );
                 setup::delete_channel(&self.ctx, channel, HangupReason::Normal).await;
                 continue;
             }
             match self.ctx.ari.channel(channel).await {
                 Ok(ch) => {
-                    tracing::info!(channel, "reconcile: a call arrived while we were away; taking it now");
+                    tracing::info!(
+                        channel,
+                        "reconcile: a call arrived while we were away; taking it now"
+                    );
                     let args = stasis_args(&ch.dialplan.app_data);
                     self.start_new_call(StasisStart {
                         args,
@@ -120,14 +139,21 @@ impl CallController {
 
 /// The Stasis arguments from a channel's `app_data` (`vca-bridge,<DID>,<caller>`).
 fn stasis_args(app_data: &str) -> Vec<String> {
-    app_data.split(',').skip(1).map(|s| s.trim().to_string()).collect()
+    app_data
+        .split(',')
+        .skip(1)
+        .map(|s| s.trim().to_string())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn args_come_after_the_app_name() {
-        assert_eq!(super::stasis_args("vca-bridge,+918012345678,+919876543210"), ["+918012345678", "+919876543210"]);
+        assert_eq!(
+            super::stasis_args("vca-bridge,+918012345678,+919876543210"),
+            ["+918012345678", "+919876543210"]
+        );
         assert!(super::stasis_args("vca-bridge").is_empty());
     }
 }

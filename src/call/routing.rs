@@ -75,9 +75,9 @@ impl RejectReason {
     pub fn hangup_reason(self) -> HangupReason {
         match self {
             RejectReason::UnknownDid => HangupReason::Unallocated,
-            RejectReason::NumberInactive | RejectReason::TenantNotActive | RejectReason::NoProfile => {
-                HangupReason::Rejected
-            }
+            RejectReason::NumberInactive
+            | RejectReason::TenantNotActive
+            | RejectReason::NoProfile => HangupReason::Rejected,
             RejectReason::TenantBusy => HangupReason::Busy,
         }
     }
@@ -96,7 +96,7 @@ pub struct Route {
 #[derive(Debug, Clone)]
 pub enum Decision {
     /// Answer it for this tenant with this profile (if a call lease can be had).
-    Accept(Route),
+    Accept(Box<Route>),
     /// Hang it up; `tenant_id`/`phone_number_id` are known when the DID matched.
     Reject {
         reason: RejectReason,
@@ -127,12 +127,12 @@ pub fn decide(row: Option<RouteRow>) -> Decision {
     }
     match row.profile {
         None => reject(RejectReason::NoProfile),
-        Some(profile) => Decision::Accept(Route {
+        Some(profile) => Decision::Accept(Box::new(Route {
             tenant_id: row.tenant_id,
             phone_number_id: row.phone_number_id,
             max_concurrent_calls: row.max_concurrent_calls,
             profile,
-        }),
+        })),
     }
 }
 
@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn did_from_args_then_dialplan() {
-        let n = dialled_numbers(&start(&["08012345678", "9876543210"], "+15559876543", "9876543210"), 91);
+        let n = dialled_numbers(
+            &start(&["08012345678", "9876543210"], "+15559876543", "9876543210"),
+            91,
+        );
         assert_eq!(n.called, "+918012345678");
         assert_eq!(n.caller, "+919876543210");
         let n = dialled_numbers(&start(&[], "+15559876543", "+15551234567"), 91);
@@ -202,7 +205,10 @@ mod tests {
             Decision::Reject { reason, .. } => Some((reason, reason.hangup_reason())),
             Decision::Accept(_) => None,
         };
-        assert_eq!(reason(decide(None)), Some((RejectReason::UnknownDid, HangupReason::Unallocated)));
+        assert_eq!(
+            reason(decide(None)),
+            Some((RejectReason::UnknownDid, HangupReason::Unallocated))
+        );
         assert_eq!(
             reason(decide(Some(row(false, "active", true)))),
             Some((RejectReason::NumberInactive, HangupReason::Rejected))

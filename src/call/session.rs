@@ -82,7 +82,8 @@ fn media_config(ctx: &CallContext, profile: Option<&AiProfile>) -> MediaConfig {
         ..MediaConfig::default()
     };
     if let Some(p) = profile {
-        cfg.endpointer.end_silence = Duration::from_millis(u64::try_from(p.endpointing_silence_ms).unwrap_or(600));
+        cfg.endpointer.end_silence =
+            Duration::from_millis(u64::try_from(p.endpointing_silence_ms).unwrap_or(600));
     }
     cfg
 }
@@ -117,11 +118,24 @@ pub async fn run_new_call(
             tenant_id,
             phone_number_id,
         } => {
-            reject(&ctx, &caller_channel, &numbers.caller, &numbers.called, reason, tenant_id, phone_number_id).await;
+            reject(
+                &ctx,
+                &caller_channel,
+                &numbers.caller,
+                &numbers.called,
+                reason,
+                tenant_id,
+                phone_number_id,
+            )
+            .await;
             return;
         }
     };
-    if !ctx.leases.acquire(route.tenant_id, call_id, route.max_concurrent_calls).await {
+    if !ctx
+        .leases
+        .acquire(route.tenant_id, call_id, route.max_concurrent_calls)
+        .await
+    {
         reject(
             &ctx,
             &caller_channel,
@@ -206,7 +220,12 @@ async fn reject(
 
 /// Re-adopts a call left in Stasis by an earlier run of the daemon: a new External
 /// Media channel (on a new port) in its bridge, and the call goes on.
-pub async fn run_readopted(ctx: CallContext, live: LiveCall, ids: SessionIds, mut inputs: mpsc::Receiver<CallInput>) {
+pub async fn run_readopted(
+    ctx: CallContext,
+    live: LiveCall,
+    ids: SessionIds,
+    mut inputs: mpsc::Receiver<CallInput>,
+) {
     let span = tracing::info_span!("call", call_id = %live.id, tenant_id = %live.tenant_id);
     async move {
         tracing::info!(channel = %live.channel_id, "re-adopting call after restart");
@@ -269,12 +288,38 @@ impl LiveSession {
     async fn bring_up_and_run(mut self, inputs: &mut mpsc::Receiver<CallInput>) {
         let ending = match self.bring_up().await {
             Ok(()) => self.live(inputs).await,
-            Err(e) => {
-                tracing::warn!(error = %e, "call setup failed");
-                Ending::new("failed", format!("setup_failed: {e}"), true)
-            }
+            Err(e) => match self.caller_left_meanwhile(inputs) {
+                Some(ending) => ending,
+                None => {
+                    tracing::warn!(error = %e, "call setup failed");
+                    Ending::new("failed", format!("setup_failed: {e}"), true)
+                }
+            },
         };
         self.end(ending).await;
+    }
+
+    /// After a failed setup step: did the caller hang up while we were setting up?
+    /// (Their events wait in the queue; the failure was then only a consequence.)
+    fn caller_left_meanwhile(&self, inputs: &mut mpsc::Receiver<CallInput>) -> Option<Ending> {
+        while let Ok(input) = inputs.try_recv() {
+            if let CallInput::Ari(event) = input {
+                let gone = match &*event {
+                    AriEvent::ChannelHangupRequest(e) => e.channel.id == self.ids.caller_channel,
+                    AriEvent::StasisEnd(e) => e.channel.id == self.ids.caller_channel,
+                    AriEvent::ChannelDestroyed(e) => e.channel.id == self.ids.caller_channel,
+                    _ => false,
+                };
+                if gone {
+                    return Some(Ending::new(
+                        "completed",
+                        "caller_hangup_during_setup",
+                        false,
+                    ));
+                }
+            }
+        }
+        None
     }
 
     async fn bring_up(&mut self) -> Result<(), setup::SetupError> {
@@ -302,9 +347,14 @@ impl LiveSession {
         let media_cfg = media_config(&ctx, self.profile.as_ref());
         let caller = with_caller.then_some(self.ids.caller_channel.as_str());
         let media_channel = self.ids.media_channel.clone();
-        let (remote, port) = setup::attach_media(&ctx, &media_channel, caller, media_cfg, &mut self.res).await?;
+        let (remote, port) =
+            setup::attach_media(&ctx, &media_channel, caller, media_cfg, &mut self.res).await?;
         let bridge = self.res.bridge_id.clone().unwrap_or_default();
-        if let Err(e) = ctx.store.set_call_media(self.call_id, &bridge, &media_channel, port).await {
+        if let Err(e) = ctx
+            .store
+            .set_call_media(self.call_id, &bridge, &media_channel, port)
+            .await
+        {
             tracing::warn!(error = %e, "cannot record call media");
         }
         self.event(
@@ -327,7 +377,8 @@ impl LiveSession {
         .await;
         let ending = match result {
             Ok(()) => {
-                self.event("readopted", serde_json::json!({"new_bridge": new_bridge})).await;
+                self.event("readopted", serde_json::json!({"new_bridge": new_bridge}))
+                    .await;
                 self.live(inputs).await
             }
             Err(e) => {
@@ -340,10 +391,9 @@ impl LiveSession {
 
     /// Runs until the call ends, and says how.
     async fn live(&mut self, inputs: &mut mpsc::Receiver<CallInput>) -> Ending {
-        let max = self
-            .profile
-            .as_ref()
-            .map_or(300, |p| u64::try_from(p.max_duration_seconds).unwrap_or(300));
+        let max = self.profile.as_ref().map_or(300, |p| {
+            u64::try_from(p.max_duration_seconds).unwrap_or(300)
+        });
         let deadline = tokio::time::sleep(Duration::from_secs(max));
         tokio::pin!(deadline);
         loop {
@@ -384,13 +434,20 @@ impl LiveSession {
 
     async fn on_ari_event(&mut self, event: AriEvent) -> Option<Ending> {
         let caller = self.ids.caller_channel.as_str();
-        let media = self.res.media_channel_id.as_deref().unwrap_or(&self.ids.media_channel);
+        let media = self
+            .res
+            .media_channel_id
+            .as_deref()
+            .unwrap_or(&self.ids.media_channel);
         match &event {
             AriEvent::ChannelHangupRequest(e) if e.channel.id == caller => {
-                self.event("caller_hangup", serde_json::json!({"cause": e.cause})).await;
+                self.event("caller_hangup", serde_json::json!({"cause": e.cause}))
+                    .await;
                 Some(Ending::new("completed", "caller_hangup", false))
             }
-            AriEvent::StasisEnd(e) if e.channel.id == caller => Some(Ending::new("completed", "caller_hangup", false)),
+            AriEvent::StasisEnd(e) if e.channel.id == caller => {
+                Some(Ending::new("completed", "caller_hangup", false))
+            }
             AriEvent::ChannelDestroyed(e) if e.channel.id == caller => {
                 Some(Ending::new("completed", "caller_hangup", false))
             }
@@ -400,12 +457,18 @@ impl LiveSession {
             AriEvent::ChannelDestroyed(e) if e.channel.id == media => {
                 Some(Ending::new("failed", "media_channel_lost", true))
             }
-            AriEvent::BridgeDestroyed(b) if Some(b.bridge.id.as_str()) == self.res.bridge_id.as_deref() => {
+            AriEvent::BridgeDestroyed(b)
+                if Some(b.bridge.id.as_str()) == self.res.bridge_id.as_deref() =>
+            {
                 self.res.bridge_id = None;
                 Some(Ending::new("failed", "bridge_lost", true))
             }
             AriEvent::ChannelDtmfReceived(d) if d.channel.id == caller => {
-                self.event("dtmf", serde_json::json!({"digit": d.digit, "duration_ms": d.duration_ms})).await;
+                self.event(
+                    "dtmf",
+                    serde_json::json!({"digit": d.digit, "duration_ms": d.duration_ms}),
+                )
+                .await;
                 None
             }
             _ => None,
@@ -420,9 +483,16 @@ impl LiveSession {
             setup::delete_channel(&ctx, &self.ids.caller_channel, HangupReason::Normal).await;
         }
         ctx.leases.release(self.tenant_id, self.call_id).await;
-        self.event("ended", serde_json::json!({"status": ending.status, "reason": ending.reason}))
-            .await;
-        match ctx.store.finish_call(self.call_id, ending.status, &ending.reason).await {
+        self.event(
+            "ended",
+            serde_json::json!({"status": ending.status, "reason": ending.reason}),
+        )
+        .await;
+        match ctx
+            .store
+            .finish_call(self.call_id, ending.status, &ending.reason)
+            .await
+        {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot finalise the call row"),
         }

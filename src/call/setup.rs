@@ -32,7 +32,9 @@ pub struct SetupError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-fn fail<E: std::error::Error + Send + Sync + 'static>(step: &'static str) -> impl FnOnce(E) -> SetupError {
+fn fail<E: std::error::Error + Send + Sync + 'static>(
+    step: &'static str,
+) -> impl FnOnce(E) -> SetupError {
     move |e| SetupError {
         step,
         source: Box::new(e),
@@ -40,7 +42,11 @@ fn fail<E: std::error::Error + Send + Sync + 'static>(step: &'static str) -> imp
 }
 
 /// Creates our mixing bridge for a call.
-pub async fn create_bridge(ctx: &CallContext, bridge_id: &str, res: &mut CallResources) -> Result<(), SetupError> {
+pub async fn create_bridge(
+    ctx: &CallContext,
+    bridge_id: &str,
+    res: &mut CallResources,
+) -> Result<(), SetupError> {
     let bridge = ctx
         .ari
         .create_bridge(bridge_id, Some(bridge_id))
@@ -96,7 +102,8 @@ pub async fn attach_media(
         .add_channels_to_bridge(&bridge_id, &members)
         .await
         .map_err(fail("add_channels"))?;
-    let handle = MediaSession::spawn(lease, media.rtp_address, media_config).map_err(fail("media"))?;
+    let handle =
+        MediaSession::spawn(lease, media.rtp_address, media_config).map_err(fail("media"))?;
     res.media = Some(handle);
     Ok((media.rtp_address, port))
 }

@@ -129,6 +129,12 @@ impl SimHandle {
         self.shared.state().drop_ws()
     }
 
+    /// Sends `frame` as is on the app's events WebSocket — malformed JSON, unknown event
+    /// types — to test the app's tolerance. Returns whether an app was connected.
+    pub fn send_raw_event(&self, frame: impl Into<String>) -> bool {
+        self.shared.state().send_raw(frame.into())
+    }
+
     /// Upgrades to the events WebSocket get 404 for `d`.
     pub fn refuse_websocket(&self, d: Duration) {
         self.shared.refuse_websocket(d);

@@ -70,8 +70,9 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a rejected call (final at once) and its event; returns its id.
+    /// Writes a rejected call (final at once) and its event in one transaction; returns its id.
     pub async fn insert_rejection(&self, r: &Rejection) -> Result<Uuid, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let (id,): (Uuid,) = sqlx::query_as(
             "INSERT INTO calls (tenant_id, phone_number_id, channel_id, caller, called, ari_node, status, ended_at, duration_ms, end_reason) \
              VALUES ($1, $2, $3, $4, $5, $6, 'rejected', now(), 0, $7) RETURNING id",
@@ -83,10 +84,15 @@ impl Store {
         .bind(&r.called)
         .bind(&r.ari_node)
         .bind(&r.reason)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
-        self.add_call_event(id, r.tenant_id, "rejected", serde_json::json!({ "reason": r.reason }))
+        sqlx::query("INSERT INTO call_events (call_id, tenant_id, kind, details) VALUES ($1, $2, 'rejected', $3)")
+            .bind(id)
+            .bind(r.tenant_id)
+            .bind(serde_json::json!({ "reason": r.reason }))
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(id)
     }
 
@@ -107,13 +113,15 @@ impl Store {
         media_channel_id: &str,
         rtp_port: u16,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE calls SET bridge_id = $2, media_channel_id = $3, rtp_port = $4 WHERE id = $1")
-            .bind(id)
-            .bind(bridge_id)
-            .bind(media_channel_id)
-            .bind(i32::from(rtp_port))
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE calls SET bridge_id = $2, media_channel_id = $3, rtp_port = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(bridge_id)
+        .bind(media_channel_id)
+        .bind(i32::from(rtp_port))
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -125,20 +133,27 @@ impl Store {
         kind: &str,
         details: Value,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO call_events (call_id, tenant_id, kind, details) VALUES ($1, $2, $3, $4)")
-            .bind(call_id)
-            .bind(tenant_id)
-            .bind(kind)
-            .bind(details)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO call_events (call_id, tenant_id, kind, details) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(call_id)
+        .bind(tenant_id)
+        .bind(kind)
+        .bind(details)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
     /// Moves a live call to its final `status` with the end time, duration (from the
     /// answer, or the start when never answered) and reason. A call already final is
     /// left as it is; returns whether this call finalised it.
-    pub async fn finish_call(&self, id: Uuid, status: &str, end_reason: &str) -> Result<bool, StoreError> {
+    pub async fn finish_call(
+        &self,
+        id: Uuid,
+        status: &str,
+        end_reason: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE calls SET status = $2, end_reason = $3, ended_at = now(), \
              duration_ms = GREATEST(0, (extract(epoch FROM now() - COALESCE(answered_at, started_at)) * 1000)::bigint) \

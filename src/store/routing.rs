@@ -59,22 +59,24 @@ impl Store {
         .await?;
         Ok(flat.map(|f| {
             let profile = match (f.p_id, f.p_system_prompt, f.p_created_at, f.p_updated_at) {
-                (Some(id), Some(system_prompt), Some(created_at), Some(updated_at)) => Some(AiProfile {
-                    id,
-                    tenant_id: f.tenant_id,
-                    name: f.p_name.unwrap_or_default(),
-                    role: f.p_role.unwrap_or_default(),
-                    system_prompt,
-                    greeting: f.p_greeting.unwrap_or_default(),
-                    language: f.p_language.unwrap_or_else(|| "en".into()),
-                    voice: f.p_voice,
-                    max_turns: f.p_max_turns.unwrap_or(20),
-                    max_duration_seconds: f.p_max_duration_seconds.unwrap_or(300),
-                    endpointing_silence_ms: f.p_endpointing_silence_ms.unwrap_or(600),
-                    is_default: true,
-                    created_at,
-                    updated_at,
-                }),
+                (Some(id), Some(system_prompt), Some(created_at), Some(updated_at)) => {
+                    Some(AiProfile {
+                        id,
+                        tenant_id: f.tenant_id,
+                        name: f.p_name.unwrap_or_default(),
+                        role: f.p_role.unwrap_or_default(),
+                        system_prompt,
+                        greeting: f.p_greeting.unwrap_or_default(),
+                        language: f.p_language.unwrap_or_else(|| "en".into()),
+                        voice: f.p_voice,
+                        max_turns: f.p_max_turns.unwrap_or(20),
+                        max_duration_seconds: f.p_max_duration_seconds.unwrap_or(300),
+                        endpointing_silence_ms: f.p_endpointing_silence_ms.unwrap_or(600),
+                        is_default: true,
+                        created_at,
+                        updated_at,
+                    })
+                }
                 _ => None,
             };
             RouteRow {

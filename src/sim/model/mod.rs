@@ -210,6 +210,17 @@ impl SimState {
         }
     }
 
+    /// Sends an arbitrary text frame to the app's WebSocket (tests of malformed streams);
+    /// returns whether an app was connected to receive it.
+    pub(crate) fn send_raw(&mut self, frame: String) -> bool {
+        let Some(ws) = &self.ws else { return false };
+        if ws.tx.send(frame).is_err() {
+            self.ws = None;
+            return false;
+        }
+        true
+    }
+
     /// Whether the app is subscribed to this channel (it is in our Stasis app).
     pub(crate) fn subscribed(&self, channel_id: &str) -> bool {
         self.channels

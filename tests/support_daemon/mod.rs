@@ -1,0 +1,317 @@
+//! A whole vca-bridge daemon against vca-sim, the real PostgreSQL and Redis, for call
+//! scenario tests. The daemon runs on a runtime of its own so a test can stop it
+//! gracefully or "kill" it (drop the runtime: no cleanup runs, sockets close).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use uuid::Uuid;
+use vca_bridge::config::{Layers, Needs, Settings};
+use vca_bridge::daemon::Daemon;
+use vca_bridge::sim::{SimConfig, SimHandle, Simulator};
+use vca_bridge::store::Store;
+
+#[path = "../common/mod.rs"]
+pub mod common;
+
+pub const TOKEN: &str = "scenario-admin-token-0123456789";
+
+/// A daemon process stand-in.
+pub struct DaemonProc {
+    runtime: Option<tokio::runtime::Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::sync::oneshot::Receiver<()>>,
+    pub admin: std::net::SocketAddr,
+}
+
+impl DaemonProc {
+    /// Starts a daemon with these settings and waits until it serves.
+    pub async fn start(settings: Settings) -> DaemonProc {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        runtime.spawn(async move {
+            let daemon = Daemon::start(&settings).await.expect("daemon starts");
+            let _ = addr_tx.send(daemon.admin_addr().unwrap());
+            daemon
+                .serve(async move {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .unwrap();
+            let _ = done_tx.send(());
+        });
+        let admin = tokio::time::timeout(Duration::from_secs(30), addr_rx)
+            .await
+            .unwrap()
+            .unwrap();
+        DaemonProc {
+            runtime: Some(runtime),
+            stop: Some(stop_tx),
+            done: Some(done_rx),
+            admin,
+        }
+    }
+
+    /// SIGTERM-like: stop and wait until every call is down.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            tokio::time::timeout(Duration::from_secs(30), done)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    /// SIGKILL-like: every task vanishes at once, no cleanup.
+    pub fn kill(mut self) {
+        self.stop.take();
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for DaemonProc {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Settings for a daemon against `sim` and `database_url`; `extra` overrides.
+pub fn settings(sim: &SimHandle, database_url: &str, extra: &[(&str, &str)]) -> Settings {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("VCA_DATABASE_URL".into(), database_url.to_string()),
+        ("VCA_REDIS_URL".into(), common::redis_url()),
+        ("VCA_ADMIN_LISTEN".into(), "127.0.0.1:0".into()),
+        ("VCA_ADMIN_TOKEN".into(), TOKEN.into()),
+        ("VCA_ARI_URL".into(), format!("http://{}", sim.addr())),
+        ("VCA_ARI_USERNAME".into(), "vca".into()),
+        ("VCA_ARI_PASSWORD".into(), "vca-secret".into()),
+        ("VCA_MEDIA_FORMAT".into(), "alaw".into()),
+    ]);
+    for (k, v) in extra {
+        env.insert((*k).to_string(), (*v).to_string());
+    }
+    let layers = Layers::new(None, env, HashMap::new()).unwrap();
+    Settings::load(&layers, Needs::Everything).unwrap().0
+}
+
+/// A simulator, a fresh database and a running daemon connected to the simulator.
+pub struct World {
+    pub sim: SimHandle,
+    pub store: Store,
+    pub database_url: String,
+    pub daemon: Option<DaemonProc>,
+}
+
+impl World {
+    pub async fn new() -> World {
+        Self::with(&[]).await
+    }
+
+    pub async fn with(extra: &[(&str, &str)]) -> World {
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let (store, database_url) = common::store().await;
+        let daemon = DaemonProc::start(settings(&sim, &database_url, extra)).await;
+        let world = World {
+            sim,
+            store,
+            database_url,
+            daemon: Some(daemon),
+        };
+        world.wait_connected().await;
+        world
+    }
+
+    pub async fn wait_connected(&self) {
+        tokio::time::timeout(Duration::from_secs(20), self.sim.wait_websocket())
+            .await
+            .expect("daemon connects to ARI");
+    }
+
+    /// Starts another daemon on the same database and simulator.
+    pub async fn restart_daemon(&mut self) {
+        let d = DaemonProc::start(settings(&self.sim, &self.database_url, &[])).await;
+        self.daemon = Some(d);
+        self.wait_connected().await;
+    }
+
+    /// A tenant with one DID and a default profile; returns (tenant id, DID).
+    pub async fn tenant(&self, did: &str, max_calls: i32, max_duration_seconds: i32) -> Uuid {
+        let pool = self.store.pool();
+        let (tid,): (Uuid,) = sqlx::query_as(
+            "INSERT INTO tenants (name, max_concurrent_calls) VALUES ('Acme', $1) RETURNING id",
+        )
+        .bind(max_calls)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO phone_numbers (tenant_id, did_number) VALUES ($1, $2)")
+            .bind(tid)
+            .bind(did)
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO ai_profiles (tenant_id, name, system_prompt, greeting, is_default, max_duration_seconds) \
+             VALUES ($1, 'Front desk', 'You are helpful.', 'Hello!', true, $2)",
+        )
+        .bind(tid)
+        .bind(max_duration_seconds)
+        .execute(pool)
+        .await
+        .unwrap();
+        tid
+    }
+
+    /// The newest call row for the caller channel `channel`, once it exists (Asterisk
+    /// reuses ids after a restart within the same second).
+    pub async fn call_row(&self, channel: &str) -> CallRow {
+        for _ in 0..200 {
+            let row: Option<CallRow> = sqlx::query_as(
+                "SELECT id, tenant_id, status, end_reason, answered_at IS NOT NULL AS answered, \
+                 ended_at IS NOT NULL AS ended, duration_ms, media_channel_id, bridge_id, rtp_port \
+                 FROM calls WHERE channel_id = $1 ORDER BY started_at DESC LIMIT 1",
+            )
+            .bind(channel)
+            .fetch_optional(self.store.pool())
+            .await
+            .unwrap();
+            if let Some(r) = row {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no call row for channel {channel}");
+    }
+
+    /// Waits until the call row of `channel` is final, and returns it.
+    pub async fn final_row(&self, channel: &str) -> CallRow {
+        for _ in 0..400 {
+            let r = self.call_row(channel).await;
+            if r.ended {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "call on {channel} never ended: {:?}",
+            self.call_row(channel).await
+        );
+    }
+
+    /// Waits until the row of `channel` has `status`.
+    pub async fn wait_status(&self, channel: &str, status: &str) -> CallRow {
+        for _ in 0..400 {
+            let r = self.call_row(channel).await;
+            if r.status == status {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "call on {channel} never reached {status}: {:?}",
+            self.call_row(channel).await
+        );
+    }
+
+    /// Waits until the call of `channel` is up with its media recorded, and returns it.
+    pub async fn wait_media(&self, channel: &str) -> CallRow {
+        for _ in 0..400 {
+            let r = self.call_row(channel).await;
+            if r.status == "in_progress" && r.media_channel_id.is_some() && r.bridge_id.is_some() {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "call on {channel} never got media: {:?}",
+            self.call_row(channel).await
+        );
+    }
+
+    /// Waits until the call has an event of `kind`.
+    pub async fn wait_event(&self, call: Uuid, kind: &str) {
+        for _ in 0..400 {
+            if self.event_kinds(call).await.iter().any(|k| k == kind) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "call {call} never had event {kind}: {:?}",
+            self.event_kinds(call).await
+        );
+    }
+
+    pub async fn event_kinds(&self, call: Uuid) -> Vec<String> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT kind FROM call_events WHERE call_id = $1 ORDER BY id")
+                .bind(call)
+                .fetch_all(self.store.pool())
+                .await
+                .unwrap();
+        rows.into_iter().map(|r| r.0).collect()
+    }
+
+    pub async fn count_calls(&self) -> i64 {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM calls")
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap();
+        n
+    }
+
+    /// Waits until the simulator holds no channels and no bridges (nothing leaked).
+    pub async fn wait_nothing_left(&self) {
+        for _ in 0..200 {
+            if self.sim.channels().is_empty() && self.sim.bridges().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "left on Asterisk: channels {:?} bridges {:?}",
+            self.sim.channels(),
+            self.sim.bridges()
+        );
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CallRow {
+    pub id: Uuid,
+    pub tenant_id: Option<Uuid>,
+    pub status: String,
+    pub end_reason: Option<String>,
+    pub answered: bool,
+    pub ended: bool,
+    pub duration_ms: Option<i64>,
+    pub media_channel_id: Option<String>,
+    pub bridge_id: Option<String>,
+    pub rtp_port: Option<i32>,
+}
+
+/// The recorded caller speech (8 kHz mono), as a simulated caller's audio.
+pub fn caller_speech() -> Vec<i16> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/asterisk/rtp/caller-speech-source.wav"
+    );
+    vca_bridge::sim::read_wav_8k_mono(std::path::Path::new(path)).unwrap()
+}
