@@ -164,8 +164,8 @@ pub fn sections<'a>(all: &'a [Section], name: &str) -> Vec<&'a Section> {
     all.iter().filter(|s| s.name == name).collect()
 }
 
-/// Every `<PLACEHOLDER>` in a text (anything between `<` and `>` on one line that
-/// looks like a word, so `=>` and `<-` are not taken for placeholders).
+/// Every `<PLACEHOLDER>` in a text: `<` and `>` on one line around a word that starts
+/// with a letter or digit (so `=>` and `<->` are not taken for placeholders).
 pub fn placeholders(text: &str) -> Vec<String> {
     let mut found = Vec::new();
     for line in text.lines() {
@@ -174,7 +174,7 @@ pub fn placeholders(text: &str) -> Vec<String> {
             let after = &rest[start + 1..];
             match after.find('>') {
                 Some(end)
-                    if end > 0
+                    if after.starts_with(|c: char| c.is_ascii_alphanumeric())
                         && after[..end]
                             .chars()
                             .all(|c| c.is_ascii_alphanumeric() || "_-. ".contains(c)) =>
