@@ -143,7 +143,12 @@ fn unit_security_exposure_is_at_most_2() {
     .unwrap();
     let (_, bare_out, _) = systemd_analyze(
         &tool,
-        &["security", "--offline=true", "--no-pager", &path_string(&bare)],
+        &[
+            "security",
+            "--offline=true",
+            "--no-pager",
+            &path_string(&bare),
+        ],
     );
     let bare_score = exposure_score(&bare_out).expect("score of the bare unit");
     assert!(bare_score > 5.0, "bare unit scored {bare_score}");
@@ -165,7 +170,9 @@ fn seconds(span: &str) -> u64 {
     for part in span.split_whitespace() {
         let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
         let unit = &part[digits.len()..];
-        let n: u64 = digits.parse().unwrap_or_else(|_| panic!("time span {span:?}"));
+        let n: u64 = digits
+            .parse()
+            .unwrap_or_else(|_| panic!("time span {span:?}"));
         total += match unit {
             "" | "s" | "sec" => n,
             "min" | "m" => n * 60,
@@ -271,7 +278,11 @@ fn sysusers_and_tmpfiles_make_the_user_and_private_directories() {
         .args([&root_arg, &sysusers_conf])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
     let user: Vec<&str> = passwd
         .lines()
@@ -283,14 +294,22 @@ fn sysusers_and_tmpfiles_make_the_user_and_private_directories() {
     assert!(gid > 0 && gid < 1000, "a system group, got {gid}");
     assert_eq!(user[6], "/usr/sbin/nologin");
     let group = std::fs::read_to_string(root.join("etc/group")).unwrap();
-    assert!(group.lines().any(|l| l.starts_with(&format!("vca-bridge:x:{gid}:"))));
+    assert!(
+        group
+            .lines()
+            .any(|l| l.starts_with(&format!("vca-bridge:x:{gid}:")))
+    );
 
     let run_tmpfiles = || {
         let out = Command::new(&tmpfiles)
             .args(["--create", &root_arg, &tmpfiles_conf])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     run_tmpfiles();
     for dir in ["etc/vca-bridge", "etc/vca-bridge/secrets"] {
@@ -369,10 +388,18 @@ fn env_example_names_every_setting_of_the_binary() {
 #[test]
 fn examples_are_accepted_by_check_config() {
     let dir = TempDir::new("examples");
-    let env = runnable(env_lines(&read_repo_file("systemd/env.example"), false), &dir);
+    let env = runnable(
+        env_lines(&read_repo_file("systemd/env.example"), false),
+        &dir,
+    );
     let config = repo_file("systemd/config.toml.example");
     let run = check_config(&env, Some(&config));
-    assert_ne!(run.status, Some(2), "a setting was rejected: {}", run.stderr);
+    assert_ne!(
+        run.status,
+        Some(2),
+        "a setting was rejected: {}",
+        run.stderr
+    );
     assert!(run.settings.len() >= 14, "{}", run.stdout);
     let defaulted: Vec<&str> = run
         .settings
@@ -418,7 +445,12 @@ fn example_values_are_the_defaults_they_claim_to_be() {
         .collect();
     env.extend(runnable(commented, &dir));
     let run = check_config(&env, None);
-    assert_ne!(run.status, Some(2), "commented values rejected: {}", run.stderr);
+    assert_ne!(
+        run.status,
+        Some(2),
+        "commented values rejected: {}",
+        run.stderr
+    );
 
     // config.toml.example: every key but ari_username is at its default.
     let config = repo_file("systemd/config.toml.example");
@@ -426,7 +458,11 @@ fn example_values_are_the_defaults_they_claim_to_be() {
     assert_ne!(run.status, Some(2), "{}", run.stderr);
     for s in run.settings.iter().filter(|s| s.source == "config file") {
         if let Some(d) = defaults.get(s.name.as_str()) {
-            assert_eq!(&s.value, d, "config.toml.example {} is not the default", s.name);
+            assert_eq!(
+                &s.value, d,
+                "config.toml.example {} is not the default",
+                s.name
+            );
         }
     }
 }

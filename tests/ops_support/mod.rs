@@ -46,10 +46,7 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "vca-ops-{tag}-{}-{n}",
-            std::process::id()
-        ));
+        let path = std::env::temp_dir().join(format!("vca-ops-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         TempDir { path }
@@ -306,7 +303,11 @@ pub fn daemon_defaults() -> HashMap<String, String> {
         "minimal settings rejected: {}",
         run.stderr
     );
-    assert!(!run.settings.is_empty(), "no settings printed: {}", run.stdout);
+    assert!(
+        !run.settings.is_empty(),
+        "no settings printed: {}",
+        run.stdout
+    );
     run.settings
         .into_iter()
         .filter(|s| s.source == "default")
