@@ -39,6 +39,8 @@ CREATE TABLE ai_profiles (
     greeting               text NOT NULL DEFAULT '',
     language               text NOT NULL DEFAULT 'en' CHECK (length(language) BETWEEN 2 AND 35),
     voice                  text,
+    -- Language model for this profile; NULL uses the daemon's VCA_LLM_MODEL.
+    llm_model              text CHECK (llm_model IS NULL OR length(llm_model) BETWEEN 1 AND 200),
     max_turns              integer NOT NULL DEFAULT 20 CHECK (max_turns BETWEEN 1 AND 1000),
     max_duration_seconds   integer NOT NULL DEFAULT 300 CHECK (max_duration_seconds BETWEEN 10 AND 86400),
     endpointing_silence_ms integer NOT NULL DEFAULT 600 CHECK (endpointing_silence_ms BETWEEN 100 AND 5000),

@@ -176,10 +176,17 @@ fn free_port() -> u16 {
 async fn run_migrates_serves_and_stops_on_sigterm() {
     let url = common::fresh_database().await;
     let port = free_port();
+    let sim = vca_bridge::sim::Simulator::start(vca_bridge::sim::SimConfig {
+        password: SECRET_PASSWORD.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let mut cmd = Command::new(BIN);
     base_env(&mut cmd, &url);
     let mut child = cmd
         .env("VCA_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("VCA_ARI_URL", format!("http://{}", sim.addr()))
         .arg("run")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

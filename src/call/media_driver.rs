@@ -207,6 +207,36 @@ enum Command {
     Stop,
 }
 
+/// Queues and flushes agent audio of one call; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MediaPlayer {
+    commands: mpsc::Sender<Command>,
+}
+
+impl MediaPlayer {
+    /// Queues agent audio at `rate` Hz; a [`MediaEvent::PlayoutDone`] with `id` follows
+    /// when it has all been sent.
+    pub async fn play(&self, id: PlayoutId, rate: u32, pcm: Vec<i16>) -> Result<(), MediaError> {
+        if !SUPPORTED_RATES.contains(&rate) {
+            return Err(MediaError::UnsupportedRate(rate));
+        }
+        self.commands
+            .send(Command::Play { id, rate, pcm })
+            .await
+            .map_err(|_| MediaError::Stopped)
+    }
+
+    /// Drops all queued agent audio at once and reports how much of it was heard.
+    pub async fn flush(&self) -> Result<FlushReport, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Flush(tx))
+            .await
+            .map_err(|_| MediaError::Stopped)?;
+        rx.await.map_err(|_| MediaError::Stopped)
+    }
+}
+
 /// Spawns per-call media tasks.
 #[derive(Debug)]
 pub struct MediaSession;
@@ -311,6 +341,14 @@ impl MediaHandle {
         // The task may already be gone; stopping is then already done.
         let _ = self.commands.send(Command::Stop).await;
         self.task.await.map_err(|_| MediaError::Stopped)
+    }
+
+    /// A cloneable handle that can queue and flush agent audio, for the tasks that
+    /// produce the agent's speech while this handle keeps the events.
+    pub fn player(&self) -> MediaPlayer {
+        MediaPlayer {
+            commands: self.commands.clone(),
+        }
     }
 
     /// The counters, for metrics.

@@ -189,6 +189,7 @@ mod tests {
                 greeting: String::new(),
                 language: "en".into(),
                 voice: None,
+                llm_model: None,
                 max_turns: 20,
                 max_duration_seconds: 300,
                 endpointing_silence_ms: 600,

@@ -26,6 +26,8 @@ pub struct AiProfile {
     pub language: String,
     /// TTS voice; `null` uses the daemon's configured voice.
     pub voice: Option<String>,
+    /// Language model; `null` uses the daemon's configured model.
+    pub llm_model: Option<String>,
     pub max_turns: i32,
     pub max_duration_seconds: i32,
     /// Silence that ends the caller's turn.
@@ -51,6 +53,7 @@ pub struct NewAiProfile {
     /// Defaults to `en`.
     pub language: Option<String>,
     pub voice: Option<String>,
+    pub llm_model: Option<String>,
     /// Defaults to 20.
     pub max_turns: Option<i32>,
     /// Defaults to 300.
@@ -74,6 +77,10 @@ pub struct AiProfilePatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub voice: Option<Option<String>>,
+    /// `null` clears the model (use the daemon's default).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub llm_model: Option<Option<String>>,
     pub max_turns: Option<i32>,
     pub max_duration_seconds: Option<i32>,
     pub endpointing_silence_ms: Option<i32>,
@@ -89,7 +96,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-const COLUMNS: &str = "id, tenant_id, name, role, system_prompt, greeting, language, voice, \
+const COLUMNS: &str = "id, tenant_id, name, role, system_prompt, greeting, language, voice, llm_model, \
     max_turns, max_duration_seconds, endpointing_silence_ms, is_default, created_at, updated_at";
 
 /// Locks the tenant row for the rest of the transaction; `NotFound` if there is none.
@@ -138,9 +145,9 @@ impl Store {
         }
         let sql = format!(
             "INSERT INTO ai_profiles (tenant_id, name, role, system_prompt, greeting, language, voice, \
-             max_turns, max_duration_seconds, endpointing_silence_ms, is_default) \
+             max_turns, max_duration_seconds, endpointing_silence_ms, is_default, llm_model) \
              VALUES ($1, btrim($2), COALESCE($3, 'receptionist'), $4, COALESCE($5, ''), COALESCE($6, 'en'), $7, \
-             COALESCE($8, 20), COALESCE($9, 300), COALESCE($10, 600), $11) RETURNING {COLUMNS}"
+             COALESCE($8, 20), COALESCE($9, 300), COALESCE($10, 600), $11, $12) RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
             .bind(tenant_id)
@@ -154,6 +161,7 @@ impl Store {
             .bind(p.max_duration_seconds)
             .bind(p.endpointing_silence_ms)
             .bind(is_default)
+            .bind(&p.llm_model)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -199,7 +207,8 @@ impl Store {
              language = COALESCE($7, language), voice = CASE WHEN $8 THEN $9 ELSE voice END, \
              max_turns = COALESCE($10, max_turns), max_duration_seconds = COALESCE($11, max_duration_seconds), \
              endpointing_silence_ms = COALESCE($12, endpointing_silence_ms), \
-             is_default = COALESCE($13, is_default), updated_at = now() \
+             is_default = COALESCE($13, is_default), \
+             llm_model = CASE WHEN $14 THEN $15 ELSE llm_model END, updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
@@ -216,6 +225,8 @@ impl Store {
             .bind(p.max_duration_seconds)
             .bind(p.endpointing_silence_ms)
             .bind(p.is_default)
+            .bind(p.llm_model.is_some())
+            .bind(p.llm_model.clone().flatten())
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -9,6 +9,7 @@ pub mod phone_numbers;
 pub mod redis;
 pub mod routing;
 pub mod tenants;
+pub mod transcript;
 
 use std::time::Duration;
 

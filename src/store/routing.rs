@@ -31,6 +31,7 @@ struct Flat {
     p_greeting: Option<String>,
     p_language: Option<String>,
     p_voice: Option<String>,
+    p_llm_model: Option<String>,
     p_max_turns: Option<i32>,
     p_max_duration_seconds: Option<i32>,
     p_endpointing_silence_ms: Option<i32>,
@@ -45,7 +46,7 @@ impl Store {
             "SELECT n.id AS phone_number_id, t.id AS tenant_id, n.is_active AS number_active, \
                     t.status AS tenant_status, t.max_concurrent_calls, \
                     p.id AS p_id, p.name AS p_name, p.role AS p_role, p.system_prompt AS p_system_prompt, \
-                    p.greeting AS p_greeting, p.language AS p_language, p.voice AS p_voice, \
+                    p.greeting AS p_greeting, p.language AS p_language, p.voice AS p_voice, p.llm_model AS p_llm_model, \
                     p.max_turns AS p_max_turns, p.max_duration_seconds AS p_max_duration_seconds, \
                     p.endpointing_silence_ms AS p_endpointing_silence_ms, \
                     p.created_at AS p_created_at, p.updated_at AS p_updated_at \
@@ -69,6 +70,7 @@ impl Store {
                         greeting: f.p_greeting.unwrap_or_default(),
                         language: f.p_language.unwrap_or_else(|| "en".into()),
                         voice: f.p_voice,
+                    llm_model: f.p_llm_model,
                         max_turns: f.p_max_turns.unwrap_or(20),
                         max_duration_seconds: f.p_max_duration_seconds.unwrap_or(300),
                         endpointing_silence_ms: f.p_endpointing_silence_ms.unwrap_or(600),
