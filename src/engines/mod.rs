@@ -1,0 +1,20 @@
+//! The conversation engines: streaming speech-to-text, chat completion and
+//! text-to-speech behind three `Arc<dyn …>` traits, their providers, and the
+//! resilience every engine call goes through.
+//!
+//! - [`llm`]: [`llm::ChatCompletion`]; OpenAI-compatible SSE and `echo`.
+//! - [`resilience`]: timeouts, retries with jittered backoff, circuit breakers.
+//! - [`error`]: [`EngineError`], one type for every failure, with a metric label.
+//! - [`metrics`]: the names and helpers of engine metrics.
+//! - [`sse`], [`http`], [`audio`]: protocol plumbing shared by providers.
+
+pub mod audio;
+pub mod error;
+pub mod http;
+pub mod llm;
+pub mod metrics;
+pub mod resilience;
+pub mod sse;
+
+pub use audio::PcmChunk;
+pub use error::EngineError;
