@@ -3,10 +3,11 @@
 //! resilience every engine call goes through.
 //!
 //! - [`llm`]: [`llm::ChatCompletion`]; OpenAI-compatible SSE and `echo`.
+//! - [`tts`]: [`tts::TextToSpeech`]; OpenAI-compatible speech, ElevenLabs, espeak-ng.
 //! - [`resilience`]: timeouts, retries with jittered backoff, circuit breakers.
 //! - [`error`]: [`EngineError`], one type for every failure, with a metric label.
 //! - [`metrics`]: the names and helpers of engine metrics.
-//! - [`sse`], [`http`], [`audio`]: protocol plumbing shared by providers.
+//! - [`sse`], [`http`], [`audio`], [`wav`]: protocol plumbing shared by providers.
 
 pub mod audio;
 pub mod error;
@@ -15,6 +16,8 @@ pub mod llm;
 pub mod metrics;
 pub mod resilience;
 pub mod sse;
+pub mod tts;
+pub mod wav;
 
 pub use audio::PcmChunk;
 pub use error::EngineError;
