@@ -2,6 +2,8 @@
 //! text-to-speech behind three `Arc<dyn …>` traits, their providers, and the
 //! resilience every engine call goes through.
 //!
+//! - [`stt`]: [`stt::SpeechToText`] and per-call [`stt::SttSession`]; Deepgram live,
+//!   OpenAI-compatible transcriptions.
 //! - [`llm`]: [`llm::ChatCompletion`]; OpenAI-compatible SSE and `echo`.
 //! - [`tts`]: [`tts::TextToSpeech`]; OpenAI-compatible speech, ElevenLabs, espeak-ng.
 //! - [`resilience`]: timeouts, retries with jittered backoff, circuit breakers.
@@ -16,6 +18,7 @@ pub mod llm;
 pub mod metrics;
 pub mod resilience;
 pub mod sse;
+pub mod stt;
 pub mod tts;
 pub mod wav;
 

@@ -12,5 +12,5 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod audio;
-// pub mod deepgram;
+pub mod deepgram;
 pub mod http;
