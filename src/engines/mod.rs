@@ -6,6 +6,8 @@
 //!   OpenAI-compatible transcriptions.
 //! - [`llm`]: [`llm::ChatCompletion`]; OpenAI-compatible SSE and `echo`.
 //! - [`tts`]: [`tts::TextToSpeech`]; OpenAI-compatible speech, ElevenLabs, espeak-ng.
+//! - [`settings`], [`factory`]: [`EngineSettings`] (validated by `config`) and
+//!   [`build_engines`], which gives the loop its three `Arc<dyn …>` engines.
 //! - [`resilience`]: timeouts, retries with jittered backoff, circuit breakers.
 //! - [`error`]: [`EngineError`], one type for every failure, with a metric label.
 //! - [`metrics`]: the names and helpers of engine metrics.
@@ -13,10 +15,12 @@
 
 pub mod audio;
 pub mod error;
+pub mod factory;
 pub mod http;
 pub mod llm;
 pub mod metrics;
 pub mod resilience;
+pub mod settings;
 pub mod sse;
 pub mod stt;
 pub mod tts;
@@ -24,3 +28,5 @@ pub mod wav;
 
 pub use audio::PcmChunk;
 pub use error::EngineError;
+pub use factory::{Engines, build_engines};
+pub use settings::EngineSettings;
