@@ -9,7 +9,12 @@
 //! - [`deepgram::FakeDeepgram`]: Deepgram live `/v1/listen` over WebSocket.
 //!
 //! Use from a test file with `mod fake_providers;`.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::result_large_err
+)]
 
 pub mod audio;
 pub mod deepgram;
