@@ -79,6 +79,66 @@ pub struct SettingFlags {
     /// Log filter, e.g. info or vca_bridge=debug [env: VCA_LOG or RUST_LOG; default info].
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
+    /// Speech-to-text provider: deepgram or openai [env: VCA_STT_PROVIDER; default openai].
+    #[arg(long, global = true, value_name = "PROVIDER")]
+    pub stt_provider: Option<String>,
+    /// STT base URL [env: VCA_STT_BASE_URL; default https://api.openai.com/v1 or wss://api.deepgram.com/v1].
+    #[arg(long, global = true, value_name = "URL")]
+    pub stt_base_url: Option<String>,
+    /// STT model [env: VCA_STT_MODEL; default whisper-1 or nova-2].
+    #[arg(long, global = true, value_name = "MODEL")]
+    pub stt_model: Option<String>,
+    /// Default STT language, `auto` to detect [env: VCA_STT_LANGUAGE; default en].
+    #[arg(long, global = true, value_name = "LANG")]
+    pub stt_language: Option<String>,
+    /// File holding the STT API key [env: VCA_STT_API_KEY_FILE, or VCA_STT_API_KEY].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub stt_api_key_file: Option<String>,
+    /// End of speech to final transcript limit [env: VCA_STT_TIMEOUT_MS; default 2500].
+    #[arg(long, global = true, value_name = "MS")]
+    pub stt_timeout_ms: Option<String>,
+    /// Chat provider: openai (any compatible server) or echo [env: VCA_LLM_PROVIDER; default openai].
+    #[arg(long, global = true, value_name = "PROVIDER")]
+    pub llm_provider: Option<String>,
+    /// LLM base URL [env: VCA_LLM_BASE_URL; default https://api.openai.com/v1].
+    #[arg(long, global = true, value_name = "URL")]
+    pub llm_base_url: Option<String>,
+    /// LLM model [env: VCA_LLM_MODEL; default gpt-4o-mini].
+    #[arg(long, global = true, value_name = "MODEL")]
+    pub llm_model: Option<String>,
+    /// File holding the LLM API key [env: VCA_LLM_API_KEY_FILE, or VCA_LLM_API_KEY].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub llm_api_key_file: Option<String>,
+    /// Reply token limit [env: VCA_LLM_MAX_TOKENS; default 150].
+    #[arg(long, global = true, value_name = "N")]
+    pub llm_max_tokens: Option<String>,
+    /// Sampling temperature 0-2 [env: VCA_LLM_TEMPERATURE; default 0.7].
+    #[arg(long, global = true, value_name = "T")]
+    pub llm_temperature: Option<String>,
+    /// History messages sent per request [env: VCA_LLM_MAX_HISTORY; default 20].
+    #[arg(long, global = true, value_name = "N")]
+    pub llm_max_history: Option<String>,
+    /// Request to first token limit [env: VCA_LLM_TIMEOUT_MS; default 2500].
+    #[arg(long, global = true, value_name = "MS")]
+    pub llm_timeout_ms: Option<String>,
+    /// Text-to-speech provider: openai, elevenlabs or espeak [env: VCA_TTS_PROVIDER; default espeak].
+    #[arg(long, global = true, value_name = "PROVIDER")]
+    pub tts_provider: Option<String>,
+    /// TTS base URL [env: VCA_TTS_BASE_URL; default per provider].
+    #[arg(long, global = true, value_name = "URL")]
+    pub tts_base_url: Option<String>,
+    /// TTS model [env: VCA_TTS_MODEL; default per provider].
+    #[arg(long, global = true, value_name = "MODEL")]
+    pub tts_model: Option<String>,
+    /// Default voice [env: VCA_TTS_VOICE; default en-us, alloy or an ElevenLabs voice id].
+    #[arg(long, global = true, value_name = "VOICE")]
+    pub tts_voice: Option<String>,
+    /// File holding the TTS API key [env: VCA_TTS_API_KEY_FILE, or VCA_TTS_API_KEY].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tts_api_key_file: Option<String>,
+    /// Request to first audio limit [env: VCA_TTS_TIMEOUT_MS; default 2000].
+    #[arg(long, global = true, value_name = "MS")]
+    pub tts_timeout_ms: Option<String>,
 }
 
 impl SettingFlags {
@@ -100,6 +160,26 @@ impl SettingFlags {
             default_country_code,
             log_format,
             log,
+            stt_provider,
+            stt_base_url,
+            stt_model,
+            stt_language,
+            stt_api_key_file,
+            stt_timeout_ms,
+            llm_provider,
+            llm_base_url,
+            llm_model,
+            llm_api_key_file,
+            llm_max_tokens,
+            llm_temperature,
+            llm_max_history,
+            llm_timeout_ms,
+            tts_provider,
+            tts_base_url,
+            tts_model,
+            tts_voice,
+            tts_api_key_file,
+            tts_timeout_ms,
         } = self;
         [
             ("database_url", database_url),
@@ -117,6 +197,26 @@ impl SettingFlags {
             ("default_country_code", default_country_code),
             ("log_format", log_format),
             ("log", log),
+            ("stt_provider", stt_provider),
+            ("stt_base_url", stt_base_url),
+            ("stt_model", stt_model),
+            ("stt_language", stt_language),
+            ("stt_api_key_file", stt_api_key_file),
+            ("stt_timeout_ms", stt_timeout_ms),
+            ("llm_provider", llm_provider),
+            ("llm_base_url", llm_base_url),
+            ("llm_model", llm_model),
+            ("llm_api_key_file", llm_api_key_file),
+            ("llm_max_tokens", llm_max_tokens),
+            ("llm_temperature", llm_temperature),
+            ("llm_max_history", llm_max_history),
+            ("llm_timeout_ms", llm_timeout_ms),
+            ("tts_provider", tts_provider),
+            ("tts_base_url", tts_base_url),
+            ("tts_model", tts_model),
+            ("tts_voice", tts_voice),
+            ("tts_api_key_file", tts_api_key_file),
+            ("tts_timeout_ms", tts_timeout_ms),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))

@@ -8,6 +8,8 @@
 //! - [`admin`]: the admin HTTP API (axum) with bearer auth and OpenAPI.
 //! - [`ari`]: the Asterisk REST Interface client: REST calls, typed events, the event
 //!   WebSocket supervisor.
+//! - [`engines`]: STT, LLM and TTS providers behind traits, with timeouts, retries and
+//!   circuit breakers.
 //! - [`call`]: per-call plumbing (RTP port pool, media driver, call lifecycle).
 //! - [`media`]: the sans-IO media core (G.711, RTP, VAD, resampling, playout).
 //! - [`sim`]: `vca-sim`, an Asterisk simulator (ARI REST + events + UnicastRTP peers) that
@@ -19,6 +21,7 @@ pub mod check_config;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod engines;
 pub mod logging;
 pub mod media;
 pub mod phone;

@@ -12,6 +12,11 @@ use std::net::{IpAddr, SocketAddr};
 pub use layers::{Layers, Source, env_name};
 pub use secret::Secret;
 
+use crate::engines::settings::{
+    EngineSettings, LlmProvider, LlmSettings, SttProvider, SttSettings, TtsProvider, TtsSettings,
+    key_required, parse_base_url, parse_llm_provider, parse_stt_provider, parse_timeout_ms,
+    parse_tts_provider,
+};
 use crate::media::g711::Law;
 
 /// A setting that is missing or does not parse.
@@ -95,6 +100,8 @@ pub struct Settings {
     pub log_format: Option<LogFormat>,
     /// Log filter (`info`, `vca_bridge=debug`, ...), from `VCA_LOG` or `RUST_LOG`.
     pub log: String,
+    /// STT, LLM and TTS providers, models, keys and time limits.
+    pub engines: EngineSettings,
 }
 
 /// One line of `check-config` output: a setting, its shown value and its source.
@@ -353,6 +360,7 @@ impl Settings {
                 .map(|_| s.to_string())
                 .map_err(|e| format!("{s:?} is not a log filter: {e}"))
         })?;
+        let engines = load_engines(&mut r, everything)?;
         let settings = Settings {
             database_url,
             redis_url,
@@ -369,9 +377,127 @@ impl Settings {
             default_country_code,
             log_format,
             log,
+            engines,
         };
         Ok((settings, r.shown))
     }
+}
+
+/// A provider's key: required (when `everything`) if its base URL is a hosted https
+/// service, optional for local http servers.
+fn engine_key(
+    r: &mut Reader<'_>,
+    key: &str,
+    base_url: &str,
+    always: bool,
+    everything: bool,
+) -> Result<Option<Secret>, ConfigError> {
+    let required = everything && (always || key_required(base_url));
+    r.secret(key, required)
+}
+
+/// The `VCA_STT_*`, `VCA_LLM_*` and `VCA_TTS_*` settings.
+fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, ConfigError> {
+    let stt_provider = r.parse("stt_provider", Some("openai"), parse_stt_provider)?;
+    let (stt_url, stt_model, stt_schemes): (&str, &str, &[&str]) = match stt_provider {
+        SttProvider::OpenAi => ("https://api.openai.com/v1", "whisper-1", &["http", "https"]),
+        SttProvider::Deepgram => ("wss://api.deepgram.com/v1", "nova-2", &["ws", "wss"]),
+    };
+    let stt_base = r.parse("stt_base_url", Some(stt_url), |s| {
+        parse_base_url(s, stt_schemes)
+    })?;
+    let stt_model = r.parse("stt_model", Some(stt_model), |s| Ok(s.to_string()))?;
+    let stt_language = r.parse("stt_language", Some("en"), |s| Ok(s.to_string()))?;
+    let stt_key = engine_key(
+        r,
+        "stt_api_key",
+        &stt_base,
+        stt_provider == SttProvider::Deepgram,
+        everything,
+    )?;
+    let stt_timeout = r.parse("stt_timeout_ms", Some("2500"), parse_timeout_ms)?;
+
+    let llm_provider = r.parse("llm_provider", Some("openai"), parse_llm_provider)?;
+    let llm_base = r.parse("llm_base_url", Some("https://api.openai.com/v1"), |s| {
+        parse_base_url(s, &["http", "https"])
+    })?;
+    let llm_model = r.parse("llm_model", Some("gpt-4o-mini"), |s| Ok(s.to_string()))?;
+    let llm_key = if llm_provider == LlmProvider::Echo {
+        r.secret("llm_api_key", false)?
+    } else {
+        engine_key(r, "llm_api_key", &llm_base, false, everything)?
+    };
+    let llm_max_tokens = r.parse("llm_max_tokens", Some("150"), |s| match s.parse::<u32>() {
+        Ok(n) if (1..=4096).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?}: give a number of tokens from 1 to 4096")),
+    })?;
+    let llm_temperature = r.parse("llm_temperature", Some("0.7"), |s| match s.parse::<f32>() {
+        Ok(t) if (0.0..=2.0).contains(&t) => Ok(t),
+        _ => Err(format!("{s:?}: give a temperature from 0 to 2")),
+    })?;
+    let llm_max_history = r.parse("llm_max_history", Some("20"), |s| {
+        match s.parse::<usize>() {
+            Ok(n) if (1..=200).contains(&n) => Ok(n),
+            _ => Err(format!("{s:?}: give a number of messages from 1 to 200")),
+        }
+    })?;
+    let llm_timeout = r.parse("llm_timeout_ms", Some("2500"), parse_timeout_ms)?;
+
+    let tts_provider = r.parse("tts_provider", Some("espeak"), parse_tts_provider)?;
+    let (tts_url, tts_model, tts_voice) = match tts_provider {
+        TtsProvider::Espeak => ("http://127.0.0.1", "espeak-ng", "en-us"),
+        TtsProvider::OpenAi => ("https://api.openai.com/v1", "gpt-4o-mini-tts", "alloy"),
+        TtsProvider::ElevenLabs => (
+            "https://api.elevenlabs.io/v1",
+            "eleven_flash_v2_5",
+            "21m00Tcm4TlvDq8ikWAM",
+        ),
+    };
+    let tts_base = r.parse("tts_base_url", Some(tts_url), |s| {
+        parse_base_url(s, &["http", "https"])
+    })?;
+    let tts_model = r.parse("tts_model", Some(tts_model), |s| Ok(s.to_string()))?;
+    let tts_voice = r.parse("tts_voice", Some(tts_voice), |s| {
+        if s.is_empty() || s.starts_with('-') {
+            Err(format!("{s:?} is not a voice name"))
+        } else {
+            Ok(s.to_string())
+        }
+    })?;
+    let tts_key = match tts_provider {
+        TtsProvider::Espeak => r.secret("tts_api_key", false)?,
+        TtsProvider::ElevenLabs => engine_key(r, "tts_api_key", &tts_base, true, everything)?,
+        TtsProvider::OpenAi => engine_key(r, "tts_api_key", &tts_base, false, everything)?,
+    };
+    let tts_timeout = r.parse("tts_timeout_ms", Some("2000"), parse_timeout_ms)?;
+    Ok(EngineSettings {
+        stt: SttSettings {
+            provider: stt_provider,
+            base_url: stt_base,
+            model: stt_model,
+            language: Some(stt_language).filter(|l| !l.is_empty() && l != "auto"),
+            api_key: stt_key,
+            final_timeout: stt_timeout,
+        },
+        llm: LlmSettings {
+            provider: llm_provider,
+            base_url: llm_base,
+            model: llm_model,
+            api_key: llm_key,
+            max_tokens: llm_max_tokens,
+            temperature: llm_temperature,
+            max_history: llm_max_history,
+            first_token_timeout: llm_timeout,
+        },
+        tts: TtsSettings {
+            provider: tts_provider,
+            base_url: tts_base,
+            model: tts_model,
+            voice: tts_voice,
+            api_key: tts_key,
+            first_audio_timeout: tts_timeout,
+        },
+    })
 }
 
 /// Replaces the shown value of the last setting (a URL) by its redacted form.
@@ -397,6 +523,8 @@ mod tests {
         ("VCA_ADMIN_TOKEN", "0123456789abcdef0123"),
         ("VCA_ARI_USERNAME", "vca"),
         ("VCA_ARI_PASSWORD", "vca-secret"),
+        ("VCA_STT_API_KEY", "sk-stt-secret-1"),
+        ("VCA_LLM_API_KEY", "sk-llm-secret-2"),
     ];
 
     fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
@@ -456,7 +584,13 @@ mod tests {
         let layers = Layers::new(None, env, HashMap::new()).unwrap();
         let (settings, shown) = Settings::load(&layers, Needs::Everything).unwrap();
         let all = format!("{settings:?} {shown:?}");
-        for secret in ["0123456789abcdef0123", "vca-secret", ":pw@"] {
+        for secret in [
+            "0123456789abcdef0123",
+            "vca-secret",
+            ":pw@",
+            "sk-stt-secret-1",
+            "sk-llm-secret-2",
+        ] {
             assert!(!all.contains(secret), "{secret} leaked: {all}");
         }
     }
@@ -480,6 +614,90 @@ mod tests {
         let err = Settings::load(&layers, Needs::Everything).unwrap_err();
         assert!(err.to_string().contains("not both"), "{err}");
         assert!(!err.to_string().contains("0123456789abcdef0123"));
+    }
+
+    #[test]
+    fn engine_defaults() {
+        let s = load(BASE, Needs::Everything).unwrap();
+        let e = &s.engines;
+        assert_eq!(e.stt.provider, SttProvider::OpenAi);
+        assert_eq!(e.stt.base_url, "https://api.openai.com/v1");
+        assert_eq!(e.stt.model, "whisper-1");
+        assert_eq!(e.llm.provider, LlmProvider::OpenAi);
+        assert_eq!(e.tts.provider, TtsProvider::Espeak);
+        assert_eq!(e.tts.voice, "en-us");
+        assert_eq!(
+            e.llm.api_key.as_ref().map(Secret::expose),
+            Some("sk-llm-secret-2")
+        );
+        assert!(e.tts.api_key.is_none());
+    }
+
+    #[test]
+    fn engine_keys_are_required_by_hosted_providers() {
+        let without = |name: &str| -> Vec<(&'static str, &'static str)> {
+            BASE.iter().copied().filter(|(k, _)| *k != name).collect()
+        };
+        let err = load(&without("VCA_LLM_API_KEY"), Needs::Everything).unwrap_err();
+        assert!(
+            err.to_string().starts_with("VCA_LLM_API_KEY: missing"),
+            "{err}"
+        );
+        let err = load(&without("VCA_STT_API_KEY"), Needs::Everything).unwrap_err();
+        assert!(
+            err.to_string().starts_with("VCA_STT_API_KEY: missing"),
+            "{err}"
+        );
+        let mut env = with(&[("VCA_TTS_PROVIDER", "elevenlabs")]);
+        let err = load(&env, Needs::Everything).unwrap_err();
+        assert!(
+            err.to_string().starts_with("VCA_TTS_API_KEY: missing"),
+            "{err}"
+        );
+        env.push(("VCA_TTS_API_KEY", "xi-secret-3"));
+        let s = load(&env, Needs::Everything).unwrap();
+        assert!(!format!("{s:?}").contains("xi-secret-3"));
+        // Local servers on plain http and echo need no key.
+        let mut local = without("VCA_LLM_API_KEY");
+        local.push(("VCA_LLM_BASE_URL", "http://127.0.0.1:11434/v1"));
+        assert!(
+            load(&local, Needs::Everything)
+                .unwrap()
+                .engines
+                .llm
+                .api_key
+                .is_none()
+        );
+        let mut echo = without("VCA_LLM_API_KEY");
+        echo.push(("VCA_LLM_PROVIDER", "echo"));
+        assert_eq!(
+            load(&echo, Needs::Everything).unwrap().engines.llm.provider,
+            LlmProvider::Echo
+        );
+        let err = load(
+            &with(&[("VCA_STT_PROVIDER", "deepgram")]),
+            Needs::Everything,
+        )
+        .unwrap();
+        assert_eq!(err.engines.stt.base_url, "wss://api.deepgram.com/v1");
+        assert!(load(&without("VCA_LLM_API_KEY"), Needs::Database).is_ok());
+    }
+
+    #[test]
+    fn engine_values_are_checked() {
+        for (key, value) in [
+            ("VCA_STT_PROVIDER", "whisperx"),
+            ("VCA_LLM_PROVIDER", "gpt"),
+            ("VCA_TTS_PROVIDER", "festival"),
+            ("VCA_LLM_BASE_URL", "ftp://x"),
+            ("VCA_LLM_MAX_TOKENS", "0"),
+            ("VCA_LLM_TEMPERATURE", "3"),
+            ("VCA_LLM_TIMEOUT_MS", "5"),
+            ("VCA_TTS_VOICE", "-rf"),
+        ] {
+            let err = load(&with(&[(key, value)]), Needs::Everything).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("{key}: ")), "{err}");
+        }
     }
 
     #[test]

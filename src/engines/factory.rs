@@ -1,0 +1,145 @@
+//! Builds the three engines the daemon shares between calls from the settings: each
+//! provider with its own breaker, retry policy and time limits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::EngineError;
+use super::llm::ChatCompletion;
+use super::llm::echo::EchoChat;
+use super::llm::openai::{OpenAiChat, OpenAiChatConfig};
+use super::resilience::{BreakerPolicy, Clock, Guard, RetryPolicy, SystemClock, Timeouts};
+use super::settings::{EngineSettings, LlmProvider, SttProvider, TtsProvider};
+use super::stt::SpeechToText;
+use super::stt::deepgram::{Deepgram, DeepgramConfig};
+use super::stt::openai::{OpenAiTranscribe, OpenAiTranscribeConfig};
+use super::tts::TextToSpeech;
+use super::tts::elevenlabs::{ElevenLabs, ElevenLabsConfig};
+use super::tts::espeak::{Espeak, EspeakConfig};
+use super::tts::openai::{OpenAiSpeech, OpenAiSpeechConfig};
+use crate::config::Secret;
+use crate::media::g711::Law;
+
+/// The engines of the daemon, shared by every call.
+#[derive(Debug, Clone)]
+pub struct Engines {
+    /// Speech recognition.
+    pub stt: Arc<dyn SpeechToText>,
+    /// Chat completion.
+    pub llm: Arc<dyn ChatCompletion>,
+    /// Speech synthesis.
+    pub tts: Arc<dyn TextToSpeech>,
+}
+
+fn guard(provider: &'static str, timeouts: Timeouts, clock: &Arc<dyn Clock>) -> Guard {
+    let retry = RetryPolicy {
+        budget: timeouts.first_byte,
+        ..RetryPolicy::default()
+    };
+    Guard::new(
+        provider,
+        timeouts,
+        retry,
+        BreakerPolicy::default(),
+        clock.clone(),
+    )
+}
+
+fn required_key(provider: &'static str, key: &Option<Secret>) -> Result<Secret, EngineError> {
+    key.clone().ok_or(EngineError::Auth {
+        provider,
+        status: 0,
+    })
+}
+
+/// Builds the engines for calls of `law` (ElevenLabs picks its output format by it).
+/// Fails only if an HTTP client cannot start or a required key is absent (config
+/// validation reports that earlier, naming the setting).
+pub fn build_engines(settings: &EngineSettings, law: Law) -> Result<Engines, EngineError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let stt = &settings.stt;
+    let stt_timeouts = Timeouts {
+        first_byte: stt.final_timeout,
+        total: stt.final_timeout,
+        ..Timeouts::STT
+    };
+    let stt: Arc<dyn SpeechToText> = match stt.provider {
+        SttProvider::Deepgram => Arc::new(Deepgram::new(
+            DeepgramConfig {
+                base_url: stt.base_url.clone(),
+                api_key: required_key(super::stt::deepgram::PROVIDER, &stt.api_key)?,
+                model: stt.model.clone(),
+                language: stt.language.clone(),
+                endpointing_ms: 300,
+                utterance_end_ms: 1000,
+                keepalive_every: Duration::from_secs(3),
+            },
+            guard(super::stt::deepgram::PROVIDER, stt_timeouts, &clock),
+        )),
+        SttProvider::OpenAi => Arc::new(OpenAiTranscribe::new(
+            OpenAiTranscribeConfig {
+                base_url: stt.base_url.clone(),
+                api_key: stt.api_key.clone(),
+                model: stt.model.clone(),
+                language: stt.language.clone(),
+            },
+            guard(super::stt::openai::PROVIDER, stt_timeouts, &clock),
+        )?),
+    };
+    let llm = &settings.llm;
+    let llm: Arc<dyn ChatCompletion> = match llm.provider {
+        LlmProvider::Echo => Arc::new(EchoChat),
+        LlmProvider::OpenAi => Arc::new(OpenAiChat::new(
+            OpenAiChatConfig {
+                base_url: llm.base_url.clone(),
+                api_key: llm.api_key.clone(),
+                model: llm.model.clone(),
+                max_tokens: llm.max_tokens,
+                temperature: llm.temperature,
+                max_history: llm.max_history,
+            },
+            guard(
+                super::llm::openai::PROVIDER,
+                Timeouts {
+                    first_byte: llm.first_token_timeout,
+                    ..Timeouts::LLM
+                },
+                &clock,
+            ),
+        )?),
+    };
+    let tts = &settings.tts;
+    let tts_timeouts = Timeouts {
+        first_byte: tts.first_audio_timeout,
+        ..Timeouts::TTS
+    };
+    let tts: Arc<dyn TextToSpeech> = match tts.provider {
+        TtsProvider::Espeak => Arc::new(Espeak::new(
+            EspeakConfig {
+                voice: tts.voice.clone(),
+                ..EspeakConfig::default()
+            },
+            guard(super::tts::espeak::PROVIDER, tts_timeouts, &clock),
+        )),
+        TtsProvider::OpenAi => Arc::new(OpenAiSpeech::new(
+            OpenAiSpeechConfig {
+                base_url: tts.base_url.clone(),
+                api_key: tts.api_key.clone(),
+                model: tts.model.clone(),
+                voice: tts.voice.clone(),
+            },
+            guard(super::tts::openai::PROVIDER, tts_timeouts, &clock),
+        )?),
+        TtsProvider::ElevenLabs => Arc::new(ElevenLabs::new(
+            ElevenLabsConfig {
+                base_url: tts.base_url.clone(),
+                api_key: required_key(super::tts::elevenlabs::PROVIDER, &tts.api_key)?,
+                model: tts.model.clone(),
+                voice: tts.voice.clone(),
+                law,
+            },
+            guard(super::tts::elevenlabs::PROVIDER, tts_timeouts, &clock),
+        )?),
+    };
+    Ok(Engines { stt, llm, tts })
+}

@@ -1,0 +1,232 @@
+//! Chat completions from any OpenAI-compatible server (OpenAI, Groq, DeepInfra, Ollama,
+//! vLLM, llama.cpp): `POST {base}/chat/completions` with `stream: true` and
+//! `stream_options.include_usage`, read as server-sent events.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{
+    ChatCompletion, ChatMessage, ChatRequest, LlmEvent, LlmStream, Role, TokenUsage, parse_chunk,
+};
+use crate::config::Secret;
+use crate::engines::error::EngineError;
+use crate::engines::resilience::Guard;
+use crate::engines::sse::SseParser;
+use crate::engines::{http, metrics};
+
+/// Provider label in errors and metrics.
+pub const PROVIDER: &str = "openai_llm";
+
+/// Settings of the OpenAI-compatible chat provider.
+#[derive(Debug, Clone)]
+pub struct OpenAiChatConfig {
+    /// Base URL up to the version (`https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`).
+    pub base_url: String,
+    /// Bearer key; local servers may need none.
+    pub api_key: Option<Secret>,
+    /// Default model.
+    pub model: String,
+    /// Default reply token limit.
+    pub max_tokens: u32,
+    /// Default temperature.
+    pub temperature: f32,
+    /// Newest history messages kept in a request.
+    pub max_history: usize,
+}
+
+/// The OpenAI-compatible streaming chat provider.
+#[derive(Debug)]
+pub struct OpenAiChat {
+    client: reqwest::Client,
+    config: OpenAiChatConfig,
+    guard: Guard,
+}
+
+impl OpenAiChat {
+    /// A provider using `guard` for timeouts, retries and its breaker.
+    pub fn new(config: OpenAiChatConfig, guard: Guard) -> Result<Self, EngineError> {
+        Ok(OpenAiChat {
+            client: http::client(PROVIDER, &guard.timeouts)?,
+            config,
+            guard,
+        })
+    }
+
+    fn body(&self, request: &ChatRequest) -> (serde_json::Value, usize) {
+        let skip = request
+            .history
+            .len()
+            .saturating_sub(self.config.max_history);
+        let history = &request.history[skip..];
+        let mut messages = Vec::with_capacity(history.len() + 1);
+        if !request.system.is_empty() {
+            messages.push(ChatMessage {
+                role: Role::System,
+                content: request.system.clone(),
+            });
+        }
+        messages.extend(history.iter().cloned());
+        let prompt_chars = messages.iter().map(|m| m.content.chars().count()).sum();
+        let body = json!({
+            "model": request.model.as_deref().unwrap_or(&self.config.model),
+            "messages": messages,
+            "stream": true,
+            "stream_options": { "include_usage": true },
+            "max_tokens": request.max_tokens.unwrap_or(self.config.max_tokens),
+            "temperature": request.temperature.unwrap_or(self.config.temperature),
+        });
+        (body, prompt_chars)
+    }
+
+    async fn start(
+        &self,
+        body: &serde_json::Value,
+        prompt_chars: usize,
+    ) -> Result<Reading, EngineError> {
+        let url = format!(
+            "{}/chat/completions",
+            self.config.base_url.trim_end_matches('/')
+        );
+        let mut request = self
+            .client
+            .post(url)
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .json(body);
+        if let Some(key) = &self.config.api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        let response = http::send(PROVIDER, request).await?;
+        let mut reading = Reading {
+            response,
+            parser: SseParser::new(),
+            pending: VecDeque::new(),
+            prompt_chars,
+            reply_chars: 0,
+            usage: None,
+            finish_reason: None,
+            done: false,
+        };
+        reading
+            .fill(self.guard.timeouts.first_byte, "first token")
+            .await?;
+        Ok(reading)
+    }
+}
+
+/// A response being read: the SSE parser and the events parsed but not yet taken.
+struct Reading {
+    response: reqwest::Response,
+    parser: SseParser,
+    pending: VecDeque<LlmEvent>,
+    prompt_chars: usize,
+    reply_chars: usize,
+    usage: Option<TokenUsage>,
+    finish_reason: Option<String>,
+    done: bool,
+}
+
+impl Reading {
+    /// Reads until at least one event is pending or the reply is complete.
+    async fn fill(&mut self, limit: Duration, stage: &'static str) -> Result<(), EngineError> {
+        while self.pending.is_empty() && !self.done {
+            match http::next_chunk(PROVIDER, &mut self.response, limit, stage).await? {
+                Some(bytes) => {
+                    self.parser
+                        .push(&bytes)
+                        .map_err(|e| protocol(e.to_string()))?;
+                    self.take_events()?;
+                }
+                None => {
+                    self.parser.finish();
+                    self.take_events()?;
+                    if !self.done {
+                        if self.finish_reason.is_some() {
+                            self.finish();
+                        } else {
+                            return Err(protocol(
+                                "stream ended before the reply was complete".into(),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn take_events(&mut self) -> Result<(), EngineError> {
+        while let Some(data) = self.parser.next_event() {
+            if self.done {
+                continue;
+            }
+            if data.trim() == "[DONE]" {
+                self.finish();
+                continue;
+            }
+            let chunk = parse_chunk(&data).map_err(protocol)?;
+            if !chunk.content.is_empty() {
+                self.reply_chars += chunk.content.chars().count();
+                self.pending.push_back(LlmEvent::Delta(chunk.content));
+            }
+            if chunk.finish_reason.is_some() {
+                self.finish_reason = chunk.finish_reason;
+            }
+            if chunk.usage.is_some() {
+                self.usage = chunk.usage;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        let usage = self
+            .usage
+            .unwrap_or_else(|| TokenUsage::estimate(self.prompt_chars, self.reply_chars));
+        self.pending.push_back(LlmEvent::Done {
+            usage,
+            finish_reason: self.finish_reason.take(),
+        });
+    }
+}
+
+fn protocol(detail: String) -> EngineError {
+    EngineError::Protocol {
+        provider: PROVIDER,
+        detail,
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatCompletion for OpenAiChat {
+    fn name(&self) -> &'static str {
+        PROVIDER
+    }
+
+    async fn stream_chat(&self, request: ChatRequest) -> Result<LlmStream, EngineError> {
+        let (body, prompt_chars) = self.body(&request);
+        let started = tokio::time::Instant::now();
+        let limit = self.guard.timeouts.connect + self.guard.timeouts.first_byte;
+        let reading = self
+            .guard
+            .run("first token", limit, || self.start(&body, prompt_chars))
+            .await?;
+        metrics::llm_first_token(PROVIDER, started.elapsed());
+        let idle = self.guard.timeouts.idle;
+        let stream = futures_util::stream::unfold(Some(reading), move |state| async move {
+            let mut reading = state?;
+            if reading.pending.is_empty()
+                && !reading.done
+                && let Err(e) = reading.fill(idle, "next token").await
+            {
+                metrics::error(&e);
+                return Some((Err(e), None));
+            }
+            let event = reading.pending.pop_front()?;
+            Some((Ok(event), Some(reading)))
+        });
+        Ok(Box::pin(stream))
+    }
+}

@@ -1,0 +1,153 @@
+//! The daemon's engine settings (which provider, where, which model, keys, time limits),
+//! as validated by `config`, and the parsers of their values.
+
+use std::time::Duration;
+
+use crate::config::Secret;
+
+/// Which speech recognition provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SttProvider {
+    /// Deepgram live streaming (WebSocket).
+    Deepgram,
+    /// Any OpenAI-compatible `/audio/transcriptions`.
+    OpenAi,
+}
+
+/// Which chat provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmProvider {
+    /// Any OpenAI-compatible `/chat/completions`.
+    OpenAi,
+    /// Repeats the caller (tests, demo).
+    Echo,
+}
+
+/// Which speech synthesis provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtsProvider {
+    /// Any OpenAI-compatible `/audio/speech`.
+    OpenAi,
+    /// ElevenLabs streaming.
+    ElevenLabs,
+    /// Local espeak-ng.
+    Espeak,
+}
+
+/// Speech recognition settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SttSettings {
+    /// The provider.
+    pub provider: SttProvider,
+    /// Base URL up to the API version.
+    pub base_url: String,
+    /// Model.
+    pub model: String,
+    /// Default language (the AI profile may override per call).
+    pub language: Option<String>,
+    /// API key, if the provider needs one.
+    pub api_key: Option<Secret>,
+    /// End of speech → final transcript limit.
+    pub final_timeout: Duration,
+}
+
+/// Chat settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmSettings {
+    /// The provider.
+    pub provider: LlmProvider,
+    /// Base URL up to the API version.
+    pub base_url: String,
+    /// Model.
+    pub model: String,
+    /// API key, if the provider needs one.
+    pub api_key: Option<Secret>,
+    /// Reply token limit.
+    pub max_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Newest history messages sent with each request.
+    pub max_history: usize,
+    /// Request → first token limit.
+    pub first_token_timeout: Duration,
+}
+
+/// Speech synthesis settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TtsSettings {
+    /// The provider.
+    pub provider: TtsProvider,
+    /// Base URL up to the API version (unused by espeak-ng).
+    pub base_url: String,
+    /// Model (unused by espeak-ng).
+    pub model: String,
+    /// Default voice.
+    pub voice: String,
+    /// API key, if the provider needs one.
+    pub api_key: Option<Secret>,
+    /// Request → first audio limit.
+    pub first_audio_timeout: Duration,
+}
+
+/// Every engine setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSettings {
+    /// Speech recognition.
+    pub stt: SttSettings,
+    /// Chat.
+    pub llm: LlmSettings,
+    /// Speech synthesis.
+    pub tts: TtsSettings,
+}
+
+/// Parses `deepgram | openai`.
+pub fn parse_stt_provider(s: &str) -> Result<SttProvider, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "deepgram" => Ok(SttProvider::Deepgram),
+        "openai" => Ok(SttProvider::OpenAi),
+        _ => Err(format!("{s:?}: use deepgram or openai")),
+    }
+}
+
+/// Parses `openai | echo`.
+pub fn parse_llm_provider(s: &str) -> Result<LlmProvider, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "openai" => Ok(LlmProvider::OpenAi),
+        "echo" => Ok(LlmProvider::Echo),
+        _ => Err(format!("{s:?}: use openai or echo")),
+    }
+}
+
+/// Parses `openai | elevenlabs | espeak`.
+pub fn parse_tts_provider(s: &str) -> Result<TtsProvider, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "openai" => Ok(TtsProvider::OpenAi),
+        "elevenlabs" => Ok(TtsProvider::ElevenLabs),
+        "espeak" | "espeak-ng" => Ok(TtsProvider::Espeak),
+        _ => Err(format!("{s:?}: use openai, elevenlabs or espeak")),
+    }
+}
+
+/// Parses a base URL with one of `schemes`, without a trailing slash.
+pub fn parse_base_url(s: &str, schemes: &[&str]) -> Result<String, String> {
+    match url::Url::parse(s) {
+        Ok(u) if schemes.contains(&u.scheme()) && u.host().is_some() => {
+            Ok(s.trim_end_matches('/').to_string())
+        }
+        _ => Err(format!("{s:?} is not a {} URL", schemes.join(" or "))),
+    }
+}
+
+/// Parses a time limit in milliseconds (100 ms to 30 s).
+pub fn parse_timeout_ms(s: &str) -> Result<Duration, String> {
+    match s.parse::<u64>() {
+        Ok(ms) if (100..=30_000).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(format!("{s:?}: give milliseconds between 100 and 30000")),
+    }
+}
+
+/// Whether a provider at `base_url` needs an API key: hosted services (https) do,
+/// local servers on plain http (Ollama, vLLM, llama.cpp, whisper.cpp) may not.
+pub fn key_required(base_url: &str) -> bool {
+    !base_url.starts_with("http://") && !base_url.starts_with("ws://")
+}

@@ -1,0 +1,197 @@
+//! Transcription per utterance with any OpenAI-compatible
+//! `POST {base}/audio/transcriptions` (OpenAI, Groq, whisper.cpp server, faster-whisper
+//! servers): the utterance resampled to 16 kHz, uploaded as a mono 16-bit WAV with
+//! `model`, `language` and `response_format=json`.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::multipart::Multipart;
+use super::{
+    SpeechToText, SttEvent, SttOptions, SttSession, SttUsage, Transcript, upsample_8k_to_16k,
+};
+use crate::config::Secret;
+use crate::engines::error::EngineError;
+use crate::engines::resilience::Guard;
+use crate::engines::{http, metrics, wav};
+
+/// Provider label in errors and metrics.
+pub const PROVIDER: &str = "openai_stt";
+
+/// Settings of the OpenAI-compatible transcription provider.
+#[derive(Debug, Clone)]
+pub struct OpenAiTranscribeConfig {
+    /// Base URL up to the version (`https://api.openai.com/v1`).
+    pub base_url: String,
+    /// Bearer key; local servers may need none.
+    pub api_key: Option<Secret>,
+    /// Default model (`whisper-1`, `whisper-large-v3`).
+    pub model: String,
+    /// Default language (ISO 639-1; a region suffix is dropped), `None` to auto-detect.
+    pub language: Option<String>,
+}
+
+/// The OpenAI-compatible transcription provider.
+#[derive(Debug)]
+pub struct OpenAiTranscribe {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: reqwest::Client,
+    config: OpenAiTranscribeConfig,
+    guard: Guard,
+}
+
+impl OpenAiTranscribe {
+    /// A provider using `guard` for timeouts, retries and its breaker.
+    pub fn new(config: OpenAiTranscribeConfig, guard: Guard) -> Result<Self, EngineError> {
+        Ok(OpenAiTranscribe {
+            inner: Arc::new(Inner {
+                client: http::client(PROVIDER, &guard.timeouts)?,
+                config,
+                guard,
+            }),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct TranscriptionJson {
+    text: String,
+}
+
+impl Inner {
+    async fn upload(
+        &self,
+        model: &str,
+        language: Option<&str>,
+        wav: &[u8],
+    ) -> Result<String, EngineError> {
+        let mut form = Multipart::new()
+            .file("file", "utterance.wav", "audio/wav", wav)
+            .text("model", model)
+            .text("response_format", "json");
+        if let Some(lang) = language {
+            form = form.text("language", lang);
+        }
+        let (content_type, body) = form.finish();
+        let url = format!(
+            "{}/audio/transcriptions",
+            self.config.base_url.trim_end_matches('/')
+        );
+        let mut request = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(key) = &self.config.api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        let response = http::send(PROVIDER, request).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| EngineError::from_reqwest(PROVIDER, "transcript", &e))?;
+        let parsed: TranscriptionJson =
+            serde_json::from_slice(&bytes).map_err(|_| EngineError::Protocol {
+                provider: PROVIDER,
+                detail: "transcription response is not {\"text\": ...} JSON".into(),
+            })?;
+        Ok(parsed.text.trim().to_string())
+    }
+}
+
+/// ISO 639-1 from a BCP-47 tag (`en-IN` → `en`), as Whisper expects.
+fn iso_639_1(tag: &str) -> String {
+    tag.split(['-', '_'])
+        .next()
+        .unwrap_or(tag)
+        .to_ascii_lowercase()
+}
+
+/// A session: frames are ignored, each utterance is one upload.
+#[derive(Debug)]
+struct Session {
+    inner: Arc<Inner>,
+    model: String,
+    language: Option<String>,
+    usage: SttUsage,
+}
+
+#[async_trait::async_trait]
+impl SttSession for Session {
+    fn push_frame(&mut self, _frame: &[u8]) {}
+
+    async fn finish_utterance(&mut self, utterance: &[i16]) -> Result<Transcript, EngineError> {
+        if utterance.is_empty() {
+            return Ok(Transcript {
+                text: String::new(),
+                complete: true,
+            });
+        }
+        let started = tokio::time::Instant::now();
+        let pcm16k = upsample_8k_to_16k(PROVIDER, utterance)?;
+        let wav = wav::mono16(16_000, &pcm16k);
+        self.usage.audio_seconds += utterance.len() as f64 / 8000.0;
+        let inner = &self.inner;
+        let limit = inner.guard.timeouts.total;
+        let text = inner
+            .guard
+            .run("transcript", limit, || {
+                inner.upload(&self.model, self.language.as_deref(), &wav)
+            })
+            .await?;
+        metrics::stt_final_latency(PROVIDER, started.elapsed());
+        Ok(Transcript {
+            text,
+            complete: true,
+        })
+    }
+
+    fn keepalive(&mut self) {}
+
+    fn try_event(&mut self) -> Option<SttEvent> {
+        None
+    }
+
+    fn usage(&self) -> SttUsage {
+        self.usage
+    }
+
+    async fn close(&mut self) {}
+}
+
+#[async_trait::async_trait]
+impl SpeechToText for OpenAiTranscribe {
+    fn name(&self) -> &'static str {
+        PROVIDER
+    }
+
+    async fn open(&self, options: SttOptions) -> Result<Box<dyn SttSession>, EngineError> {
+        let language = options
+            .language
+            .or_else(|| self.inner.config.language.clone())
+            .map(|l| iso_639_1(&l));
+        Ok(Box::new(Session {
+            inner: self.inner.clone(),
+            model: options
+                .model
+                .unwrap_or_else(|| self.inner.config.model.clone()),
+            language,
+            usage: SttUsage::default(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn language_tags_become_iso_639_1() {
+        assert_eq!(super::iso_639_1("en-IN"), "en");
+        assert_eq!(super::iso_639_1("hi"), "hi");
+        assert_eq!(super::iso_639_1("PT_br"), "pt");
+    }
+}

@@ -1,0 +1,184 @@
+//! Local speech with espeak-ng as a child process (no network): text on stdin,
+//! `--stdout` gives a WAV at 22 050 Hz read as it streams. The child is killed when the
+//! stream is dropped (barge-in) or the call times out.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdout, Command};
+
+use super::{TextToSpeech, TtsRequest, TtsStream, refuse_empty};
+use crate::engines::audio::PcmChunk;
+use crate::engines::error::EngineError;
+use crate::engines::metrics;
+use crate::engines::resilience::Guard;
+use crate::engines::wav::WavStreamReader;
+
+/// Provider label in errors and metrics.
+pub const PROVIDER: &str = "espeak";
+
+/// Settings of the espeak-ng provider.
+#[derive(Debug, Clone)]
+pub struct EspeakConfig {
+    /// The program (`espeak-ng`, or a full path).
+    pub program: String,
+    /// Default voice (`en-us`, `hi`, `en-gb+f3`, ...).
+    pub voice: String,
+    /// Default rate in words per minute (espeak-ng's default is 175).
+    pub rate_wpm: u32,
+}
+
+impl Default for EspeakConfig {
+    fn default() -> Self {
+        EspeakConfig {
+            program: "espeak-ng".into(),
+            voice: "en-us".into(),
+            rate_wpm: 175,
+        }
+    }
+}
+
+/// The espeak-ng provider.
+#[derive(Debug)]
+pub struct Espeak {
+    config: EspeakConfig,
+    guard: Guard,
+}
+
+/// A running espeak-ng and the WAV being read from it.
+struct Running {
+    child: Child,
+    stdout: ChildStdout,
+    wav: WavStreamReader,
+    buf: Vec<u8>,
+}
+
+fn process(detail: impl Into<String>) -> EngineError {
+    EngineError::Process {
+        provider: PROVIDER,
+        detail: detail.into(),
+    }
+}
+
+impl Running {
+    /// The next non-empty chunk, or `None` when espeak-ng exits cleanly.
+    async fn next(
+        &mut self,
+        limit: Duration,
+        stage: &'static str,
+    ) -> Result<Option<PcmChunk>, EngineError> {
+        loop {
+            let read = tokio::time::timeout(limit, self.stdout.read(&mut self.buf))
+                .await
+                .map_err(|_| EngineError::Timeout {
+                    provider: PROVIDER,
+                    stage,
+                })?
+                .map_err(|e| process(format!("reading its output: {e}")))?;
+            if read == 0 {
+                let status = tokio::time::timeout(limit, self.child.wait())
+                    .await
+                    .map_err(|_| EngineError::Timeout {
+                        provider: PROVIDER,
+                        stage: "exit",
+                    })?
+                    .map_err(|e| process(format!("waiting for exit: {e}")))?;
+                if !status.success() {
+                    return Err(process(format!("exited with {status}")));
+                }
+                return Ok(None);
+            }
+            let samples = self
+                .wav
+                .push(&self.buf[..read])
+                .map_err(|e| EngineError::Protocol {
+                    provider: PROVIDER,
+                    detail: e.to_string(),
+                })?;
+            if let (false, Some(rate_hz)) = (samples.is_empty(), self.wav.rate()) {
+                return Ok(Some(PcmChunk { rate_hz, samples }));
+            }
+        }
+    }
+}
+
+impl Espeak {
+    /// A provider using `guard` for timeouts and its breaker (a local process is not
+    /// retried).
+    pub fn new(config: EspeakConfig, guard: Guard) -> Self {
+        Espeak { config, guard }
+    }
+
+    async fn start(&self, request: &TtsRequest) -> Result<(Running, PcmChunk), EngineError> {
+        let voice = request.voice.as_deref().unwrap_or(&self.config.voice);
+        let rate = request
+            .rate_wpm
+            .unwrap_or(self.config.rate_wpm)
+            .clamp(80, 450);
+        let mut child = Command::new(&self.config.program)
+            .args(["--stdout", "--stdin", "-v", voice, "-s", &rate.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| process(format!("cannot start {}: {e}", self.config.program)))?;
+        let mut stdin = child.stdin.take().ok_or_else(|| process("no stdin"))?;
+        let stdout = child.stdout.take().ok_or_else(|| process("no stdout"))?;
+        let text = request.text.replace(['\r', '\n'], " ");
+        stdin
+            .write_all(text.as_bytes())
+            .await
+            .map_err(|e| process(format!("writing the text: {e}")))?;
+        drop(stdin);
+        let mut running = Running {
+            child,
+            stdout,
+            wav: WavStreamReader::new(),
+            buf: vec![0; 8192],
+        };
+        match running
+            .next(self.guard.timeouts.first_byte, "first audio")
+            .await?
+        {
+            Some(first) => Ok((running, first)),
+            None => Err(EngineError::Protocol {
+                provider: PROVIDER,
+                detail: "espeak-ng produced no audio".into(),
+            }),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TextToSpeech for Espeak {
+    fn name(&self) -> &'static str {
+        PROVIDER
+    }
+
+    async fn synthesize(&self, request: TtsRequest) -> Result<TtsStream, EngineError> {
+        refuse_empty(PROVIDER, &request)?;
+        let started = tokio::time::Instant::now();
+        let limit = self.guard.timeouts.first_byte;
+        let (running, first) = self
+            .guard
+            .run("first audio", limit, || self.start(&request))
+            .await?;
+        metrics::tts_first_audio(PROVIDER, started.elapsed());
+        let idle = self.guard.timeouts.idle;
+        let rest = futures_util::stream::unfold(Some(running), move |state| async move {
+            let mut running = state?;
+            match running.next(idle, "next audio").await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(running))),
+                Ok(None) => None,
+                Err(e) => {
+                    metrics::error(&e);
+                    Some((Err(e), None))
+                }
+            }
+        });
+        let first = futures_util::stream::once(async move { Ok(first) });
+        Ok(Box::pin(futures_util::StreamExt::chain(first, rest)))
+    }
+}

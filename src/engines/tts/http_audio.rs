@@ -1,0 +1,108 @@
+//! Reading a streamed HTTP audio body (raw PCM or µ-law) into [`PcmChunk`]s: the first
+//! audio inside the guarded, retryable phase, the rest under the idle limit.
+
+use crate::engines::audio::{Le16Assembler, PcmChunk};
+use crate::engines::error::EngineError;
+use crate::engines::resilience::Guard;
+use crate::engines::{http, metrics};
+use crate::media::g711::Law;
+
+use super::TtsStream;
+
+/// How the body's bytes encode audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyAudio {
+    /// 16-bit little-endian PCM at this rate.
+    Le16 {
+        /// Sample rate.
+        rate_hz: u32,
+    },
+    /// G.711 µ-law at 8 kHz.
+    Ulaw8000,
+}
+
+struct Reading {
+    provider: &'static str,
+    response: reqwest::Response,
+    audio: BodyAudio,
+    assembler: Le16Assembler,
+}
+
+impl Reading {
+    fn decode(&mut self, bytes: &[u8]) -> PcmChunk {
+        match self.audio {
+            BodyAudio::Le16 { rate_hz } => PcmChunk {
+                rate_hz,
+                samples: self.assembler.push(bytes),
+            },
+            BodyAudio::Ulaw8000 => PcmChunk {
+                rate_hz: 8000,
+                samples: bytes.iter().map(|&b| Law::Ulaw.decode(b)).collect(),
+            },
+        }
+    }
+
+    /// The next non-empty chunk, or `None` at the end of the body.
+    async fn next(
+        &mut self,
+        limit: std::time::Duration,
+        stage: &'static str,
+    ) -> Result<Option<PcmChunk>, EngineError> {
+        loop {
+            match http::next_chunk(self.provider, &mut self.response, limit, stage).await? {
+                None => return Ok(None),
+                Some(bytes) => {
+                    let chunk = self.decode(&bytes);
+                    if !chunk.samples.is_empty() {
+                        return Ok(Some(chunk));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends the request built by `make` under `guard` until its first audio, then streams.
+pub async fn stream_audio(
+    guard: &Guard,
+    audio: BodyAudio,
+    make: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<TtsStream, EngineError> {
+    let provider = guard.provider;
+    let started = tokio::time::Instant::now();
+    let first_byte = guard.timeouts.first_byte;
+    let limit = guard.timeouts.connect + first_byte;
+    let (reading, first) = guard
+        .run("first audio", limit, || async {
+            let response = http::send(provider, make()).await?;
+            let mut reading = Reading {
+                provider,
+                response,
+                audio,
+                assembler: Le16Assembler::new(),
+            };
+            match reading.next(first_byte, "first audio").await? {
+                Some(first) => Ok((reading, first)),
+                None => Err(EngineError::Protocol {
+                    provider,
+                    detail: "the response held no audio".into(),
+                }),
+            }
+        })
+        .await?;
+    metrics::tts_first_audio(provider, started.elapsed());
+    let idle = guard.timeouts.idle;
+    let rest = futures_util::stream::unfold(Some(reading), move |state| async move {
+        let mut reading = state?;
+        match reading.next(idle, "next audio").await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(reading))),
+            Ok(None) => None,
+            Err(e) => {
+                metrics::error(&e);
+                Some((Err(e), None))
+            }
+        }
+    });
+    let first = futures_util::stream::once(async move { Ok(first) });
+    Ok(Box::pin(futures_util::StreamExt::chain(first, rest)))
+}

@@ -1,0 +1,71 @@
+//! Streaming text-to-speech: the trait the conversation loop calls and its providers
+//! (OpenAI-compatible `/audio/speech`, ElevenLabs streaming, local espeak-ng).
+//!
+//! Output contract: mono 16-bit PCM chunks tagged with their rate (24 kHz OpenAI,
+//! 8 or 16 kHz ElevenLabs, 22.05 kHz espeak-ng); the media side's playout queue resamples.
+
+pub mod elevenlabs;
+pub mod espeak;
+mod http_audio;
+pub mod openai;
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+
+use super::audio::PcmChunk;
+use super::error::EngineError;
+
+/// One sentence (or phrase) to speak. `None` fields take the provider's configured value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TtsRequest {
+    /// The text.
+    pub text: String,
+    /// Per-call voice override (AI profile): an OpenAI voice, an ElevenLabs voice id, an
+    /// espeak-ng voice name.
+    pub voice: Option<String>,
+    /// Per-call model override.
+    pub model: Option<String>,
+    /// Per-call speaking rate in words per minute (espeak-ng only).
+    pub rate_wpm: Option<u32>,
+}
+
+impl TtsRequest {
+    /// A request for `text` with the configured voice and model.
+    pub fn new(text: impl Into<String>) -> Self {
+        TtsRequest {
+            text: text.into(),
+            ..TtsRequest::default()
+        }
+    }
+
+    /// Characters billed for this request (the usage TTS reports).
+    pub fn billable_chars(&self) -> usize {
+        self.text.chars().count()
+    }
+}
+
+/// Speech streaming in. Dropping it cancels the request or kills the process.
+pub type TtsStream = Pin<Box<dyn Stream<Item = Result<PcmChunk, EngineError>> + Send>>;
+
+/// A streaming speech synthesizer, shared by all calls (`Arc<dyn TextToSpeech>`).
+#[async_trait::async_trait]
+pub trait TextToSpeech: Send + Sync + std::fmt::Debug {
+    /// The provider label (`openai_tts`, `elevenlabs`, `espeak`).
+    fn name(&self) -> &'static str;
+
+    /// Starts synthesis. Returns once the first audio has arrived (retrying connect
+    /// errors, 429 and 5xx before that); the stream yields it and the rest, failing
+    /// with [`EngineError::Timeout`] if the provider stalls. Empty text is refused.
+    async fn synthesize(&self, request: TtsRequest) -> Result<TtsStream, EngineError>;
+}
+
+fn refuse_empty(provider: &'static str, request: &TtsRequest) -> Result<(), EngineError> {
+    if request.text.trim().is_empty() {
+        return Err(EngineError::InvalidRequest {
+            provider,
+            detail: "empty text".into(),
+        });
+    }
+    Ok(())
+}
