@@ -79,6 +79,9 @@ pub struct SettingFlags {
     /// Log filter, e.g. info or vca_bridge=debug [env: VCA_LOG or RUST_LOG; default info].
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
+    /// Marker that lets the language model end the call [env: VCA_END_CALL_MARKER; default [END_CALL]].
+    #[arg(long, global = true, value_name = "TEXT")]
+    pub end_call_marker: Option<String>,
     /// Speech-to-text provider: deepgram or openai [env: VCA_STT_PROVIDER; default openai].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub stt_provider: Option<String>,
@@ -160,6 +163,7 @@ impl SettingFlags {
             default_country_code,
             log_format,
             log,
+            end_call_marker,
             stt_provider,
             stt_base_url,
             stt_model,
@@ -197,6 +201,7 @@ impl SettingFlags {
             ("default_country_code", default_country_code),
             ("log_format", log_format),
             ("log", log),
+            ("end_call_marker", end_call_marker),
             ("stt_provider", stt_provider),
             ("stt_base_url", stt_base_url),
             ("stt_model", stt_model),

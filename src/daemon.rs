@@ -21,6 +21,9 @@ use crate::call::controller::CallController;
 use crate::call::leases::CallLeases;
 use crate::call::port_pool::{PortPool, PortPoolError};
 use crate::config::Settings;
+use crate::conversation::ConversationLines;
+use crate::conversation::state::StateStore;
+use crate::engines::build_engines;
 use crate::store::redis::RedisPool;
 use crate::store::{Store, StoreError};
 
@@ -37,6 +40,9 @@ pub enum DaemonError {
     /// The ARI client could not be built.
     #[error("ari: {0}")]
     Ari(#[from] AriError),
+    /// An engine could not be set up.
+    #[error("engines: {0}")]
+    Engines(#[from] crate::engines::EngineError),
     /// The RTP port range is unusable.
     #[error("rtp ports: {0}")]
     Ports(#[from] PortPoolError),
@@ -51,6 +57,9 @@ pub enum DaemonError {
     #[error("admin server: {0}")]
     Serve(#[source] std::io::Error),
 }
+
+/// Characters of conversation history sent to the language model with each turn.
+const HISTORY_CHARS: usize = 8000;
 
 /// A daemon that has applied migrations and bound its listener: ready to serve.
 pub struct Daemon {
@@ -108,11 +117,19 @@ impl Daemon {
         )
         .with_ari_state(supervisor.state())
         .with_metrics(metrics);
+        let engines = build_engines(&settings.engines, settings.media_format)?;
+        let lines = ConversationLines {
+            end_marker: settings.end_call_marker.clone(),
+            ..ConversationLines::default()
+        };
         let calls = CallContext {
             ari,
             store,
-            leases: Arc::new(CallLeases::new(redis)),
+            leases: Arc::new(CallLeases::new(redis.clone())),
             ports,
+            engines: Arc::new(engines),
+            states: Arc::new(StateStore::new(redis)),
+            lines: Arc::new(lines),
             settings: Arc::new(CallSettings {
                 app: settings.ari_app.clone(),
                 ari_node: format!(
@@ -123,6 +140,7 @@ impl Daemon {
                 rtp_advertise: settings.rtp_advertise,
                 law: settings.media_format,
                 country_code: settings.default_country_code,
+                history_chars: HISTORY_CHARS,
             }),
         };
         Ok(Daemon {

@@ -11,6 +11,9 @@
 //! - [`engines`]: STT, LLM and TTS providers behind traits, with timeouts, retries and
 //!   circuit breakers.
 //! - [`call`]: per-call plumbing (RTP port pool, media driver, call lifecycle).
+//! - [`engines`]: speech-to-text, language model and text-to-speech providers, with
+//!   timeouts, retries and circuit breakers.
+//! - [`conversation`]: the agent's side of a call: turns, barge-in, limits, transcript.
 //! - [`media`]: the sans-IO media core (G.711, RTP, VAD, resampling, playout).
 //! - [`sim`]: `vca-sim`, an Asterisk simulator (ARI REST + events + UnicastRTP peers) that
 //!   matches the recordings in `shared/asterisk/`; used by tests, the demo and load runs.
@@ -20,6 +23,7 @@ pub mod call;
 pub mod check_config;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod daemon;
 pub mod engines;
 pub mod logging;

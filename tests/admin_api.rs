@@ -746,19 +746,40 @@ async fn errors_never_leak_sql() {
 async fn readiness_includes_ari_when_the_daemon_runs_calls() {
     use vca_bridge::ari::{ConnectionState, DisconnectReason};
     let (store, _) = common::store().await;
-    let redis = vca_bridge::store::redis::RedisPool::new(&vca_bridge::config::Secret::new(common::redis_url())).unwrap();
+    let redis = vca_bridge::store::redis::RedisPool::new(&vca_bridge::config::Secret::new(
+        common::redis_url(),
+    ))
+    .unwrap();
     let (tx, rx) = tokio::sync::watch::channel(ConnectionState::Disconnected {
-        reason: DisconnectReason::NotYetAvailable { detail: "connection refused".into() },
+        reason: DisconnectReason::NotYetAvailable {
+            detail: "connection refused".into(),
+        },
         retry_in: std::time::Duration::from_millis(200),
     });
-    let state = vca_bridge::admin::AppState::new(store.clone(), redis, vca_bridge::config::Secret::new(TOKEN), 91)
-        .with_ari_state(rx);
-    let api = common::Api { router: vca_bridge::admin::router(state), store, database_url: String::new() };
-    let r = api.send(Request::get("/readyz").body(Body::empty()).unwrap()).await;
+    let state = vca_bridge::admin::AppState::new(
+        store.clone(),
+        redis,
+        vca_bridge::config::Secret::new(TOKEN),
+        91,
+    )
+    .with_ari_state(rx);
+    let api = common::Api {
+        router: vca_bridge::admin::router(state),
+        store,
+        database_url: String::new(),
+    };
+    let r = api
+        .send(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.raw);
     assert_eq!(r.body["components"]["ari"]["ok"], false);
-    tx.send(ConnectionState::Connected { since: tokio::time::Instant::now() }).unwrap();
-    let r = api.send(Request::get("/readyz").body(Body::empty()).unwrap()).await;
+    tx.send(ConnectionState::Connected {
+        since: tokio::time::Instant::now(),
+    })
+    .unwrap();
+    let r = api
+        .send(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
     assert_eq!(r.body["components"]["ari"]["ok"], true);
 }

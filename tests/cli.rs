@@ -20,6 +20,8 @@ fn base_env(cmd: &mut Command, database_url: &str) {
         .env("VCA_ADMIN_TOKEN", SECRET_TOKEN)
         .env("VCA_ARI_USERNAME", "vca")
         .env("VCA_ARI_PASSWORD", SECRET_PASSWORD)
+        .env("VCA_LLM_PROVIDER", "echo")
+        .env("VCA_STT_BASE_URL", "http://127.0.0.1:9/v1")
         .env("VCA_LOG_FORMAT", "json");
 }
 

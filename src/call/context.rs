@@ -7,6 +7,9 @@ use std::sync::Arc;
 use crate::ari::AriClient;
 use crate::call::leases::CallLeases;
 use crate::call::port_pool::PortPool;
+use crate::conversation::ConversationLines;
+use crate::conversation::state::StateStore;
+use crate::engines::Engines;
 use crate::media::g711::Law;
 use crate::store::Store;
 
@@ -24,6 +27,8 @@ pub struct CallSettings {
     pub law: Law,
     /// Country code for national numbers.
     pub country_code: u16,
+    /// Character budget of the conversation history sent to the language model.
+    pub history_chars: usize,
 }
 
 /// The shared parts of the call path.
@@ -34,6 +39,12 @@ pub struct CallContext {
     pub leases: Arc<CallLeases>,
     pub ports: PortPool,
     pub settings: Arc<CallSettings>,
+    /// Speech recognition, language model, speech synthesis.
+    pub engines: Arc<Engines>,
+    /// Conversation state in Redis.
+    pub states: Arc<StateStore>,
+    /// What the daemon says on its own (goodbye, apologies) and the end-of-call marker.
+    pub lines: Arc<ConversationLines>,
 }
 
 /// Channel ids we choose for External Media channels start with this, so their own

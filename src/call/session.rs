@@ -14,10 +14,19 @@ use crate::ari::{AriEvent, HangupReason};
 use crate::call::context::{BRIDGE_PREFIX, CallContext};
 use crate::call::routing::{Decision, RejectReason, decide, dialled_numbers};
 use crate::call::setup::{self, CallResources};
+use crate::conversation::AgentProfile;
+use crate::conversation::agent::{Agent, AgentContext, AgentOutcome};
+use crate::conversation::state::ConversationState;
 use crate::media::config::MediaConfig;
 use crate::phone::mask;
 use crate::store::ai_profiles::AiProfile;
 use crate::store::call_log::{LiveCall, NewCall, Rejection};
+use tokio_util::sync::CancellationToken;
+
+/// How long after the profile's maximum duration a call is hung up regardless.
+const HARD_STOP_GRACE: Duration = Duration::from_secs(20);
+/// How long a stopping conversation may take to write what was heard.
+const AGENT_STOP_WAIT: Duration = Duration::from_secs(3);
 
 /// What the controller tells a session.
 #[derive(Debug)]
@@ -175,6 +184,7 @@ pub async fn run_new_call(
             tenant_id: route.tenant_id,
             ids,
             profile: Some(route.profile),
+            answered_at: None,
             res: CallResources::default(),
         };
         live.bring_up_and_run(&mut inputs).await;
@@ -242,6 +252,7 @@ pub async fn run_readopted(
             tenant_id: live.tenant_id,
             ids,
             profile,
+            answered_at: Some(live.answered_at.unwrap_or_else(chrono::Utc::now)),
             res: CallResources::default(),
         };
         // The old External Media channel points at a port nobody reads any more.
@@ -270,6 +281,8 @@ struct LiveSession {
     tenant_id: Uuid,
     ids: SessionIds,
     profile: Option<AiProfile>,
+    /// When a re-adopted call was answered (None for a new call: just now).
+    answered_at: Option<chrono::DateTime<chrono::Utc>>,
     res: CallResources,
 }
 
@@ -389,47 +402,116 @@ impl LiveSession {
         self.end(ending).await;
     }
 
-    /// Runs until the call ends, and says how.
+    /// The conversation's profile: the tenant's, or a neutral one when it was deleted
+    /// while the call was up (a re-adopted call).
+    fn agent_profile(&self) -> AgentProfile {
+        let budget = self.ctx.settings.history_chars;
+        match &self.profile {
+            Some(p) => AgentProfile::from_profile(p, &self.ctx.lines, budget),
+            None => AgentProfile {
+                system_prompt: "You are a helpful phone assistant. Keep replies short.".into(),
+                greeting: String::new(),
+                language: "en".into(),
+                voice: None,
+                llm_model: None,
+                max_turns: 20,
+                max_duration: Duration::from_secs(300),
+                history_chars: budget,
+            },
+        }
+    }
+
+    /// The saved conversation of a re-adopted call: from Redis, else rebuilt from the
+    /// transcript in PostgreSQL.
+    async fn resumed_state(&self) -> ConversationState {
+        if let Some(state) = self.ctx.states.load(self.call_id).await {
+            return state;
+        }
+        let rows = self
+            .ctx
+            .store
+            .transcript_texts(self.call_id, self.tenant_id)
+            .await
+            .unwrap_or_default();
+        ConversationState::from_transcript(&rows, self.ctx.settings.history_chars)
+    }
+
+    /// Runs the conversation until the call ends, and says how.
     async fn live(&mut self, inputs: &mut mpsc::Receiver<CallInput>) -> Ending {
-        let max = self.profile.as_ref().map_or(300, |p| {
-            u64::try_from(p.max_duration_seconds).unwrap_or(300)
-        });
-        let deadline = tokio::time::sleep(Duration::from_secs(max));
-        tokio::pin!(deadline);
-        loop {
-            let media_event = async {
-                match self.res.media.as_mut() {
-                    Some(m) => m.next_event().await,
-                    None => std::future::pending().await,
-                }
-            };
+        let Some(media) = self.res.media.take() else {
+            return Ending::new("failed", "media_stopped", true);
+        };
+        let profile = self.agent_profile();
+        let max = profile.max_duration;
+        let (state, answered_ago) = match self.answered_at {
+            Some(at) => {
+                let ago = (chrono::Utc::now() - at).to_std().unwrap_or_default();
+                (Some(self.resumed_state().await), ago)
+            }
+            None => (None, Duration::ZERO),
+        };
+        let agent_ctx = AgentContext {
+            engines: self.ctx.engines.clone(),
+            store: self.ctx.store.clone(),
+            states: self.ctx.states.clone(),
+            lines: self.ctx.lines.clone(),
+            call_id: self.call_id,
+            tenant_id: self.tenant_id,
+            law: self.ctx.settings.law,
+        };
+        let agent = Agent::new(agent_ctx, profile, &media, state, answered_ago);
+        let cancel = CancellationToken::new();
+        let mut task = tokio::spawn(agent.run(media, cancel.clone()).in_current_span());
+        // A backstop in case the conversation cannot say its goodbye in time.
+        let hard_stop = tokio::time::sleep(max.saturating_sub(answered_ago) + HARD_STOP_GRACE);
+        tokio::pin!(hard_stop);
+        let ending = loop {
             tokio::select! {
-                input = inputs.recv() => match input {
-                    None => return Ending::new("interrupted", "daemon_stopped", true),
-                    Some(CallInput::Hangup { reason }) => return Ending::new("completed", reason, true),
-                    Some(CallInput::ChannelGone) => {
-                        return Ending::new("interrupted", "channel_gone_while_disconnected", false)
-                    }
-                    Some(CallInput::Ari(event)) => {
-                        if let Some(ending) = self.on_ari_event(*event).await {
-                            return ending;
+                input = inputs.recv() => {
+                    let ending = match input {
+                        None => Some(Ending::new("interrupted", "daemon_stopped", true)),
+                        Some(CallInput::Hangup { reason }) => Some(Ending::new("completed", reason, true)),
+                        Some(CallInput::ChannelGone) => {
+                            Some(Ending::new("interrupted", "channel_gone_while_disconnected", false))
                         }
+                        Some(CallInput::Ari(event)) => self.on_ari_event(*event).await,
+                    };
+                    if let Some(ending) = ending {
+                        break ending;
                     }
-                },
-                () = &mut deadline => {
-                    tracing::info!(max_duration_seconds = max, "call reached its maximum duration");
-                    return Ending::new("completed", "max_duration", true);
                 }
-                event = media_event => match event {
-                    Some(ev) => tracing::debug!(event = ?media_event_name(&ev), "media event"),
-                    None => {
-                        tracing::warn!("media task stopped");
-                        self.res.media = None;
-                        return Ending::new("failed", "media_stopped", true);
-                    }
-                },
+                joined = &mut task => {
+                    return match joined {
+                        Ok((media, outcome)) => {
+                            self.res.media = Some(media);
+                            match outcome {
+                                AgentOutcome::Ended(reason) => Ending::new("completed", reason, true),
+                                AgentOutcome::MediaStopped => Ending::new("failed", "media_stopped", true),
+                                AgentOutcome::Cancelled => Ending::new("completed", "conversation_stopped", true),
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "conversation task failed");
+                            Ending::new("failed", "conversation_failed", true)
+                        }
+                    };
+                }
+                () = &mut hard_stop => {
+                    tracing::warn!("call outlived its maximum duration; hanging up");
+                    break Ending::new("completed", "max_duration", true);
+                }
+            }
+        };
+        cancel.cancel();
+        match tokio::time::timeout(AGENT_STOP_WAIT, &mut task).await {
+            Ok(Ok((media, _))) => self.res.media = Some(media),
+            Ok(Err(e)) => tracing::error!(error = %e, "conversation task failed"),
+            Err(_) => {
+                tracing::warn!("conversation did not stop in time; aborting it");
+                task.abort();
             }
         }
+        ending
     }
 
     async fn on_ari_event(&mut self, event: AriEvent) -> Option<Ending> {
@@ -498,15 +580,5 @@ impl LiveSession {
         }
         metrics::counter!("vca_calls_total", "outcome" => ending.status).increment(1);
         tracing::info!(status = ending.status, reason = %ending.reason, "call ended");
-    }
-}
-
-fn media_event_name(ev: &crate::call::media_driver::MediaEvent) -> &'static str {
-    use crate::call::media_driver::MediaEvent;
-    match ev {
-        MediaEvent::SpeechStarted { .. } => "speech_started",
-        MediaEvent::Utterance { .. } => "utterance",
-        MediaEvent::BargeIn { .. } => "barge_in",
-        MediaEvent::PlayoutDone { .. } => "playout_done",
     }
 }

@@ -102,6 +102,8 @@ pub struct Settings {
     pub log: String,
     /// STT, LLM and TTS providers, models, keys and time limits.
     pub engines: EngineSettings,
+    /// A reply of the language model containing this ends the call (after a goodbye).
+    pub end_call_marker: String,
 }
 
 /// One line of `check-config` output: a setting, its shown value and its source.
@@ -361,6 +363,13 @@ impl Settings {
                 .map_err(|e| format!("{s:?} is not a log filter: {e}"))
         })?;
         let engines = load_engines(&mut r, everything)?;
+        let end_call_marker = r.parse("end_call_marker", Some("[END_CALL]"), |s| {
+            if s.chars().count() <= 64 {
+                Ok(s.to_string())
+            } else {
+                Err("at most 64 characters".into())
+            }
+        })?;
         let settings = Settings {
             database_url,
             redis_url,
@@ -378,6 +387,7 @@ impl Settings {
             log_format,
             log,
             engines,
+            end_call_marker,
         };
         Ok((settings, r.shown))
     }

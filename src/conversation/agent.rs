@@ -136,7 +136,11 @@ impl Agent {
     }
 
     /// Runs until the conversation ends; gives the media handle back.
-    pub async fn run(mut self, mut media: MediaHandle, cancel: CancellationToken) -> (MediaHandle, AgentOutcome) {
+    pub async fn run(
+        mut self,
+        mut media: MediaHandle,
+        cancel: CancellationToken,
+    ) -> (MediaHandle, AgentOutcome) {
         let mut inbound: Option<InboundAudio> = media.take_inbound_audio();
         self.open_stt().await;
         if !self.state.greeted {
@@ -214,11 +218,17 @@ impl Agent {
         };
         match self.ctx.engines.stt.open(options).await {
             Ok(session) => self.stt = Some(session),
-            Err(e) => tracing::warn!(error = %e, "speech recognition unavailable; will retry at the next turn"),
+            Err(e) => {
+                tracing::warn!(error = %e, "speech recognition unavailable; will retry at the next turn")
+            }
         }
     }
 
-    async fn on_media_event(&mut self, ev: MediaEvent, cancel: &CancellationToken) -> Option<AgentOutcome> {
+    async fn on_media_event(
+        &mut self,
+        ev: MediaEvent,
+        cancel: &CancellationToken,
+    ) -> Option<AgentOutcome> {
         match ev {
             MediaEvent::BargeIn { flushed, .. } => {
                 if let Some(r) = &self.reply
@@ -246,14 +256,19 @@ impl Agent {
                 if self.ending.is_some() {
                     return None;
                 }
-                if self.reply.as_ref().is_some_and(|r| !matches!(r.purpose, Purpose::Goodbye(_))) {
+                if self
+                    .reply
+                    .as_ref()
+                    .is_some_and(|r| !matches!(r.purpose, Purpose::Goodbye(_)))
+                {
                     // The caller spoke on while we prepared or spoke a reply: theirs wins.
                     let flushed = self.player.flush().await.ok();
                     self.stop_reply(flushed).await;
                 }
                 let start = self.media_base_ms + start_ms;
                 let end = self.media_base_ms + end_ms;
-                self.on_utterance(pcm, sample_rate, start, end, cancel).await
+                self.on_utterance(pcm, sample_rate, start, end, cancel)
+                    .await
             }
             _ => None,
         }
@@ -270,7 +285,11 @@ impl Agent {
         if self.stt.is_none() {
             self.open_stt().await;
         }
-        let pcm_8k = if sample_rate == 8000 { pcm } else { decimate_to_8k(&pcm, sample_rate) };
+        let pcm_8k = if sample_rate == 8000 {
+            pcm
+        } else {
+            decimate_to_8k(&pcm, sample_rate)
+        };
         let asked = Instant::now();
         let result = match self.stt.as_mut() {
             Some(stt) => tokio::select! {
@@ -297,7 +316,8 @@ impl Agent {
             tracing::debug!("empty or noise-only transcript; not a turn");
             return None;
         }
-        self.write_turn(Speaker::Caller, &text, start_ms, end_ms, false).await;
+        self.write_turn(Speaker::Caller, &text, start_ms, end_ms, false)
+            .await;
         self.state.history.push(Speaker::Caller, &text);
         self.state.turn_count += 1;
         metrics::counter!("vca_turns_total").increment(1);
@@ -308,7 +328,10 @@ impl Agent {
         .await;
         if is_goodbye(&text) {
             self.say_goodbye("caller_goodbye").await;
-            return self.reply.is_none().then_some(AgentOutcome::Ended("caller_goodbye"));
+            return self
+                .reply
+                .is_none()
+                .then_some(AgentOutcome::Ended("caller_goodbye"));
         }
         let request = ChatRequest {
             system: self.profile.system_prompt.clone(),
@@ -397,7 +420,8 @@ impl Agent {
                     r.deadline = None;
                     if let Some(end) = r.caller_end_ms {
                         let latency = now_ms.saturating_sub(end);
-                        metrics::histogram!("vca_turn_latency_seconds").record(latency as f64 / 1000.0);
+                        metrics::histogram!("vca_turn_latency_seconds")
+                            .record(latency as f64 / 1000.0);
                         self.state.turn_latencies_ms.push(latency);
                     }
                 }
@@ -449,14 +473,17 @@ impl Agent {
         if !spoken.is_empty() {
             let start = r.started_ms.unwrap_or_else(|| self.now_ms());
             let end = self.now_ms();
-            self.write_turn(Speaker::Agent, &spoken, start, end, false).await;
+            self.write_turn(Speaker::Agent, &spoken, start, end, false)
+                .await;
             self.state.history.push(Speaker::Agent, &spoken);
         }
         self.ctx.states.save(self.ctx.call_id, &self.state).await;
         match r.purpose {
             Purpose::Goodbye(reason) => return Some(AgentOutcome::Ended(reason)),
             Purpose::Answer if r.end_call => self.say_goodbye("agent_ended").await,
-            Purpose::Answer if self.state.turn_count >= self.profile.max_turns => self.say_goodbye("max_turns").await,
+            Purpose::Answer if self.state.turn_count >= self.profile.max_turns => {
+                self.say_goodbye("max_turns").await
+            }
             _ => {}
         }
         None
@@ -475,13 +502,21 @@ impl Agent {
         if !heard.is_empty() {
             let start = r.started_ms.unwrap_or_else(|| self.now_ms());
             let end = self.now_ms();
-            self.write_turn(Speaker::Agent, &heard, start, end, true).await;
+            self.write_turn(Speaker::Agent, &heard, start, end, true)
+                .await;
             self.state.history.push(Speaker::Agent, &heard);
         }
         self.ctx.states.save(self.ctx.call_id, &self.state).await;
     }
 
-    async fn write_turn(&mut self, speaker: Speaker, text: &str, start_ms: u64, end_ms: u64, interrupted: bool) {
+    async fn write_turn(
+        &mut self,
+        speaker: Speaker,
+        text: &str,
+        start_ms: u64,
+        end_ms: u64,
+        interrupted: bool,
+    ) {
         let seq = self.state.next_seq;
         self.state.next_seq += 1;
         let turn = NewTurn {
@@ -503,7 +538,12 @@ impl Agent {
         if delta == UsageDelta::default() {
             return;
         }
-        if let Err(e) = self.ctx.store.add_call_usage(self.ctx.call_id, self.ctx.tenant_id, &delta).await {
+        if let Err(e) = self
+            .ctx
+            .store
+            .add_call_usage(self.ctx.call_id, self.ctx.tenant_id, &delta)
+            .await
+        {
             tracing::warn!(error = %e, "cannot record call usage");
         }
     }
@@ -532,7 +572,7 @@ async fn sleep_until_opt(at: Option<Instant>) {
 /// Whether a transcript holds words, not just noise markers or punctuation.
 pub fn is_speech(text: &str) -> bool {
     let stripped: String = text
-        .split(|c| c == '[' || c == '(')
+        .split(['[', '('])
         .map(|part| part.split([']', ')']).next_back().unwrap_or(""))
         .collect::<Vec<_>>()
         .join(" ");

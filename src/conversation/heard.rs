@@ -15,7 +15,11 @@ pub struct QueuedSentence {
 
 /// The text the caller heard, given the sentences queued in order, those that finished
 /// playing, and (after a flush) the report of what was cut.
-pub fn heard_text(queued: &[QueuedSentence], done: &[PlayoutId], flushed: Option<&FlushReport>) -> String {
+pub fn heard_text(
+    queued: &[QueuedSentence],
+    done: &[PlayoutId],
+    flushed: Option<&FlushReport>,
+) -> String {
     let mut parts: Vec<String> = Vec::new();
     for s in queued {
         if done.contains(&s.id) {
@@ -23,7 +27,11 @@ pub fn heard_text(queued: &[QueuedSentence], done: &[PlayoutId], flushed: Option
             continue;
         }
         if let Some(p) = flushed.and_then(|f| f.interrupted).filter(|p| p.id == s.id) {
-            let share = if p.total_ms == 0 { 0.0 } else { p.played_ms as f64 / p.total_ms as f64 };
+            let share = if p.total_ms == 0 {
+                0.0
+            } else {
+                p.played_ms as f64 / p.total_ms as f64
+            };
             let words: Vec<&str> = s.text.split_whitespace().collect();
             let keep = (words.len() as f64 * share).floor() as usize;
             if keep > 0 {
@@ -48,7 +56,11 @@ mod tests {
 
     #[test]
     fn keeps_played_sentences_and_the_heard_share() {
-        let queued = [q(1, "Hello there."), q(2, "Our clinic opens at nine every day."), q(3, "Anything else?")];
+        let queued = [
+            q(1, "Hello there."),
+            q(2, "Our clinic opens at nine every day."),
+            q(3, "Anything else?"),
+        ];
         let report = FlushReport {
             interrupted: Some(PartialPlayout {
                 id: PlayoutId(2),

@@ -79,13 +79,30 @@ impl History {
 /// Whether the caller is saying goodbye: a short utterance made of farewell words.
 pub fn is_goodbye(text: &str) -> bool {
     const FAREWELLS: &[&str] = &[
-        "bye", "goodbye", "good bye", "bye bye", "bye-bye", "see you", "that's all", "that is all",
-        "thats all", "nothing else", "hang up", "alvida", "namaste",
+        "bye",
+        "goodbye",
+        "good bye",
+        "bye bye",
+        "bye-bye",
+        "see you",
+        "that's all",
+        "that is all",
+        "thats all",
+        "nothing else",
+        "hang up",
+        "alvida",
+        "namaste",
     ];
     let lower: String = text
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '\'' || c == ' ' || c == '-' { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' || c == ' ' || c == '-' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     let words: Vec<&str> = lower.split_whitespace().collect();
     if words.is_empty() || words.len() > 8 {
@@ -113,7 +130,10 @@ mod tests {
         assert_eq!(h.turns().len(), 2);
         assert_eq!(h.turns()[0].text, "hi");
         assert!(h.chars() <= 20);
-        h.push(Speaker::Caller, "a very long turn that alone exceeds the budget");
+        h.push(
+            Speaker::Caller,
+            "a very long turn that alone exceeds the budget",
+        );
         assert_eq!(h.turns().len(), 1);
         assert_eq!(h.chars(), 20);
         h.push(Speaker::Caller, "   ");
@@ -122,7 +142,13 @@ mod tests {
 
     #[test]
     fn goodbyes_are_short_farewells() {
-        for yes in ["Bye!", "Okay, goodbye.", "thanks, bye bye", "That's all, thank you", "bye-bye"] {
+        for yes in [
+            "Bye!",
+            "Okay, goodbye.",
+            "thanks, bye bye",
+            "That's all, thank you",
+            "bye-bye",
+        ] {
             assert!(is_goodbye(yes), "{yes}");
         }
         for no in [

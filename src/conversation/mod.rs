@@ -36,7 +36,9 @@ impl Default for ConversationLines {
         Self {
             goodbye: "Thank you for calling. Goodbye!".into(),
             stt_retry: "Sorry, I didn't catch that. Could you say it again?".into(),
-            llm_fallback: "I'm sorry, I'm having trouble answering right now. Could you say that again?".into(),
+            llm_fallback:
+                "I'm sorry, I'm having trouble answering right now. Could you say that again?"
+                    .into(),
             end_marker: "[END_CALL]".into(),
         }
     }

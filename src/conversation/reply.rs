@@ -73,10 +73,19 @@ impl ReplyJob {
             self.first_id,
             self.events.clone(),
         );
-        let produce = produce_sentences(self.source, self.llm, sentence_tx, self.end_marker, self.events.clone());
+        let produce = produce_sentences(
+            self.source,
+            self.llm,
+            sentence_tx,
+            self.end_marker,
+            self.events.clone(),
+        );
         let ((text, usage, end_call, model_error), tts_chars) = tokio::join!(produce, speak);
         if let Some((error, spoke_any)) = model_error {
-            let _ = self.events.send(ReplyEvent::ModelFailed { error, spoke_any }).await;
+            let _ = self
+                .events
+                .send(ReplyEvent::ModelFailed { error, spoke_any })
+                .await;
         }
         let _ = self
             .events
@@ -90,7 +99,12 @@ impl ReplyJob {
     }
 }
 
-type Produced = (String, Option<TokenUsage>, bool, Option<(EngineError, bool)>);
+type Produced = (
+    String,
+    Option<TokenUsage>,
+    bool,
+    Option<(EngineError, bool)>,
+);
 
 async fn produce_sentences(
     source: ReplySource,
@@ -120,7 +134,8 @@ async fn produce_sentences(
                 Ok(s) => s,
                 Err(e) => return (String::new(), None, false, Some((e, false))),
             };
-            metrics::histogram!("vca_llm_first_token_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("vca_llm_first_token_seconds")
+                .record(started.elapsed().as_secs_f64());
             let mut splitter = SentenceSplitter::new();
             let mut full = String::new();
             let mut sent_any = false;
@@ -181,7 +196,8 @@ async fn speak_sentences(
         let started = tokio::time::Instant::now();
         let audio = async {
             let mut stream = tts.synthesize(request).await?;
-            metrics::histogram!("vca_tts_first_audio_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("vca_tts_first_audio_seconds")
+                .record(started.elapsed().as_secs_f64());
             let mut rate = 0;
             let mut pcm: Vec<i16> = Vec::new();
             while let Some(chunk) = stream.next().await {

@@ -56,7 +56,9 @@ impl SentenceSplitter {
                 // A terminal followed by white space (or a newline itself) ends a sentence;
                 // "3.5" and "e.g.x" do not. Wait for the next char before deciding.
                 match chars.peek() {
-                    Some((_, next)) if next.is_whitespace() || c == '\n' => return Some(i + c.len_utf8()),
+                    Some((_, next)) if next.is_whitespace() || c == '\n' => {
+                        return Some(i + c.len_utf8());
+                    }
                     Some(_) => {}
                     None if c == '\n' => return Some(i + c.len_utf8()),
                     None => return None,
@@ -64,7 +66,11 @@ impl SentenceSplitter {
             }
         }
         let len = text.chars().count();
-        let limit = if self.emitted_any { MAX_SENTENCE_CHARS } else { EARLY_CUT_CHARS };
+        let limit = if self.emitted_any {
+            MAX_SENTENCE_CHARS
+        } else {
+            EARLY_CUT_CHARS
+        };
         if len >= limit {
             if let Some(i) = text.rfind(", ") {
                 return Some(i + 1);
@@ -94,14 +100,24 @@ mod tests {
     #[test]
     fn splits_on_sentence_ends_across_deltas() {
         assert_eq!(
-            split(&["Hello", " there. How", " are you", "? I am", " fine!", " Bye"]),
+            split(&[
+                "Hello",
+                " there. How",
+                " are you",
+                "? I am",
+                " fine!",
+                " Bye"
+            ]),
             ["Hello there.", "How are you?", "I am fine!", "Bye"]
         );
     }
 
     #[test]
     fn numbers_and_abbreviations_do_not_split() {
-        assert_eq!(split(&["It costs 3.5 rupees.", " OK"]), ["It costs 3.5 rupees.", "OK"]);
+        assert_eq!(
+            split(&["It costs 3.5 rupees.", " OK"]),
+            ["It costs 3.5 rupees.", "OK"]
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::history::History;
+use super::history::{History, Speaker};
 use crate::store::redis::RedisPool;
 
 /// How long a call's state outlives its last write.
@@ -27,6 +27,32 @@ pub struct ConversationState {
     pub greeted: bool,
     /// Latency of each turn, ms (end of caller speech → first agent audio).
     pub turn_latencies_ms: Vec<u64>,
+}
+
+impl ConversationState {
+    /// A state rebuilt from transcript rows `(speaker, text, seq)` when Redis has none.
+    pub fn from_transcript(rows: &[(String, String, i32)], history_chars: usize) -> Self {
+        let mut history = History::new(history_chars);
+        let mut turn_count = 0;
+        let mut next_seq = 0;
+        for (speaker, text, seq) in rows {
+            let speaker = if speaker == "caller" {
+                turn_count += 1;
+                Speaker::Caller
+            } else {
+                Speaker::Agent
+            };
+            history.push(speaker, text);
+            next_seq = next_seq.max(seq + 1);
+        }
+        ConversationState {
+            history,
+            turn_count,
+            next_seq,
+            greeted: true,
+            turn_latencies_ms: Vec::new(),
+        }
+    }
 }
 
 /// Saves and loads conversation states.

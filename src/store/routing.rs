@@ -70,7 +70,7 @@ impl Store {
                         greeting: f.p_greeting.unwrap_or_default(),
                         language: f.p_language.unwrap_or_else(|| "en".into()),
                         voice: f.p_voice,
-                    llm_model: f.p_llm_model,
+                        llm_model: f.p_llm_model,
                         max_turns: f.p_max_turns.unwrap_or(20),
                         max_duration_seconds: f.p_max_duration_seconds.unwrap_or(300),
                         endpointing_silence_ms: f.p_endpointing_silence_ms.unwrap_or(600),

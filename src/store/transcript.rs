@@ -50,7 +50,12 @@ impl Store {
     }
 
     /// Adds to a call's turn count and usage counters.
-    pub async fn add_call_usage(&self, call_id: Uuid, tenant_id: Uuid, u: &UsageDelta) -> Result<(), StoreError> {
+    pub async fn add_call_usage(
+        &self,
+        call_id: Uuid,
+        tenant_id: Uuid,
+        u: &UsageDelta,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE calls SET turn_count = turn_count + $3, stt_audio_ms = stt_audio_ms + $4, \
              llm_prompt_tokens = llm_prompt_tokens + $5, llm_completion_tokens = llm_completion_tokens + $6, \
@@ -69,7 +74,11 @@ impl Store {
     }
 
     /// The transcript of a call, oldest first (to rebuild a history without Redis).
-    pub async fn transcript_texts(&self, call_id: Uuid, tenant_id: Uuid) -> Result<Vec<(String, String, i32)>, StoreError> {
+    pub async fn transcript_texts(
+        &self,
+        call_id: Uuid,
+        tenant_id: Uuid,
+    ) -> Result<Vec<(String, String, i32)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT speaker, text, seq FROM transcript_turns WHERE call_id = $1 AND tenant_id = $2 ORDER BY seq",
         )

@@ -281,7 +281,13 @@ pub fn minimal_env(dir: &TempDir) -> Vec<(String, String)> {
     let password = dir.join("ari_password");
     std::fs::write(&token, "ops-test-admin-token-0123456789\n").unwrap();
     std::fs::write(&password, "ops-test-ari-password\n").unwrap();
+    let stt_key = dir.join("stt_api_key");
+    let llm_key = dir.join("llm_api_key");
+    std::fs::write(&stt_key, "ops-test-stt-key\n").unwrap();
+    std::fs::write(&llm_key, "ops-test-llm-key\n").unwrap();
     vec![
+        ("VCA_STT_API_KEY_FILE".into(), path_string(&stt_key)),
+        ("VCA_LLM_API_KEY_FILE".into(), path_string(&llm_key)),
         (
             "VCA_DATABASE_URL".into(),
             "postgres://ops:ops@127.0.0.1:1/ops".into(),

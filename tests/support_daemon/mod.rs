@@ -14,6 +14,8 @@ use vca_bridge::store::Store;
 
 #[path = "../common/mod.rs"]
 pub mod common;
+#[path = "../fake_providers/mod.rs"]
+pub mod fake_providers;
 
 pub const TOKEN: &str = "scenario-admin-token-0123456789";
 
@@ -92,8 +94,15 @@ impl Drop for DaemonProc {
     }
 }
 
-/// Settings for a daemon against `sim` and `database_url`; `extra` overrides.
-pub fn settings(sim: &SimHandle, database_url: &str, extra: &[(&str, &str)]) -> Settings {
+/// Settings for a daemon against `sim`, `database_url` and the fake engine server
+/// `engines_url` (OpenAI-compatible transcription); `extra` overrides. The defaults use
+/// the echo model and espeak-ng, so the agent repeats what it heard.
+pub fn settings(
+    sim: &SimHandle,
+    database_url: &str,
+    engines_url: &str,
+    extra: &[(&str, &str)],
+) -> Settings {
     let mut env: HashMap<String, String> = HashMap::from([
         ("VCA_DATABASE_URL".into(), database_url.to_string()),
         ("VCA_REDIS_URL".into(), common::redis_url()),
@@ -103,6 +112,14 @@ pub fn settings(sim: &SimHandle, database_url: &str, extra: &[(&str, &str)]) -> 
         ("VCA_ARI_USERNAME".into(), "vca".into()),
         ("VCA_ARI_PASSWORD".into(), "vca-secret".into()),
         ("VCA_MEDIA_FORMAT".into(), "alaw".into()),
+        ("VCA_STT_PROVIDER".into(), "openai".into()),
+        ("VCA_STT_BASE_URL".into(), engines_url.to_string()),
+        ("VCA_STT_API_KEY".into(), "test-key-123".into()),
+        ("VCA_LLM_PROVIDER".into(), "echo".into()),
+        ("VCA_LLM_BASE_URL".into(), engines_url.to_string()),
+        ("VCA_LLM_API_KEY".into(), "test-key-123".into()),
+        ("VCA_LLM_MODEL".into(), "fake-model".into()),
+        ("VCA_TTS_PROVIDER".into(), "espeak".into()),
     ]);
     for (k, v) in extra {
         env.insert((*k).to_string(), (*v).to_string());
@@ -114,6 +131,9 @@ pub fn settings(sim: &SimHandle, database_url: &str, extra: &[(&str, &str)]) -> 
 /// A simulator, a fresh database and a running daemon connected to the simulator.
 pub struct World {
     pub sim: SimHandle,
+    /// The fake OpenAI-compatible / ElevenLabs server the engines talk to.
+    pub engines: fake_providers::http::FakeHttp,
+    extra: Vec<(String, String)>,
     pub store: Store,
     pub database_url: String,
     pub daemon: Option<DaemonProc>,
@@ -126,10 +146,18 @@ impl World {
 
     pub async fn with(extra: &[(&str, &str)]) -> World {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let engines = fake_providers::http::FakeHttp::start().await;
         let (store, database_url) = common::store().await;
-        let daemon = DaemonProc::start(settings(&sim, &database_url, extra)).await;
+        let daemon =
+            DaemonProc::start(settings(&sim, &database_url, &engines.base_url(), extra)).await;
+        let extra = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let world = World {
             sim,
+            engines,
+            extra,
             store,
             database_url,
             daemon: Some(daemon),
@@ -146,7 +174,18 @@ impl World {
 
     /// Starts another daemon on the same database and simulator.
     pub async fn restart_daemon(&mut self) {
-        let d = DaemonProc::start(settings(&self.sim, &self.database_url, &[])).await;
+        let extra: Vec<(&str, &str)> = self
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let d = DaemonProc::start(settings(
+            &self.sim,
+            &self.database_url,
+            &self.engines.base_url(),
+            &extra,
+        ))
+        .await;
         self.daemon = Some(d);
         self.wait_connected().await;
     }

@@ -158,8 +158,18 @@ impl SimState {
                 _ => None,
             });
         let Some(call_id) = call_id else { return };
-        let Some(call) = self.calls.get(&call_id) else {
+        let Some(call) = self.calls.get_mut(&call_id) else {
             return;
+        };
+        // The caller's audio runs on its own clock: a second External Media channel picks
+        // it up where it is now, as a real caller leg would be.
+        let now = std::time::Instant::now();
+        let resume_after = match call.audio_started {
+            Some(t) => Some(now.duration_since(t)),
+            None => {
+                call.audio_started = Some(now);
+                None
+            }
         };
         let parts = call.parts.clone();
         let transmit_silence = call.transmit_silence;
@@ -180,6 +190,7 @@ impl SimState {
                 *owner = Some(call_id.clone());
                 let _ = peer.send(PeerCommand::Connect {
                     parts: parts.clone(),
+                    resume_after,
                     transmit_silence,
                     audio_done: audio_done.clone(),
                 });

@@ -71,6 +71,7 @@ impl SimState {
                 media_done,
                 audio_done,
                 order,
+                audio_started: None,
             },
         );
         let placed = PlacedCall {

@@ -126,6 +126,9 @@ pub(crate) struct CallRecord {
     /// True once the caller's audio has been sent completely.
     pub(crate) audio_done: watch::Sender<bool>,
     pub(crate) order: u64,
+    /// When the caller's audio was first connected to an External Media channel; a
+    /// later External Media channel (a re-adopting app) continues the same timeline.
+    pub(crate) audio_started: Option<std::time::Instant>,
 }
 
 /// The events WebSocket of the app, while one is connected.

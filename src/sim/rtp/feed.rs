@@ -42,6 +42,17 @@ impl CallerFeed {
         }
     }
 
+    /// Skips `n` ticks of the timeline without producing them.
+    pub(crate) fn skip(&mut self, n: u64) {
+        let mut scratch = [0i16; FRAME_SAMPLES];
+        for _ in 0..n {
+            if self.is_done() {
+                break;
+            }
+            self.poll_frame(&mut scratch);
+        }
+    }
+
     /// Whether every part has been played.
     pub(crate) fn is_done(&self) -> bool {
         self.index >= self.parts.len()

@@ -26,6 +26,9 @@ pub(crate) enum PeerCommand {
     /// The channel is bridged with a caller: start (after the start delay) sending its audio.
     Connect {
         parts: Arc<[AudioPart]>,
+        /// For a caller already heard by an earlier External Media channel: how long ago
+        /// its audio was first connected (the timeline continues from there).
+        resume_after: Option<Duration>,
         transmit_silence: bool,
         audio_done: watch::Sender<bool>,
     },
@@ -114,9 +117,17 @@ pub(crate) async fn run_peer(
             }
             cmd = commands.recv() => match cmd {
                 None => break,
-                Some(PeerCommand::Connect { parts, transmit_silence, audio_done }) => {
-                    feed = Some((CallerFeed::new(parts, transmit_silence), audio_done));
-                    next_tick = Some(Instant::now() + setup.start_delay);
+                Some(PeerCommand::Connect { parts, resume_after, transmit_silence, audio_done }) => {
+                    let mut f = CallerFeed::new(parts, transmit_silence);
+                    match resume_after {
+                        Some(elapsed) => {
+                            let behind = elapsed.saturating_sub(setup.start_delay);
+                            f.skip(ticks(behind));
+                            next_tick = Some(Instant::now());
+                        }
+                        None => next_tick = Some(Instant::now() + setup.start_delay),
+                    }
+                    feed = Some((f, audio_done));
                 }
                 Some(PeerCommand::Disconnect) => {
                     feed = None;
