@@ -1,10 +1,12 @@
 //! The `check-config` command: shows every setting (secrets redacted) with where it
-//! came from, then reaches each dependency and says what is fine, what is wrong and
+//! came from, then reaches each dependency (PostgreSQL, Redis, ARI with its credentials
+//! and application) and says what is fine, what is wrong and
 //! how to fix it. Exit status 0 only when all is fine.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::ari::{AriClient, AriError};
 use crate::config::{Settings, ShownSetting};
 use crate::store::Store;
 use crate::store::redis::RedisPool;
@@ -70,8 +72,49 @@ pub async fn run_checks(settings: &Settings) -> Vec<Check> {
             },
         }
     };
-    let (pg, redis) = tokio::join!(pg, redis);
-    vec![pg, redis]
+    let ari = check_ari(settings);
+    let (pg, redis, ari) = tokio::join!(pg, redis, ari);
+    vec![pg, redis, ari]
+}
+
+/// Reaches ARI with the configured credentials and asks for our application.
+async fn check_ari(settings: &Settings) -> Check {
+    let fail = |detail: String| Check {
+        name: "ari",
+        ok: false,
+        detail,
+    };
+    let cfg = crate::daemon::ari_config(settings);
+    let client = match AriClient::new(&cfg) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("{}; check VCA_ARI_URL", short(&e.to_string()))),
+    };
+    let app = &settings.ari_app;
+    match tokio::time::timeout(Duration::from_secs(5), client.application(app)).await {
+        Ok(Ok(_)) => Check {
+            name: "ari",
+            ok: true,
+            detail: format!("credentials accepted; application {app:?} is registered (a daemon is connected)"),
+        },
+        Ok(Err(e)) if e.is_not_found() && e.message().is_some_and(|m| m.contains("Application not found")) => Check {
+            name: "ari",
+            ok: true,
+            detail: format!("credentials accepted; application {app:?} registers when the daemon connects"),
+        },
+        Ok(Err(AriError::Unauthorized { .. })) => fail(
+            "ARI refused the credentials; check VCA_ARI_USERNAME and VCA_ARI_PASSWORD against ari.conf".into(),
+        ),
+        Ok(Err(e)) if e.is_not_found() => fail(format!(
+            "{} answers but has no ARI (HTTP 404); load res_ari and enable ari.conf",
+            settings.ari_url
+        )),
+        Ok(Err(e)) => fail(format!(
+            "{}; check VCA_ARI_URL ({}) and Asterisk's http.conf (enabled, bindaddr)",
+            short(&e.to_string()),
+            settings.ari_url
+        )),
+        Err(_) => fail(format!("no answer from {} within 5 s; check VCA_ARI_URL", settings.ari_url)),
+    }
 }
 
 /// Keeps error texts to one short line.

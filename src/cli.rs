@@ -82,6 +82,9 @@ pub struct SettingFlags {
     /// Marker that lets the language model end the call [env: VCA_END_CALL_MARKER; default [END_CALL]].
     #[arg(long, global = true, value_name = "TEXT")]
     pub end_call_marker: Option<String>,
+    /// Seconds live calls may go on after SIGTERM before a goodbye [env: VCA_DRAIN_TIMEOUT_SECONDS; default 60].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub drain_timeout_seconds: Option<String>,
     /// Speech-to-text provider: deepgram or openai [env: VCA_STT_PROVIDER; default openai].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub stt_provider: Option<String>,
@@ -164,6 +167,7 @@ impl SettingFlags {
             log_format,
             log,
             end_call_marker,
+            drain_timeout_seconds,
             stt_provider,
             stt_base_url,
             stt_model,
@@ -202,6 +206,7 @@ impl SettingFlags {
             ("log_format", log_format),
             ("log", log),
             ("end_call_marker", end_call_marker),
+            ("drain_timeout_seconds", drain_timeout_seconds),
             ("stt_provider", stt_provider),
             ("stt_base_url", stt_base_url),
             ("stt_model", stt_model),

@@ -2,7 +2,7 @@
 //! admin API, keep the ARI event stream up and run calls, and stop cleanly when the
 //! injected shutdown future completes (every call hung up and its row final).
 
-use std::future::Future;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::conversation::ConversationLines;
 use crate::conversation::state::StateStore;
 use crate::engines::build_engines;
+use crate::service::{self, Liveness};
 use crate::store::redis::RedisPool;
 use crate::store::{Store, StoreError};
 
@@ -69,6 +70,7 @@ pub struct Daemon {
     supervisor: SupervisorHandle,
     events: tokio::sync::mpsc::Receiver<AriStreamItem>,
     stop: CancellationToken,
+    drain_timeout: Duration,
 }
 
 /// The ARI settings of the daemon.
@@ -150,6 +152,7 @@ impl Daemon {
             supervisor,
             events,
             stop,
+            drain_timeout: settings.drain_timeout,
         })
     }
 
@@ -158,12 +161,11 @@ impl Daemon {
         self.listener.local_addr().ok()
     }
 
-    /// Serves until `shutdown` completes; then stops taking calls, hangs up the live
-    /// ones (their rows are finalised), stops the ARI stream and the admin server.
-    pub async fn serve(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), DaemonError> {
+    /// Serves until stopped. `stop_requests` counts stop requests (SIGTERMs): the first
+    /// drains (no new calls; live calls may finish for the drain timeout, then hear a
+    /// goodbye), a second hangs up at once. Returns once every call row is final, after
+    /// telling systemd `STOPPING=1`; the ARI stream and the admin server stop last.
+    pub async fn serve(self, stop_requests: watch::Receiver<u32>) -> Result<(), DaemonError> {
         let Daemon {
             listener,
             state,
@@ -171,30 +173,58 @@ impl Daemon {
             supervisor,
             events,
             stop,
+            drain_timeout,
         } = self;
         tracing::info!(addr = ?listener.local_addr().ok(), "admin API listening");
+        let liveness = Arc::new(Liveness::default());
         let ari_watch = tokio::spawn(watch_ari(
             supervisor.state(),
             supervisor.reconnect_counter(),
             stop.clone(),
         ));
-        let controller = tokio::spawn(CallController::new(calls).run(events, stop.clone()));
-        let trigger = stop.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            trigger.cancel();
+        let service_task = tokio::spawn(service::supervise(
+            liveness.clone(),
+            supervisor.state(),
+            stop.clone(),
+        ));
+        let controller = tokio::spawn(CallController::new(calls, liveness).run(
+            events,
+            stop_requests.clone(),
+            drain_timeout,
+        ));
+        let mut first_stop = stop_requests;
+        let stopping = tokio::spawn(async move {
+            while *first_stop.borrow_and_update() == 0 {
+                if first_stop.changed().await.is_err() {
+                    break;
+                }
+            }
+            tracing::info!("stop requested: draining calls");
+            service::stopping("draining calls");
         });
         let admin_stop = stop.clone();
-        let served = axum::serve(listener, admin::router(state))
-            .with_graceful_shutdown(async move { admin_stop.cancelled().await })
-            .await
-            .map_err(DaemonError::Serve);
-        stop.cancel();
+        let server = tokio::spawn(
+            axum::serve(listener, admin::router(state))
+                .with_graceful_shutdown(async move { admin_stop.cancelled().await })
+                .into_future(),
+        );
+        service::ready();
         if let Err(e) = controller.await {
             tracing::error!(error = %e, "call controller failed");
         }
+        stopping.abort();
+        service::stopping("calls finished; stopping");
+        stop.cancel();
+        let served = match server.await {
+            Ok(result) => result.map_err(DaemonError::Serve),
+            Err(e) => {
+                tracing::error!(error = %e, "admin server task failed");
+                Ok(())
+            }
+        };
         supervisor.shutdown(Duration::from_secs(2)).await;
         ari_watch.abort();
+        service_task.abort();
         tracing::info!("stopped");
         served
     }
@@ -222,25 +252,33 @@ async fn watch_ari(
     }
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Counts SIGTERM and Ctrl-C (SIGINT) arrivals into a watch: the stop requests
+/// [`Daemon::serve`] acts on.
+pub fn stop_requests() -> watch::Receiver<u32> {
+    let (tx, rx) = watch::channel(0u32);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let term_signal = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let term_signal = std::future::pending::<()>();
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { std::future::pending::<()>().await },
+                () = term_signal => {},
             }
-            Err(_) => std::future::pending::<()>().await,
+            tx.send_modify(|n| *n += 1);
+            tracing::info!(requests = *tx.borrow(), "stop signal received");
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested");
+    });
+    rx
 }

@@ -1,7 +1,8 @@
 //! vca-bridge: puts an AI voice agent on phone numbers served by Asterisk.
 //!
 //! A tour of the modules, top to bottom:
-//! - [`daemon`], [`cli`], [`check_config`], [`logging`]: the binary's commands and plumbing.
+//! - [`daemon`], [`cli`], [`check_config`], [`logging`], [`service`], [`telemetry`]: the
+//!   binary's commands and plumbing (systemd notifications, metrics).
 //! - [`config`]: settings from file, environment and flags; secrets that never print.
 //! - [`phone`]: E.164 normalisation and masking of phone numbers.
 //! - [`store`]: PostgreSQL repositories (tenants, numbers, profiles, calls) and Redis.
@@ -29,6 +30,7 @@ pub mod engines;
 pub mod logging;
 pub mod media;
 pub mod phone;
+pub mod service;
 pub mod sim;
 pub mod store;
 pub mod telemetry;

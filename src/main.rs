@@ -8,7 +8,7 @@ use clap::Parser;
 use vca_bridge::check_config;
 use vca_bridge::cli::{Cli, Command};
 use vca_bridge::config::{Layers, Needs, Settings};
-use vca_bridge::daemon::{Daemon, shutdown_signal};
+use vca_bridge::daemon::{Daemon, stop_requests};
 use vca_bridge::logging;
 use vca_bridge::store::Store;
 
@@ -77,6 +77,6 @@ fn main() -> ExitCode {
 
 async fn run(settings: &vca_bridge::config::Settings) -> anyhow::Result<()> {
     let daemon = Daemon::start(settings).await?;
-    daemon.serve(shutdown_signal()).await?;
+    daemon.serve(stop_requests()).await?;
     Ok(())
 }

@@ -13,7 +13,15 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Latency histograms (seconds): engine and turn latencies live between tens of
+            // milliseconds and a few seconds.
+            let builder = PrometheusBuilder::new();
+            let builder = builder
+                .set_buckets(&[
+                    0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
+                ])
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
             let handle = recorder.handle();
             match metrics::set_global_recorder(recorder) {
                 Ok(()) => {
@@ -45,4 +53,43 @@ fn describe() {
         "vca_ari_reconnects_total",
         "Successful ARI reconnections after the first connection."
     );
+}
+
+/// Clock ticks per second of `/proc` CPU times (USER_HZ, 100 on every Linux platform
+/// this daemon targets).
+const USER_HZ: f64 = 100.0;
+
+/// Sets the process gauges from `/proc/self` (CPU seconds, resident memory, open
+/// descriptors); called before each `/metrics` render. Missing files are skipped.
+pub fn record_process() {
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+        && let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest)
+    {
+        // Fields after the command name: state is field 3, utime 14, stime 15.
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i - 3)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        metrics::gauge!("process_cpu_seconds_total").set((ticks(14) + ticks(15)) / USER_HZ);
+        metrics::gauge!("process_threads").set(ticks(20));
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status.lines() {
+            if let Some(kb) = line.strip_prefix("VmRSS:") {
+                let kb: f64 = kb
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0.0);
+                metrics::gauge!("process_resident_memory_bytes").set(kb * 1024.0);
+            }
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        metrics::gauge!("process_open_fds").set(dir.count() as f64);
+    }
 }

@@ -461,3 +461,81 @@ async fn malformed_event_stream_is_survived() {
         .unwrap();
     assert_eq!(all.len(), 1, "{all:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_sends_new_calls_back_and_lets_live_calls_finish() {
+    let mut w = World::with(&[("VCA_DRAIN_TIMEOUT_SECONDS", "60")]).await;
+    w.tenant(DID, 5, 300).await;
+    let mut live = w.sim.place_call(CallSpec::new(DID, "+15551234567"));
+    w.wait_media(live.id()).await;
+    let daemon = w.daemon.take().unwrap();
+    daemon.request_stop();
+    // A new call is sent back to the dialplan (its "unavailable" label), not answered.
+    let mut newcomer = None;
+    for _ in 0..100 {
+        let mut c = w.sim.place_call(CallSpec::new(DID, "+15551234568"));
+        let outcome = ended(&mut c).await;
+        if outcome.ended_by == EndedBy::AppContinued {
+            newcomer = Some(c);
+            break;
+        }
+        // The stop request may not have been seen yet: that call was taken; let it go.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let newcomer = newcomer.expect("a new call was sent back to the dialplan");
+    let cont = w
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.path == format!("/channels/{}/continue", newcomer.id()))
+        .unwrap();
+    assert_eq!(
+        cont.query.get("label").map(String::as_str),
+        Some("unavailable")
+    );
+    // The live call goes on until its caller hangs up; then the daemon stops.
+    assert_eq!(live.status(), CallStatus::Up);
+    assert_eq!(w.call_row(live.id()).await.status, "in_progress");
+    live.hangup().unwrap();
+    ended(&mut live).await;
+    tokio::time::timeout(Duration::from_secs(30), daemon.wait_stopped())
+        .await
+        .unwrap();
+    let row = w.final_row(live.id()).await;
+    assert_eq!(
+        (row.status.as_str(), row.end_reason.as_deref()),
+        ("completed", Some("caller_hangup"))
+    );
+    w.wait_nothing_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stop_request_hangs_up_at_once() {
+    let mut w = World::with(&[("VCA_DRAIN_TIMEOUT_SECONDS", "600")]).await;
+    w.tenant(DID, 5, 300).await;
+    let mut call = w.sim.place_call(CallSpec::new(DID, "+15551234567"));
+    w.wait_media(call.id()).await;
+    let daemon = w.daemon.take().unwrap();
+    daemon.request_stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        call.status(),
+        CallStatus::Up,
+        "the first request only drains"
+    );
+    daemon.request_stop();
+    tokio::time::timeout(Duration::from_secs(30), daemon.wait_stopped())
+        .await
+        .unwrap();
+    let outcome = ended(&mut call).await;
+    assert!(
+        matches!(outcome.ended_by, EndedBy::App { .. }),
+        "{outcome:?}"
+    );
+    let row = w.final_row(call.id()).await;
+    assert_eq!(
+        (row.status.as_str(), row.end_reason.as_deref()),
+        ("completed", Some("daemon_shutdown"))
+    );
+    w.wait_nothing_left().await;
+}

@@ -123,14 +123,17 @@ fn ari_problem(state: &ConnectionState) -> String {
 pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     match app.metrics_handle() {
-        Some(handle) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "text/plain; version=0.0.4",
-            )],
-            handle.render(),
-        )
-            .into_response(),
+        Some(handle) => {
+            crate::telemetry::record_process();
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4",
+                )],
+                handle.render(),
+            )
+                .into_response()
+        }
         None => (
             StatusCode::NOT_FOUND,
             "metrics are not enabled in this process\n",

@@ -1,23 +1,26 @@
 //! The call controller: one task that reads the ARI event stream, starts a session for
 //! every new call, routes each event to the session that owns its channel or bridge,
 //! reconciles with Asterisk after every (re)connect, renews call leases, and on
-//! shutdown hangs every call up and waits for the sessions to finish their rows.
+//! shutdown drains (new calls back to the dialplan, live calls finish or hear a goodbye)
+//! and waits for the sessions to finish their rows.
 //!
 //! It owns the routing tables outright (no locks): sessions talk back only by ending.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::ari::events::StasisStart;
-use crate::ari::{AriEvent, AriStreamItem};
+use crate::ari::{AriEvent, AriStreamItem, DialplanTarget, HangupReason};
 use crate::call::context::{CallContext, MEDIA_CHANNEL_PREFIX};
 use crate::call::leases::RENEW_EVERY;
 use crate::call::session::{self, CallInput, SessionIds};
+use crate::call::setup;
+use crate::service::Liveness;
 use crate::store::call_log::LiveCall;
 
 /// Events a session can have queued before the controller drops new ones (and says so).
@@ -40,32 +43,80 @@ pub struct CallController {
     /// Bridge id → call.
     pub(crate) by_bridge: HashMap<String, Uuid>,
     tasks: JoinSet<Uuid>,
+    /// Signs of life for the systemd watchdog, and the live-call count.
+    liveness: Arc<Liveness>,
+    /// Set once a graceful stop began: new calls go back to the dialplan.
+    draining: bool,
 }
+
+/// How the daemon asks the controller to stop: the number of stop requests so far
+/// (SIGTERMs). One drains, two stop at once.
+pub type StopRequests = watch::Receiver<u32>;
 
 impl CallController {
     /// A controller with no calls.
-    pub fn new(ctx: CallContext) -> Self {
+    pub fn new(ctx: CallContext, liveness: Arc<Liveness>) -> Self {
         Self {
             ctx,
             sessions: HashMap::new(),
             by_channel: HashMap::new(),
             by_bridge: HashMap::new(),
             tasks: JoinSet::new(),
+            liveness,
+            draining: false,
         }
     }
 
-    /// Runs until `shutdown`, then hangs up every call and waits (bounded) for the
-    /// sessions to finalise their rows.
+    /// Runs until stopped. The first stop request drains: new calls are sent back to
+    /// the dialplan, live calls may finish for up to `drain_timeout`, then the rest hear a
+    /// goodbye and are hung up. A second request hangs every call up at once. Either way
+    /// every call row is final when this returns.
     pub async fn run(
         mut self,
         mut stream: mpsc::Receiver<AriStreamItem>,
-        shutdown: CancellationToken,
+        mut stop: StopRequests,
+        drain_timeout: Duration,
     ) {
         let mut renew = tokio::time::interval(RENEW_EVERY);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut beat = tokio::time::interval(Duration::from_secs(1));
+        let far = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
+        let drain_deadline = tokio::time::sleep_until(far);
+        tokio::pin!(drain_deadline);
+        let mut wrapping_up = false;
         loop {
+            self.liveness.beat();
+            self.liveness
+                .live_calls
+                .store(self.sessions.len(), std::sync::atomic::Ordering::Relaxed);
+            if self.draining && self.sessions.is_empty() {
+                break;
+            }
             tokio::select! {
-                () = shutdown.cancelled() => break,
+                changed = stop.changed() => {
+                    let requests = if changed.is_ok() { *stop.borrow() } else { 2 };
+                    if requests >= 2 {
+                        tracing::warn!(calls = self.sessions.len(), "second stop request: hanging up every call now");
+                        break;
+                    }
+                    if requests == 1 && !self.draining {
+                        self.draining = true;
+                        tracing::info!(calls = self.sessions.len(), drain_seconds = drain_timeout.as_secs(), "draining: no new calls; waiting for live calls to finish");
+                        drain_deadline.as_mut().reset(tokio::time::Instant::now() + drain_timeout);
+                    }
+                }
+                () = &mut drain_deadline, if self.draining => {
+                    if wrapping_up {
+                        tracing::warn!("calls did not end after their goodbye; hanging up");
+                        break;
+                    }
+                    wrapping_up = true;
+                    tracing::info!(calls = self.sessions.len(), "drain time is up: saying goodbye to the remaining calls");
+                    for entry in self.sessions.values() {
+                        let _ = entry.tx.try_send(CallInput::WrapUp);
+                    }
+                    drain_deadline.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+                }
                 item = stream.recv() => match item {
                     None => break,
                     Some(AriStreamItem::Connected { reconnect, .. }) => {
@@ -84,9 +135,13 @@ impl CallController {
                     let leases = self.ctx.leases.clone();
                     tokio::spawn(async move { leases.renew_all().await });
                 }
+                _ = beat.tick() => {}
             }
         }
         self.hang_up_all("daemon_shutdown").await;
+        self.liveness
+            .live_calls
+            .store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Asks every session to hang up and waits for them, at most [`SHUTDOWN_GRACE`].
@@ -119,7 +174,11 @@ impl CallController {
         if let AriEvent::StasisStart(start) = &event {
             let id = start.channel.id.as_str();
             if !id.starts_with(MEDIA_CHANNEL_PREFIX) && !self.by_channel.contains_key(id) {
-                self.start_new_call(start.clone());
+                if self.draining {
+                    self.send_back(id.to_string());
+                } else {
+                    self.start_new_call(start.clone());
+                }
                 return;
             }
         }
@@ -153,6 +212,24 @@ impl CallController {
             self.by_channel.remove(&entry.ids.media_channel);
             self.by_bridge.remove(&entry.ids.bridge);
         }
+    }
+
+    /// While draining: a new call goes back to the dialplan's `unavailable` label (the
+    /// shipped dialplan plays "service unavailable" there); if that fails it is hung up busy.
+    fn send_back(&self, channel: String) {
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move {
+            tracing::info!(channel = %channel, "draining: sending a new call back to the dialplan");
+            metrics::counter!("vca_calls_rejected_total", "reason" => "draining").increment(1);
+            let target = DialplanTarget {
+                label: Some("unavailable".into()),
+                ..DialplanTarget::default()
+            };
+            if let Err(e) = ctx.ari.continue_in_dialplan(&channel, &target).await {
+                tracing::warn!(channel = %channel, error = %e, "cannot send the call back; hanging up busy");
+                setup::delete_channel(&ctx, &channel, HangupReason::Busy).await;
+            }
+        });
     }
 
     /// Starts the session of a new call.

@@ -278,7 +278,7 @@ impl MediaSession {
             audio: audio_tx,
             counters: Arc::clone(&counters),
         };
-        let task = tokio::spawn(driver.run());
+        let task = tokio::spawn(tracing::Instrument::in_current_span(driver.run()));
         Ok(MediaHandle {
             events: event_rx,
             inbound_audio: Some(InboundAudio {

@@ -5,6 +5,7 @@ pub mod context;
 pub mod controller;
 pub mod leases;
 pub mod media_driver;
+pub mod media_metrics;
 pub mod port_pool;
 mod reconcile;
 pub mod routing;

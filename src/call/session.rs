@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::ari::events::StasisStart;
 use crate::ari::{AriEvent, HangupReason};
 use crate::call::context::{BRIDGE_PREFIX, CallContext};
+use crate::call::media_metrics::MediaMetrics;
 use crate::call::routing::{Decision, RejectReason, decide, dialled_numbers};
 use crate::call::setup::{self, CallResources};
 use crate::conversation::AgentProfile;
@@ -25,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long after the profile's maximum duration a call is hung up regardless.
 const HARD_STOP_GRACE: Duration = Duration::from_secs(20);
+/// How long a call may take to say its goodbye when the daemon shuts down.
+const WRAP_UP_WAIT: Duration = Duration::from_secs(10);
 /// How long a stopping conversation may take to write what was heard.
 const AGENT_STOP_WAIT: Duration = Duration::from_secs(3);
 
@@ -40,6 +43,8 @@ pub enum CallInput {
     },
     /// After a reconnect, the caller's channel was no longer in our application.
     ChannelGone,
+    /// The daemon is shutting down: say goodbye, then hang up.
+    WrapUp,
 }
 
 /// How a call ended: its final status and reason.
@@ -459,9 +464,16 @@ impl LiveSession {
             tenant_id: self.tenant_id,
             law: self.ctx.settings.law,
         };
+        let mut media_metrics = MediaMetrics::new(media.counters());
+        let mut publish = tokio::time::interval(Duration::from_secs(1));
         let agent = Agent::new(agent_ctx, profile, &media, state, answered_ago);
         let cancel = CancellationToken::new();
-        let mut task = tokio::spawn(agent.run(media, cancel.clone()).in_current_span());
+        let wrap_up = CancellationToken::new();
+        let mut task = tokio::spawn(
+            agent
+                .run(media, cancel.clone(), wrap_up.clone())
+                .in_current_span(),
+        );
         // A backstop in case the conversation cannot say its goodbye in time.
         let hard_stop = tokio::time::sleep(max.saturating_sub(answered_ago) + HARD_STOP_GRACE);
         tokio::pin!(hard_stop);
@@ -474,6 +486,11 @@ impl LiveSession {
                         Some(CallInput::ChannelGone) => {
                             Some(Ending::new("interrupted", "channel_gone_while_disconnected", false))
                         }
+                        Some(CallInput::WrapUp) => {
+                            wrap_up.cancel();
+                            hard_stop.as_mut().reset(tokio::time::Instant::now() + WRAP_UP_WAIT);
+                            None
+                        }
                         Some(CallInput::Ari(event)) => self.on_ari_event(*event).await,
                     };
                     if let Some(ending) = ending {
@@ -481,6 +498,7 @@ impl LiveSession {
                     }
                 }
                 joined = &mut task => {
+                    media_metrics.publish();
                     return match joined {
                         Ok((media, outcome)) => {
                             self.res.media = Some(media);
@@ -496,13 +514,18 @@ impl LiveSession {
                         }
                     };
                 }
+                _ = publish.tick() => media_metrics.publish(),
                 () = &mut hard_stop => {
+                    if wrap_up.is_cancelled() {
+                        break Ending::new("completed", "daemon_shutdown", true);
+                    }
                     tracing::warn!("call outlived its maximum duration; hanging up");
                     break Ending::new("completed", "max_duration", true);
                 }
             }
         };
         cancel.cancel();
+        media_metrics.publish();
         match tokio::time::timeout(AGENT_STOP_WAIT, &mut task).await {
             Ok(Ok((media, _))) => self.res.media = Some(media),
             Ok(Err(e)) => tracing::error!(error = %e, "conversation task failed"),

@@ -104,6 +104,8 @@ pub struct Settings {
     pub engines: EngineSettings,
     /// A reply of the language model containing this ends the call (after a goodbye).
     pub end_call_marker: String,
+    /// On SIGTERM, how long live calls may go on before they hear a goodbye.
+    pub drain_timeout: std::time::Duration,
 }
 
 /// One line of `check-config` output: a setting, its shown value and its source.
@@ -370,6 +372,12 @@ impl Settings {
                 Err("at most 64 characters".into())
             }
         })?;
+        let drain_timeout = r.parse("drain_timeout_seconds", Some("60"), |s| {
+            match s.parse::<u64>() {
+                Ok(n) if n <= 3600 => Ok(std::time::Duration::from_secs(n)),
+                _ => Err(format!("{s:?}: give a number of seconds from 0 to 3600")),
+            }
+        })?;
         let settings = Settings {
             database_url,
             redis_url,
@@ -388,6 +396,7 @@ impl Settings {
             log,
             engines,
             end_call_marker,
+            drain_timeout,
         };
         Ok((settings, r.shown))
     }

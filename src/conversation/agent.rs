@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::heard::{QueuedSentence, heard_text};
@@ -135,11 +136,13 @@ impl Agent {
         self.answered.elapsed().as_millis() as u64
     }
 
-    /// Runs until the conversation ends; gives the media handle back.
+    /// Runs until the conversation ends; gives the media handle back. `wrap_up` asks for
+    /// a goodbye and an end (daemon shutdown); `cancel` stops at once.
     pub async fn run(
         mut self,
         mut media: MediaHandle,
         cancel: CancellationToken,
+        wrap_up: CancellationToken,
     ) -> (MediaHandle, AgentOutcome) {
         let mut inbound: Option<InboundAudio> = media.take_inbound_audio();
         self.open_stt().await;
@@ -191,6 +194,13 @@ impl Agent {
                     None => if let Some(r) = self.reply.as_mut() { r.finished = true },
                 },
                 () = sleep_until_opt(reply_deadline) => self.reply_too_slow().await,
+                () = wrap_up.cancelled(), if self.ending.is_none() => {
+                    tracing::info!("daemon shutting down; saying goodbye");
+                    self.say_goodbye("daemon_shutdown").await;
+                    if self.reply.is_none() {
+                        break AgentOutcome::Ended("daemon_shutdown");
+                    }
+                }
                 () = tokio::time::sleep_until(max_at), if self.ending.is_none() => {
                     tracing::info!("maximum call duration reached; saying goodbye");
                     self.say_goodbye("max_duration").await;
@@ -373,7 +383,7 @@ impl Agent {
         let deadline = (purpose == Purpose::Answer).then(|| Instant::now() + REPLY_DEADLINE);
         self.reply = Some(ActiveReply {
             purpose,
-            task: tokio::spawn(job.run()),
+            task: tokio::spawn(job.run().in_current_span()),
             events: rx,
             queued: Vec::new(),
             done: Vec::new(),

@@ -22,7 +22,7 @@ pub const TOKEN: &str = "scenario-admin-token-0123456789";
 /// A daemon process stand-in.
 pub struct DaemonProc {
     runtime: Option<tokio::runtime::Runtime>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::watch::Sender<u32>>,
     done: Option<tokio::sync::oneshot::Receiver<()>>,
     pub admin: std::net::SocketAddr,
 }
@@ -35,18 +35,13 @@ impl DaemonProc {
             .enable_all()
             .build()
             .unwrap();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(0u32);
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         runtime.spawn(async move {
             let daemon = Daemon::start(&settings).await.expect("daemon starts");
             let _ = addr_tx.send(daemon.admin_addr().unwrap());
-            daemon
-                .serve(async move {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .unwrap();
+            daemon.serve(stop_rx).await.unwrap();
             let _ = done_tx.send(());
         });
         let admin = tokio::time::timeout(Duration::from_secs(30), addr_rx)
@@ -61,11 +56,21 @@ impl DaemonProc {
         }
     }
 
-    /// SIGTERM-like: stop and wait until every call is down.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+    /// One SIGTERM: drain, and wait until every call is down.
+    pub async fn stop(self) {
+        self.request_stop();
+        self.wait_stopped().await;
+    }
+
+    /// Sends one more stop request (SIGTERM) without waiting.
+    pub fn request_stop(&self) {
+        if let Some(stop) = &self.stop {
+            stop.send_modify(|n| *n += 1);
         }
+    }
+
+    /// Waits until the daemon has stopped.
+    pub async fn wait_stopped(mut self) {
         if let Some(done) = self.done.take() {
             tokio::time::timeout(Duration::from_secs(30), done)
                 .await
@@ -79,7 +84,6 @@ impl DaemonProc {
 
     /// SIGKILL-like: every task vanishes at once, no cleanup.
     pub fn kill(mut self) {
-        self.stop.take();
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
@@ -120,6 +124,7 @@ pub fn settings(
         ("VCA_LLM_API_KEY".into(), "test-key-123".into()),
         ("VCA_LLM_MODEL".into(), "fake-model".into()),
         ("VCA_TTS_PROVIDER".into(), "espeak".into()),
+        ("VCA_DRAIN_TIMEOUT_SECONDS".into(), "0".into()),
     ]);
     for (k, v) in extra {
         env.insert((*k).to_string(), (*v).to_string());
