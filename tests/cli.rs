@@ -127,7 +127,7 @@ fn flags_beat_environment_beat_file() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("vca-bridge: VCA_MEDIA_FORMAT: "));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_then_check_config() {
     let url = common::fresh_database().await;
     let mut cmd = Command::new(BIN);
@@ -135,15 +135,59 @@ async fn migrate_then_check_config() {
     let out = cmd.arg("migrate").output().unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
 
+    let sim = vca_bridge::sim::Simulator::start(vca_bridge::sim::SimConfig {
+        password: SECRET_PASSWORD.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ari_url = format!("http://{}", sim.addr());
     let mut cmd = Command::new(BIN);
     base_env(&mut cmd, &url);
-    let out = cmd.arg("check-config").output().unwrap();
+    let out = cmd
+        .env("VCA_ARI_URL", &ari_url)
+        .arg("check-config")
+        .output()
+        .unwrap();
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("[ ok ] postgres"), "{text}");
     assert!(text.contains("[ ok ] redis"), "{text}");
+    assert!(text.contains("[ ok ] ari"), "{text}");
     assert!(text.contains("[redacted]"), "{text}");
     assert_no_secrets(&text);
+
+    // ARI with the wrong password: named as a credentials problem.
+    let mut cmd = Command::new(BIN);
+    base_env(&mut cmd, &url);
+    let out = cmd
+        .env("VCA_ARI_URL", &ari_url)
+        .env("VCA_ARI_PASSWORD", "not-the-password")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("[FAIL] ari") && text.contains("credentials"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-password"));
+
+    // ARI down (nothing listens): the check says where it looked.
+    let mut cmd = Command::new(BIN);
+    base_env(&mut cmd, &url);
+    let out = cmd
+        .env("VCA_ARI_URL", "http://127.0.0.1:1")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("[FAIL] ari") && text.contains("VCA_ARI_URL"),
+        "{text}"
+    );
 
     // Redis down: the check fails, says how to fix it, and the exit status is not 0.
     let mut cmd = Command::new(BIN);
