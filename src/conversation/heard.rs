@@ -71,7 +71,7 @@ mod tests {
         };
         assert_eq!(
             heard_text(&queued, &[PlayoutId(1)], Some(&report)),
-            "Hello there. Our clinic opens at"
+            "Hello there. Our clinic opens"
         );
         assert_eq!(heard_text(&queued, &[], None), "");
         assert_eq!(
