@@ -32,8 +32,8 @@ use crate::media::playout::{FlushReport, PlayoutId};
 use crate::store::Store;
 use crate::store::transcript::{NewTurn, UsageDelta};
 
-/// The longest the caller waits, from the end of their turn being detected, for the
-/// first sentence of the reply before a fallback line is spoken instead.
+/// The longest the caller waits, from the end of their turn being detected (recognition
+/// included), for the first sentence of the reply before a fallback line is spoken instead.
 const REPLY_DEADLINE: Duration = Duration::from_millis(2800);
 
 /// How a conversation ended.
@@ -292,6 +292,8 @@ impl Agent {
         end_ms: u64,
         cancel: &CancellationToken,
     ) -> Option<AgentOutcome> {
+        // The caller waits from now: the fallback deadline counts recognition time too.
+        let turn_started = Instant::now();
         if self.stt.is_none() {
             self.open_stt().await;
         }
@@ -360,6 +362,9 @@ impl Agent {
             temperature: None,
         };
         self.start_reply(ReplySource::Model(request), Purpose::Answer, Some(end_ms));
+        if let Some(r) = self.reply.as_mut() {
+            r.deadline = Some(turn_started + REPLY_DEADLINE);
+        }
         None
     }
 
