@@ -54,6 +54,7 @@ async fn accepted_call_is_answered_bridged_and_completed() {
         ["answered", "media_started", "caller_hangup", "ended"]
     );
 
+    w.wait_nothing_left().await;
     // What the daemon asked of Asterisk, in order and with the expected parameters.
     let reqs = w.sim.requests();
     let find = |method: &str, path: &str| {
@@ -483,12 +484,17 @@ async fn draining_sends_new_calls_back_and_lets_live_calls_finish() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let newcomer = newcomer.expect("a new call was sent back to the dialplan");
-    let cont = w
-        .sim
-        .requests()
-        .into_iter()
-        .find(|r| r.path == format!("/channels/{}/continue", newcomer.id()))
-        .unwrap();
+    // The simulator logs a request once it has answered it: wait for the entry.
+    let path = format!("/channels/{}/continue", newcomer.id());
+    let mut cont = None;
+    for _ in 0..100 {
+        cont = w.sim.requests().into_iter().find(|r| r.path == path);
+        if cont.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cont = cont.expect("the continue request was logged");
     assert_eq!(
         cont.query.get("label").map(String::as_str),
         Some("unavailable")
