@@ -20,7 +20,7 @@ struct Args {
     /// CTranslate2 Whisper model directory (scripts/fetch-whisper-model).
     model: PathBuf,
     /// Decoder beam width.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 5)]
     beam: usize,
     /// CPU threads for the model.
     #[arg(long, default_value_t = 2)]
@@ -28,6 +28,15 @@ struct Args {
     /// Compute in float32 instead of int8.
     #[arg(long)]
     float32: bool,
+    /// espeak-ng voice.
+    #[arg(long, default_value = whisper_support::VOICE)]
+    voice: String,
+    /// Clean 16 kHz speech instead of the phone band (for comparison).
+    #[arg(long)]
+    wideband: bool,
+    /// Only the first N sentences.
+    #[arg(long, default_value_t = whisper_support::SENTENCES.len())]
+    sentences: usize,
     /// Print each sentence's transcript.
     #[arg(long, short)]
     verbose: bool,
@@ -52,8 +61,13 @@ fn main() {
 
     let mut clips = Vec::new();
     for law in [Law::Alaw, Law::Ulaw] {
-        for sentence in whisper_support::SENTENCES {
-            let speech = whisper_support::phone_speech(sentence, law).expect("espeak-ng");
+        for sentence in whisper_support::SENTENCES.iter().take(args.sentences) {
+            let speech = if args.wideband {
+                whisper_support::wideband_speech(sentence, &args.voice)
+            } else {
+                whisper_support::phone_speech_voice(sentence, law, &args.voice)
+            }
+            .expect("espeak-ng");
             clips.push((law, sentence, speech));
         }
     }
@@ -87,11 +101,17 @@ fn main() {
     }
     let pct = |e: usize, n: usize| 100.0 * e as f64 / n.max(1) as f64;
     println!(
-        "model {} ({:?}, beam {}, {} threads), loaded in {:.2?}",
+        "model {} ({:?}, beam {}, {} threads), voice {}{}, loaded in {:.2?}",
         args.model.display(),
         options.precision,
         options.beam_size,
         options.threads_per_replica,
+        args.voice,
+        if args.wideband {
+            ", wideband 16 kHz"
+        } else {
+            ", 8 kHz G.711"
+        },
         load
     );
     println!(

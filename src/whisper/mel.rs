@@ -254,8 +254,10 @@ mod tests {
         (a - b).abs() <= 1e-6 * b.abs().max(1e-3)
     }
 
-    /// Values read from openai/whisper `assets/mel_filters.npz` (`mel_80`, `mel_128`).
+    /// Values read from openai/whisper `assets/mel_filters.npz` (`mel_80`, `mel_128`),
+    /// written as printed there.
     #[test]
+    #[allow(clippy::excessive_precision)]
     fn filterbank_matches_whisper_assets() {
         let m80 = mel_filters(16_000, 400, 80);
         assert_eq!(m80.len(), 80 * 201);

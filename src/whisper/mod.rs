@@ -7,7 +7,7 @@
 //!   transcription (encoder, language detection, `generate` with Whisper's prompt tokens).
 //! - [`pool`]: [`WhisperPool`], a bounded worker pool that runs transcriptions off the async
 //!   runtime, refuses with [`WhisperError::Busy`] when full and reports its queueing.
-//! - [`error`]: [`WhisperError`].
+//! - [`error`][]: [`WhisperError`].
 //!
 //! Model directories come from `scripts/fetch-whisper-model [tiny|base] [DEST]`.
 //!

@@ -47,7 +47,9 @@ pub struct ModelOptions {
     pub replicas: usize,
     /// CPU threads each replica uses for one transcription.
     pub threads_per_replica: usize,
-    /// Beam width of the decoder (1 = greedy, fastest).
+    /// Beam width of the decoder. The encoder dominates the cost (it always sees 30 s), so a
+    /// wider beam costs little; on phone-band speech it matters a lot (base: 26 % WER greedy,
+    /// 15 % at 2, 6 % at 5). Default 5.
     pub beam_size: usize,
     /// Longest token sequence generated per 30 s window.
     pub max_tokens: usize,
@@ -59,7 +61,7 @@ impl Default for ModelOptions {
             precision: Precision::Int8,
             replicas: 1,
             threads_per_replica: 2,
-            beam_size: 1,
+            beam_size: 5,
             max_tokens: 224,
         }
     }
@@ -233,10 +235,10 @@ impl Transcribe for WhisperModel {
         pcm: &[f32],
         language: Option<&str>,
     ) -> Result<Recognition, WhisperError> {
-        if !self.multilingual {
-            if let Some(lang) = language.filter(|l| !l.trim().eq_ignore_ascii_case("en")) {
-                return Err(WhisperError::UnsupportedLanguage(lang.to_owned()));
-            }
+        if !self.multilingual
+            && let Some(lang) = language.filter(|l| !l.trim().eq_ignore_ascii_case("en"))
+        {
+            return Err(WhisperError::UnsupportedLanguage(lang.to_owned()));
         }
         let backend = |e: anyhow::Error| WhisperError::Backend(format!("{e:#}"));
         let spectrogram = self.mel.compute(pcm);

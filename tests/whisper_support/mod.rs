@@ -54,16 +54,24 @@ pub fn model_dir(name: &str) -> Option<PathBuf> {
 
 static CLIP: AtomicUsize = AtomicUsize::new(0);
 
-/// Speech at espeak-ng's own rate (22.05 kHz), or `None` with a message when espeak-ng is
-/// not installed.
+/// The espeak-ng voice of the test speech.
+pub const VOICE: &str = "en-us";
+
+/// Speech at espeak-ng's own rate (22.05 kHz) in [`VOICE`], or `None` with a message when
+/// espeak-ng is not installed.
 pub fn espeak(text: &str) -> Option<(u32, Vec<i16>)> {
+    espeak_voice(text, VOICE)
+}
+
+/// As [`espeak`], in `voice`.
+pub fn espeak_voice(text: &str, voice: &str) -> Option<(u32, Vec<i16>)> {
     let path = std::env::temp_dir().join(format!(
         "vca-whisper-{}-{}.wav",
         std::process::id(),
         CLIP.fetch_add(1, Ordering::SeqCst)
     ));
     let status = std::process::Command::new("espeak-ng")
-        .args(["-v", "en-us", "-w"])
+        .args(["-v", voice, "-w"])
         .arg(&path)
         .arg(text)
         .status();
@@ -99,6 +107,29 @@ pub fn phone_band_16k(rate: u32, pcm: &[i16], law: Law) -> Vec<f32> {
 /// of silence either side as a VAD-cut utterance has.
 pub fn phone_speech(text: &str, law: Law) -> Option<Vec<f32>> {
     let (rate, pcm) = espeak(text)?;
+    let mut speech = vec![0.0f32; 4800];
+    speech.extend(phone_band_16k(rate, &pcm, law));
+    speech.extend(std::iter::repeat_n(0.0, 4800));
+    Some(speech)
+}
+
+/// Clean 16 kHz speech (no phone band) of `text` in `voice`, with the same 300 ms margins.
+pub fn wideband_speech(text: &str, voice: &str) -> Option<Vec<f32>> {
+    let (rate, pcm) = espeak_voice(text, voice)?;
+    let mut wide = Vec::new();
+    StreamResampler::new(rate, 16_000)
+        .unwrap()
+        .process_clip(&pcm, &mut wide)
+        .unwrap();
+    let mut speech = vec![0.0f32; 4800];
+    speech.extend(wide.iter().map(|&s| f32::from(s) / 32768.0));
+    speech.extend(std::iter::repeat_n(0.0, 4800));
+    Some(speech)
+}
+
+/// As [`phone_speech`], in `voice`.
+pub fn phone_speech_voice(text: &str, law: Law, voice: &str) -> Option<Vec<f32>> {
+    let (rate, pcm) = espeak_voice(text, voice)?;
     let mut speech = vec![0.0f32; 4800];
     speech.extend(phone_band_16k(rate, &pcm, law));
     speech.extend(std::iter::repeat_n(0.0, 4800));
