@@ -18,6 +18,7 @@
 //! - [`media`]: the sans-IO media core (G.711, RTP, VAD, resampling, playout).
 //! - [`sim`]: `vca-sim`, an Asterisk simulator (ARI REST + events + UnicastRTP peers) that
 //!   matches the recordings in `shared/asterisk/`; used by tests, the demo and load runs.
+//! - `whisper` (feature `whisper-local`): in-process Whisper speech-to-text (CTranslate2).
 pub mod admin;
 pub mod ari;
 pub mod call;
@@ -34,3 +35,5 @@ pub mod service;
 pub mod sim;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "whisper-local")]
+pub mod whisper;

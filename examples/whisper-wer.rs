@@ -1,0 +1,131 @@
+//! Word error rate and real-time factor of a CTranslate2 Whisper model on phone-band test
+//! speech: 20 espeak-ng sentences, each through 8 kHz G.711 (A-law and µ-law) and back to
+//! 16 kHz, transcribed one by one on this machine's CPU.
+//!
+//! `cargo run --release --features whisper-local --example whisper-wer -- models/whisper-tiny.en`
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/whisper_support/mod.rs"]
+mod whisper_support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use vca_bridge::media::g711::Law;
+use vca_bridge::whisper::{ModelOptions, Precision, Transcribe, WhisperModel};
+
+#[derive(Parser)]
+struct Args {
+    /// CTranslate2 Whisper model directory (scripts/fetch-whisper-model).
+    model: PathBuf,
+    /// Decoder beam width.
+    #[arg(long, default_value_t = 5)]
+    beam: usize,
+    /// CPU threads for the model.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Compute in float32 instead of int8.
+    #[arg(long)]
+    float32: bool,
+    /// espeak-ng voice.
+    #[arg(long, default_value = whisper_support::VOICE)]
+    voice: String,
+    /// Clean 16 kHz speech instead of the phone band (for comparison).
+    #[arg(long)]
+    wideband: bool,
+    /// Only the first N sentences.
+    #[arg(long, default_value_t = whisper_support::SENTENCES.len())]
+    sentences: usize,
+    /// Print each sentence's transcript.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    let options = ModelOptions {
+        precision: if args.float32 {
+            Precision::Float32
+        } else {
+            Precision::Int8
+        },
+        threads_per_replica: args.threads,
+        beam_size: args.beam,
+        ..ModelOptions::default()
+    };
+    let load = Instant::now();
+    let model = WhisperModel::load(&args.model, options.clone()).expect("load model");
+    let load = load.elapsed();
+    let language = Some("en");
+
+    let mut clips = Vec::new();
+    for law in [Law::Alaw, Law::Ulaw] {
+        for sentence in whisper_support::SENTENCES.iter().take(args.sentences) {
+            let speech = if args.wideband {
+                whisper_support::wideband_speech(sentence, &args.voice)
+            } else {
+                whisper_support::phone_speech_voice(sentence, law, &args.voice)
+            }
+            .expect("espeak-ng");
+            clips.push((law, sentence, speech));
+        }
+    }
+    // One warm-up run, not counted.
+    model
+        .transcribe_blocking(&clips[0].2, language)
+        .expect("warm-up");
+
+    let (mut errors, mut words) = (0usize, 0usize);
+    let (mut audio, mut compute) = (0.0f64, Duration::ZERO);
+    let mut per_law = [(0usize, 0usize); 2];
+    for (law, sentence, speech) in &clips {
+        let started = Instant::now();
+        let heard = model
+            .transcribe_blocking(speech, language)
+            .expect("transcribe");
+        compute += started.elapsed();
+        audio += speech.len() as f64 / 16_000.0;
+        let (e, n) = whisper_support::word_errors(sentence, &heard.text);
+        errors += e;
+        words += n;
+        let slot = &mut per_law[usize::from(*law == Law::Ulaw)];
+        slot.0 += e;
+        slot.1 += n;
+        if args.verbose || e > 0 {
+            println!(
+                "{law:?} {e}/{n}  ref: {sentence}\n            hyp: {}",
+                heard.text
+            );
+        }
+    }
+    let pct = |e: usize, n: usize| 100.0 * e as f64 / n.max(1) as f64;
+    println!(
+        "model {} ({:?}, beam {}, {} threads), voice {}{}, loaded in {:.2?}",
+        args.model.display(),
+        options.precision,
+        options.beam_size,
+        options.threads_per_replica,
+        args.voice,
+        if args.wideband {
+            ", wideband 16 kHz"
+        } else {
+            ", 8 kHz G.711"
+        },
+        load
+    );
+    println!(
+        "WER {:.1} % ({errors}/{words} words; A-law {:.1} %, µ-law {:.1} %) over {} utterances",
+        pct(errors, words),
+        pct(per_law[0].0, per_law[0].1),
+        pct(per_law[1].0, per_law[1].1),
+        clips.len()
+    );
+    println!(
+        "RTF {:.3} ({:.1} s compute for {:.1} s audio, {:.2} s per utterance)",
+        compute.as_secs_f64() / audio,
+        compute.as_secs_f64(),
+        audio,
+        compute.as_secs_f64() / clips.len() as f64
+    );
+}
