@@ -44,12 +44,12 @@ pub fn last_speech_frame(audio: &[i16]) -> Option<usize> {
     audio
         .chunks(FRAME)
         .enumerate()
-        .filter(|(_, c)| {
+        .rev()
+        .find(|(_, c)| {
             let energy = c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / FRAME as f64;
             energy.sqrt() > CALLER_RMS_THRESHOLD
         })
         .map(|(i, _)| i)
-        .last()
 }
 
 /// The built-in caller utterance: 1.2 s of the speech-like signal at 8 kHz.
