@@ -104,6 +104,7 @@ pub fn draw_sweep_chart(sweep: &SweepReport, path: &Path) -> Result<(), LoadErro
             .configure_mesh()
             .x_desc("concurrent calls")
             .y_desc(panel.unit)
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .label_style(("sans-serif", 15))
             .draw()
             .map_err(|e| fail(e.to_string()))?;
