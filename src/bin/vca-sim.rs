@@ -5,7 +5,9 @@
 //! - `vca-sim call`: a client of that control API: places one call with a caller WAV,
 //!   waits for it to end and leaves what the caller heard in `--out`.
 //!
-//! (`load` is to come: many concurrent calls through the same control API.)
+//! - `vca-sim load`: the simulator and fake OpenAI-compatible engines in one process; many
+//!   concurrent calls against a running daemon, with a table, JSON and (`--sweep`) a PNG
+//!   chart of the daemon's CPU, RSS and pacing jitter (see `vca_bridge::sim::load`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +33,8 @@ enum Command {
     Serve(ServeArgs),
     /// Place one call through a running simulator's control API and wait for it to end.
     Call(CallArgs),
+    /// Load a running daemon with concurrent calls and report latency, jitter, CPU and RSS.
+    Load(vca_bridge::sim::load::LoadArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -222,5 +226,6 @@ async fn main() -> anyhow::Result<()> {
                 bail!("the call never entered Stasis (is the app connected?)")
             }
         }
+        Command::Load(a) => Ok(vca_bridge::sim::load::run_cli(a).await?),
     }
 }

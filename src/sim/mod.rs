@@ -17,14 +17,18 @@
 //!   recording of what it receives.
 //! - `control.rs`: the JSON control API under `/sim` used by the `vca-sim` binary.
 //! - `listener.rs`: a TCP listener that can refuse connections for a while (restart).
+//! - [`engines`]: fake OpenAI-compatible STT, LLM and TTS servers for load runs.
+//! - [`load`]: `vca-sim load`, concurrent calls with latency, jitter, CPU and RSS figures.
 
 mod ari;
 mod config;
 mod control;
 mod core;
+pub mod engines;
 mod error;
 mod handle;
 mod listener;
+pub mod load;
 mod model;
 mod ops;
 mod rtp;
