@@ -54,7 +54,7 @@ ensure_redis() {
 # Everything the build and the tests need on Debian 12.
 ensure_build_deps() {
   ensure_packages build-essential pkg-config postgresql postgresql-client redis-server \
-    redis-tools espeak-ng sox systemd
+    redis-tools espeak-ng sox systemd fonts-dejavu-core
   if ! command -v cargo >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
   fi
