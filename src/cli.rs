@@ -85,13 +85,13 @@ pub struct SettingFlags {
     /// Seconds live calls may go on after SIGTERM before a goodbye [env: VCA_DRAIN_TIMEOUT_SECONDS; default 60].
     #[arg(long, global = true, value_name = "SECONDS")]
     pub drain_timeout_seconds: Option<String>,
-    /// Speech-to-text provider: deepgram or openai [env: VCA_STT_PROVIDER; default openai].
+    /// Speech-to-text provider: deepgram, openai or whisper-local [env: VCA_STT_PROVIDER; default openai].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub stt_provider: Option<String>,
     /// STT base URL [env: VCA_STT_BASE_URL; default https://api.openai.com/v1 or wss://api.deepgram.com/v1].
     #[arg(long, global = true, value_name = "URL")]
     pub stt_base_url: Option<String>,
-    /// STT model [env: VCA_STT_MODEL; default whisper-1 or nova-2].
+    /// STT model; for whisper-local a model directory [env: VCA_STT_MODEL; default whisper-1 or nova-2].
     #[arg(long, global = true, value_name = "MODEL")]
     pub stt_model: Option<String>,
     /// Default STT language, `auto` to detect [env: VCA_STT_LANGUAGE; default en].
@@ -103,6 +103,9 @@ pub struct SettingFlags {
     /// End of speech to final transcript limit [env: VCA_STT_TIMEOUT_MS; default 2500].
     #[arg(long, global = true, value_name = "MS")]
     pub stt_timeout_ms: Option<String>,
+    /// whisper-local: transcriptions run at once, sharing the cores [env: VCA_STT_WORKERS; default 1].
+    #[arg(long, global = true, value_name = "N")]
+    pub stt_workers: Option<String>,
     /// Chat provider: openai (any compatible server) or echo [env: VCA_LLM_PROVIDER; default openai].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub llm_provider: Option<String>,
@@ -174,6 +177,7 @@ impl SettingFlags {
             stt_language,
             stt_api_key_file,
             stt_timeout_ms,
+            stt_workers,
             llm_provider,
             llm_base_url,
             llm_model,
@@ -213,6 +217,7 @@ impl SettingFlags {
             ("stt_language", stt_language),
             ("stt_api_key_file", stt_api_key_file),
             ("stt_timeout_ms", stt_timeout_ms),
+            ("stt_workers", stt_workers),
             ("llm_provider", llm_provider),
             ("llm_base_url", llm_base_url),
             ("llm_model", llm_model),

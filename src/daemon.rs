@@ -44,6 +44,9 @@ pub enum DaemonError {
     /// An engine could not be set up.
     #[error("engines: {0}")]
     Engines(#[from] crate::engines::EngineError),
+    /// The task building the engines panicked or was cancelled.
+    #[error("engines: building them failed: {0}")]
+    EnginesTask(String),
     /// The RTP port range is unusable.
     #[error("rtp ports: {0}")]
     Ports(#[from] PortPoolError),
@@ -108,6 +111,13 @@ impl Daemon {
                 addr: settings.admin_listen,
                 source,
             })?;
+        // Before ARI connects, so no call waits for engines. A whisper-local model loads
+        // for up to a few seconds: off the runtime.
+        let engine_settings = settings.engines.clone();
+        let law = settings.media_format;
+        let engines = tokio::task::spawn_blocking(move || build_engines(&engine_settings, law))
+            .await
+            .map_err(|e| DaemonError::EnginesTask(e.to_string()))??;
         let stop = CancellationToken::new();
         let (supervisor, events) =
             spawn_supervisor(endpoint, SupervisorConfig::default(), stop.child_token());
@@ -119,7 +129,6 @@ impl Daemon {
         )
         .with_ari_state(supervisor.state())
         .with_metrics(metrics);
-        let engines = build_engines(&settings.engines, settings.media_format)?;
         let lines = ConversationLines {
             end_marker: settings.end_call_marker.clone(),
             ..ConversationLines::default()

@@ -15,7 +15,7 @@ pub use secret::Secret;
 use crate::engines::settings::{
     EngineSettings, LlmProvider, LlmSettings, SttProvider, SttSettings, TtsProvider, TtsSettings,
     key_required, parse_base_url, parse_llm_provider, parse_stt_provider, parse_timeout_ms,
-    parse_tts_provider,
+    parse_tts_provider, parse_whisper_model_dir,
 };
 use crate::media::g711::Law;
 
@@ -418,23 +418,44 @@ fn engine_key(
 /// The `VCA_STT_*`, `VCA_LLM_*` and `VCA_TTS_*` settings.
 fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, ConfigError> {
     let stt_provider = r.parse("stt_provider", Some("openai"), parse_stt_provider)?;
-    let (stt_url, stt_model, stt_schemes): (&str, &str, &[&str]) = match stt_provider {
-        SttProvider::OpenAi => ("https://api.openai.com/v1", "whisper-1", &["http", "https"]),
-        SttProvider::Deepgram => ("wss://api.deepgram.com/v1", "nova-2", &["ws", "wss"]),
-    };
+    let (stt_url, stt_model, stt_schemes, stt_timeout): (&str, Option<&str>, &[&str], &str) =
+        match stt_provider {
+            SttProvider::OpenAi => (
+                "https://api.openai.com/v1",
+                Some("whisper-1"),
+                &["http", "https"],
+                "2500",
+            ),
+            SttProvider::Deepgram => (
+                "wss://api.deepgram.com/v1",
+                Some("nova-2"),
+                &["ws", "wss"],
+                "2500",
+            ),
+            // No network; the model directory has no sensible default; CPU inference of a
+            // whole utterance takes longer than a hosted service's final transcript.
+            SttProvider::WhisperLocal => ("http://127.0.0.1", None, &["http"], "10000"),
+        };
     let stt_base = r.parse("stt_base_url", Some(stt_url), |s| {
         parse_base_url(s, stt_schemes)
     })?;
-    let stt_model = r.parse("stt_model", Some(stt_model), |s| Ok(s.to_string()))?;
+    let stt_model = if stt_provider == SttProvider::WhisperLocal && everything {
+        r.parse("stt_model", None, parse_whisper_model_dir)?
+    } else {
+        // Commands that need no engines (migrate) do not check the model directory.
+        r.parse("stt_model", stt_model.or(Some("")), |s| Ok(s.to_string()))?
+    };
     let stt_language = r.parse("stt_language", Some("en"), |s| Ok(s.to_string()))?;
-    let stt_key = engine_key(
-        r,
-        "stt_api_key",
-        &stt_base,
-        stt_provider == SttProvider::Deepgram,
-        everything,
-    )?;
-    let stt_timeout = r.parse("stt_timeout_ms", Some("2500"), parse_timeout_ms)?;
+    let stt_key = match stt_provider {
+        SttProvider::WhisperLocal => r.secret("stt_api_key", false)?,
+        SttProvider::Deepgram => engine_key(r, "stt_api_key", &stt_base, true, everything)?,
+        SttProvider::OpenAi => engine_key(r, "stt_api_key", &stt_base, false, everything)?,
+    };
+    let stt_timeout = r.parse("stt_timeout_ms", Some(stt_timeout), parse_timeout_ms)?;
+    let stt_workers = r.parse("stt_workers", Some("1"), |s| match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?}: give a number of workers from 1 to 64")),
+    })?;
 
     let llm_provider = r.parse("llm_provider", Some("openai"), parse_llm_provider)?;
     let llm_base = r.parse("llm_base_url", Some("https://api.openai.com/v1"), |s| {
@@ -497,6 +518,7 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
             language: Some(stt_language).filter(|l| !l.is_empty() && l != "auto"),
             api_key: stt_key,
             final_timeout: stt_timeout,
+            workers: stt_workers,
         },
         llm: LlmSettings {
             provider: llm_provider,

@@ -35,6 +35,11 @@ use crate::store::transcript::{NewTurn, UsageDelta};
 /// The longest the caller waits, from the end of their turn being detected (recognition
 /// included), for the first sentence of the reply before a fallback line is spoken instead.
 const REPLY_DEADLINE: Duration = Duration::from_millis(2800);
+/// The least time the language model and speech synthesis get after the transcript, even
+/// when recognition used up most of [`REPLY_DEADLINE`] (local Whisper on a small CPU): a
+/// reply is not thrown away for being slow to hear. Recognition has its own limit
+/// (`VCA_STT_TIMEOUT_MS`).
+const MIN_REPLY_BUDGET: Duration = Duration::from_millis(1500);
 
 /// How a conversation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -363,7 +368,8 @@ impl Agent {
         };
         self.start_reply(ReplySource::Model(request), Purpose::Answer, Some(end_ms));
         if let Some(r) = self.reply.as_mut() {
-            r.deadline = Some(turn_started + REPLY_DEADLINE);
+            r.deadline =
+                Some((turn_started + REPLY_DEADLINE).max(Instant::now() + MIN_REPLY_BUDGET));
         }
         None
     }

@@ -53,8 +53,9 @@ fn required_key(provider: &'static str, key: &Option<Secret>) -> Result<Secret, 
 }
 
 /// Builds the engines for calls of `law` (ElevenLabs picks its output format by it).
-/// Fails only if an HTTP client cannot start or a required key is absent (config
-/// validation reports that earlier, naming the setting).
+/// Fails only if an HTTP client cannot start, a required key is absent (config
+/// validation reports that earlier, naming the setting) or the whisper-local model does
+/// not load. Loading a whisper-local model blocks for up to a few seconds.
 pub fn build_engines(settings: &EngineSettings, law: Law) -> Result<Engines, EngineError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let stt = &settings.stt;
@@ -85,6 +86,23 @@ pub fn build_engines(settings: &EngineSettings, law: Law) -> Result<Engines, Eng
             },
             guard(super::stt::openai::PROVIDER, stt_timeouts, &clock),
         )?),
+        #[cfg(feature = "whisper-local")]
+        SttProvider::WhisperLocal => Arc::new(super::stt::whisper_local::WhisperLocal::load(
+            super::stt::whisper_local::WhisperLocalConfig {
+                model_dir: stt.model.clone().into(),
+                language: stt.language.clone(),
+                workers: stt.workers,
+                final_timeout: stt.final_timeout,
+            },
+        )?),
+        // Settings refuse `whisper-local` in a build without the feature.
+        #[cfg(not(feature = "whisper-local"))]
+        SttProvider::WhisperLocal => {
+            return Err(EngineError::InvalidRequest {
+                provider: "whisper_local",
+                detail: "this build lacks the whisper-local feature".into(),
+            });
+        }
     };
     let llm = &settings.llm;
     let llm: Arc<dyn ChatCompletion> = match llm.provider {

@@ -12,6 +12,8 @@ pub enum SttProvider {
     Deepgram,
     /// Any OpenAI-compatible `/audio/transcriptions`.
     OpenAi,
+    /// Whisper in this process through CTranslate2 (cargo feature `whisper-local`).
+    WhisperLocal,
 }
 
 /// Which chat provider.
@@ -41,7 +43,7 @@ pub struct SttSettings {
     pub provider: SttProvider,
     /// Base URL up to the API version.
     pub base_url: String,
-    /// Model.
+    /// Model (whisper-local: the model directory).
     pub model: String,
     /// Default language (the AI profile may override per call).
     pub language: Option<String>,
@@ -49,6 +51,8 @@ pub struct SttSettings {
     pub api_key: Option<Secret>,
     /// End of speech → final transcript limit.
     pub final_timeout: Duration,
+    /// whisper-local: transcriptions that run at once.
+    pub workers: usize,
 }
 
 /// Chat settings.
@@ -100,12 +104,20 @@ pub struct EngineSettings {
     pub tts: TtsSettings,
 }
 
-/// Parses `deepgram | openai`.
+/// Parses `deepgram | openai | whisper-local`; `whisper-local` only in a build with that
+/// cargo feature.
 pub fn parse_stt_provider(s: &str) -> Result<SttProvider, String> {
     match s.to_ascii_lowercase().as_str() {
         "deepgram" => Ok(SttProvider::Deepgram),
         "openai" => Ok(SttProvider::OpenAi),
-        _ => Err(format!("{s:?}: use deepgram or openai")),
+        "whisper-local" | "whisper_local" if cfg!(feature = "whisper-local") => {
+            Ok(SttProvider::WhisperLocal)
+        }
+        "whisper-local" | "whisper_local" => Err(format!(
+            "{s:?}: this vca-bridge was built without it; build with `cargo build --release \
+             --features whisper-local` (scripts/demo does)"
+        )),
+        _ => Err(format!("{s:?}: use deepgram, openai or whisper-local")),
     }
 }
 
@@ -136,6 +148,27 @@ pub fn parse_base_url(s: &str, schemes: &[&str]) -> Result<String, String> {
         }
         _ => Err(format!("{s:?} is not a {} URL", schemes.join(" or "))),
     }
+}
+
+/// Checks a whisper-local model directory: a CTranslate2 Whisper model has `model.bin`,
+/// `config.json` and `vocabulary.txt` (scripts/fetch-whisper-model makes one).
+pub fn parse_whisper_model_dir(s: &str) -> Result<String, String> {
+    let dir = std::path::Path::new(s);
+    if !dir.is_dir() {
+        return Err(format!(
+            "{s:?} is not a directory; give a CTranslate2 Whisper model directory \
+             (scripts/fetch-whisper-model tiny|base makes models/whisper-tiny.en or models/whisper-base)"
+        ));
+    }
+    for file in ["model.bin", "config.json", "vocabulary.txt"] {
+        if !dir.join(file).is_file() {
+            return Err(format!(
+                "{s:?} has no {file}; it is not a CTranslate2 Whisper model directory \
+                 (scripts/fetch-whisper-model makes one)"
+            ));
+        }
+    }
+    Ok(s.to_string())
 }
 
 /// Parses a time limit in milliseconds (100 ms to 30 s).

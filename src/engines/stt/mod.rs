@@ -1,6 +1,6 @@
 //! Streaming speech-to-text: the trait the conversation loop calls, a per-call session,
 //! and the providers (Deepgram live over WebSocket, OpenAI-compatible transcriptions
-//! per utterance).
+//! per utterance, and with the `whisper-local` feature Whisper in-process per utterance).
 //!
 //! Per call the loop opens a session, pushes every inbound G.711 frame (Deepgram streams
 //! them; per-utterance providers ignore them) and, when its own endpointer ends the
@@ -12,6 +12,8 @@ mod deepgram_messages;
 mod multipart;
 pub mod openai;
 mod upsample;
+#[cfg(feature = "whisper-local")]
+pub mod whisper_local;
 
 use super::error::EngineError;
 use crate::media::g711::Law;
@@ -103,4 +105,22 @@ pub trait SpeechToText: Send + Sync + std::fmt::Debug {
 
     /// Opens a session for one call (Deepgram connects here, with retries).
     async fn open(&self, options: SttOptions) -> Result<Box<dyn SttSession>, EngineError>;
+}
+
+/// ISO 639-1 from a BCP-47 tag (`en-IN` → `en`), as Whisper expects.
+pub(crate) fn iso_639_1(tag: &str) -> String {
+    tag.split(['-', '_'])
+        .next()
+        .unwrap_or(tag)
+        .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn language_tags_become_iso_639_1() {
+        assert_eq!(super::iso_639_1("en-IN"), "en");
+        assert_eq!(super::iso_639_1("hi"), "hi");
+        assert_eq!(super::iso_639_1("PT_br"), "pt");
+    }
 }

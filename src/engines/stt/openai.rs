@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::multipart::Multipart;
 use super::{
-    SpeechToText, SttEvent, SttOptions, SttSession, SttUsage, Transcript, upsample_8k_to_16k,
+    SpeechToText, SttEvent, SttOptions, SttSession, SttUsage, Transcript, iso_639_1,
+    upsample_8k_to_16k,
 };
 use crate::config::Secret;
 use crate::engines::error::EngineError;
@@ -104,14 +105,6 @@ impl Inner {
     }
 }
 
-/// ISO 639-1 from a BCP-47 tag (`en-IN` → `en`), as Whisper expects.
-fn iso_639_1(tag: &str) -> String {
-    tag.split(['-', '_'])
-        .next()
-        .unwrap_or(tag)
-        .to_ascii_lowercase()
-}
-
 /// A session: frames are ignored, each utterance is one upload.
 #[derive(Debug)]
 struct Session {
@@ -183,15 +176,5 @@ impl SpeechToText for OpenAiTranscribe {
             language,
             usage: SttUsage::default(),
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn language_tags_become_iso_639_1() {
-        assert_eq!(super::iso_639_1("en-IN"), "en");
-        assert_eq!(super::iso_639_1("hi"), "hi");
-        assert_eq!(super::iso_639_1("PT_br"), "pt");
     }
 }
