@@ -31,6 +31,9 @@ struct Args {
     /// espeak-ng voice.
     #[arg(long, default_value = whisper_support::VOICE)]
     voice: String,
+    /// espeak-ng speaking rate in words per minute (0: its default, 175).
+    #[arg(long, default_value_t = 0)]
+    speed: u32,
     /// Clean 16 kHz speech instead of the phone band (for comparison).
     #[arg(long)]
     wideband: bool,
@@ -44,6 +47,7 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    whisper_support::SPEED_WPM.store(args.speed, std::sync::atomic::Ordering::SeqCst);
     let options = ModelOptions {
         precision: if args.float32 {
             Precision::Float32
@@ -101,12 +105,13 @@ fn main() {
     }
     let pct = |e: usize, n: usize| 100.0 * e as f64 / n.max(1) as f64;
     println!(
-        "model {} ({:?}, beam {}, {} threads), voice {}{}, loaded in {:.2?}",
+        "model {} ({:?}, beam {}, {} threads), voice {} at {} wpm{}, loaded in {:.2?}",
         args.model.display(),
         options.precision,
         options.beam_size,
         options.threads_per_replica,
         args.voice,
+        if args.speed > 0 { args.speed } else { 175 },
         if args.wideband {
             ", wideband 16 kHz"
         } else {

@@ -10,8 +10,9 @@ use super::config::{EndpointerConfig, frames_in};
 /// Audio kept ahead of a speech run beyond the pre-roll, so long runs with dips still get
 /// their full pre-roll.
 const RING_EXTRA_MS: u64 = 2000;
-/// Utterance audio preallocated per buffer (two buffers: 320 KB at 8 kHz, 640 KB at
-/// 16 kHz per call); a longer utterance grows the buffer once (amortised doubling).
+/// Utterance audio preallocated (160 KB at 8 kHz, 320 KB at 16 kHz per call; pages the
+/// utterances never reach are not resident); a longer utterance grows the buffer once
+/// (amortised doubling).
 const PREALLOCATED_MS: u64 = 10_000;
 /// Trailing silence kept after the last voiced frame of an utterance.
 const TAIL_MS: u64 = 200;
@@ -69,7 +70,6 @@ pub struct Endpointer {
     ring_len: usize,
     expected_at_ms: Option<u64>,
     current: Vec<i16>,
-    finished: Vec<i16>,
 }
 
 impl Endpointer {
@@ -97,7 +97,6 @@ impl Endpointer {
             ring_len: 0,
             expected_at_ms: None,
             current: Vec::with_capacity(prealloc),
-            finished: Vec::with_capacity(prealloc),
         }
     }
 
@@ -112,9 +111,13 @@ impl Endpointer {
     }
 
     /// Audio of the last ended utterance (pre-roll included), at the endpointer's rate.
-    /// Valid until the next utterance ends.
+    /// Valid until the next utterance starts (one buffer serves both: the caller copies it
+    /// when the end is reported); empty while the caller speaks.
     pub fn utterance_pcm(&self) -> &[i16] {
-        &self.finished
+        match self.state {
+            State::Idle => &self.current,
+            State::Speaking { .. } => &[],
+        }
     }
 
     /// Takes one 20 ms frame starting at `at_ms` with its VAD decision.
@@ -237,8 +240,6 @@ impl Endpointer {
         let keep_until = (end_ms + TAIL_MS).min(frame_end);
         let keep = (keep_until.saturating_sub(audio_start_ms) * self.sample_rate / 1000) as usize;
         self.current.truncate(keep);
-        std::mem::swap(&mut self.current, &mut self.finished);
-        self.current.clear();
         self.state = State::Idle;
         self.reset_run();
         EndpointEvent::UtteranceEnded(UtteranceBounds {

@@ -7,8 +7,9 @@ use std::collections::VecDeque;
 use super::resample::{ResampleError, StreamResampler};
 use super::{FRAME_SAMPLES, WIRE_RATE};
 
-/// Audio preallocated in the queue (10 s at 8 kHz); more grows it when a clip is queued.
-const PREALLOCATED_SAMPLES: usize = 80_000;
+/// Audio preallocated in the queue (2 s at 8 kHz, 32 KB); a longer reply grows it when its
+/// clip is queued (per sentence, never per frame).
+const PREALLOCATED_SAMPLES: usize = 16_000;
 
 /// Identifies one queued clip (a sentence of the agent's reply).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -54,6 +54,9 @@ pub fn model_dir(name: &str) -> Option<PathBuf> {
 
 static CLIP: AtomicUsize = AtomicUsize::new(0);
 
+/// Words per minute of the test speech; 0 leaves espeak-ng's default (175).
+pub static SPEED_WPM: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// The espeak-ng voice of the test speech.
 pub const VOICE: &str = "en-us";
 
@@ -70,11 +73,13 @@ pub fn espeak_voice(text: &str, voice: &str) -> Option<(u32, Vec<i16>)> {
         std::process::id(),
         CLIP.fetch_add(1, Ordering::SeqCst)
     ));
-    let status = std::process::Command::new("espeak-ng")
-        .args(["-v", voice, "-w"])
-        .arg(&path)
-        .arg(text)
-        .status();
+    let mut command = std::process::Command::new("espeak-ng");
+    command.args(["-v", voice]);
+    let speed = SPEED_WPM.load(Ordering::SeqCst);
+    if speed > 0 {
+        command.arg("-s").arg(speed.to_string());
+    }
+    let status = command.arg("-w").arg(&path).arg(text).status();
     if !matches!(status, Ok(s) if s.success()) {
         eprintln!("SKIPPED: espeak-ng is not installed (apt-get install -y espeak-ng)");
         return None;
