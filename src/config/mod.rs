@@ -735,9 +735,42 @@ mod tests {
             ("VCA_LLM_TEMPERATURE", "3"),
             ("VCA_LLM_TIMEOUT_MS", "5"),
             ("VCA_TTS_VOICE", "-rf"),
+            ("VCA_STT_WORKERS", "0"),
         ] {
             let err = load(&with(&[(key, value)]), Needs::Everything).unwrap_err();
             assert!(err.to_string().starts_with(&format!("{key}: ")), "{err}");
+        }
+    }
+
+    #[test]
+    fn whisper_local_needs_a_model_directory() {
+        let env = with(&[("VCA_STT_PROVIDER", "whisper-local")]);
+        let err = load(&env, Needs::Everything).unwrap_err().to_string();
+        if cfg!(feature = "whisper-local") {
+            assert!(err.starts_with("VCA_STT_MODEL: missing"), "{err}");
+            let dir = std::env::temp_dir().join(format!("vca-no-model-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path: &'static str = Box::leak(dir.to_string_lossy().into_owned().into_boxed_str());
+            let env = with(&[
+                ("VCA_STT_PROVIDER", "whisper-local"),
+                ("VCA_STT_MODEL", path),
+            ]);
+            let err = load(&env, Needs::Everything).unwrap_err().to_string();
+            assert!(err.contains("has no model.bin"), "{err}");
+            for file in ["model.bin", "config.json", "vocabulary.txt"] {
+                std::fs::write(dir.join(file), b"x").unwrap();
+            }
+            let s = load(&env, Needs::Everything).unwrap();
+            assert_eq!(s.engines.stt.provider, SttProvider::WhisperLocal);
+            assert_eq!(s.engines.stt.final_timeout.as_millis(), 10_000);
+            assert_eq!(s.engines.stt.workers, 1);
+            std::fs::remove_dir_all(&dir).ok();
+            // Commands that need no engines do not look for the model.
+            let env = with(&[("VCA_STT_PROVIDER", "whisper-local")]);
+            assert!(load(&env, Needs::Database).is_ok());
+        } else {
+            assert!(err.starts_with("VCA_STT_PROVIDER: "), "{err}");
+            assert!(err.contains("--features whisper-local"), "{err}");
         }
     }
 

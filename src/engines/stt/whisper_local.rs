@@ -79,6 +79,12 @@ fn load_error(e: WhisperError) -> EngineError {
     }
 }
 
+/// Counts a failed transcription in `vca_engine_errors_total` and hands it on.
+fn failed(e: EngineError) -> EngineError {
+    metrics::error(&e);
+    e
+}
+
 /// Our error for a failed transcription.
 fn transcribe_error(e: WhisperError) -> EngineError {
     match e {
@@ -150,13 +156,16 @@ impl SttSession for Session {
         let pcm_16k = pcm_i16_to_f32(&upsample_8k_to_16k(PROVIDER, utterance)?);
         self.usage.audio_seconds += utterance.len() as f64 / 8000.0;
         let run = self.pool.transcribe(pcm_16k, self.language.as_deref());
-        let transcript = tokio::time::timeout(self.final_timeout, run)
-            .await
-            .map_err(|_| EngineError::Timeout {
-                provider: PROVIDER,
-                stage: "final transcript",
-            })?
-            .map_err(transcribe_error)?;
+        let transcript = match tokio::time::timeout(self.final_timeout, run).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => return Err(failed(transcribe_error(e))),
+            Err(_) => {
+                return Err(failed(EngineError::Timeout {
+                    provider: PROVIDER,
+                    stage: "final transcript",
+                }));
+            }
+        };
         metrics::stt_final_latency(PROVIDER, started.elapsed());
         tracing::debug!(
             audio_s = transcript.audio_seconds,
