@@ -61,5 +61,12 @@ ensure_build_deps() {
   if ! command -v cargo >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
   fi
-  command -v cargo >/dev/null 2>&1 || { log "cargo (Rust >= 1.94) is required"; return 1; }
+  if ! command -v cargo >/dev/null 2>&1; then
+    # Debian 12's own Rust is too old; rustup installs a current stable toolchain.
+    log "installing Rust with rustup (stable, minimal profile)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+      sh -s -- -y --profile minimal --component rustfmt,clippy >/dev/null ||
+      { log "cargo (Rust >= 1.94) is required: see https://rustup.rs"; return 1; }
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
 }
