@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::ari::{AriError, ExternalMediaRequest, HangupReason};
+use crate::ari::{ExternalMediaRequest, HangupReason};
 use crate::call::context::CallContext;
 use crate::call::media_driver::{MediaHandle, MediaSession};
 use crate::call::port_pool::PortLease;
@@ -140,9 +140,4 @@ pub async fn release(ctx: &CallContext, res: &mut CallResources) {
     if let Some(id) = res.bridge_id.take() {
         destroy_bridge(ctx, &id).await;
     }
-}
-
-/// Whether an ARI error means the thing is simply not there any more.
-pub fn is_gone(e: &AriError) -> bool {
-    e.is_not_found()
 }
