@@ -42,16 +42,28 @@ pub fn check_status(
     let status = response.status().as_u16();
     match status {
         200..=299 => Ok(response),
-        401 | 403 => Err(EngineError::Auth { provider, status }),
-        _ => Err(EngineError::Http {
+        _ => Err(status_error(provider, status, response.headers())),
+    }
+}
+
+/// Our error for a refusal with `status` (an HTTP response or a refused WebSocket
+/// upgrade): 401/403 → [`EngineError::Auth`], anything else → [`EngineError::Http`] with
+/// its `Retry-After`.
+pub fn status_error(
+    provider: &'static str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+) -> EngineError {
+    match status {
+        401 | 403 => EngineError::Auth { provider, status },
+        _ => EngineError::Http {
             provider,
             status,
-            retry_after: response
-                .headers()
+            retry_after: headers
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after),
-        }),
+        },
     }
 }
 

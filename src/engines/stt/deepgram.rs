@@ -23,8 +23,8 @@ use super::{
 };
 use crate::config::Secret;
 use crate::engines::error::EngineError;
-use crate::engines::metrics;
-use crate::engines::resilience::{Guard, parse_retry_after};
+use crate::engines::resilience::Guard;
+use crate::engines::{http, metrics};
 use crate::media::g711::Law;
 
 /// Provider label in errors and metrics.
@@ -142,24 +142,11 @@ impl Deepgram {
             .insert(reqwest::header::AUTHORIZATION, auth);
         match tokio_tungstenite::connect_async(request).await {
             Ok((ws, _)) => Ok(ws),
-            Err(tungstenite::Error::Http(response)) => {
-                let status = response.status().as_u16();
-                Err(match status {
-                    401 | 403 => EngineError::Auth {
-                        provider: PROVIDER,
-                        status,
-                    },
-                    _ => EngineError::Http {
-                        provider: PROVIDER,
-                        status,
-                        retry_after: response
-                            .headers()
-                            .get(reqwest::header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(parse_retry_after),
-                    },
-                })
-            }
+            Err(tungstenite::Error::Http(response)) => Err(http::status_error(
+                PROVIDER,
+                response.status().as_u16(),
+                response.headers(),
+            )),
             Err(tungstenite::Error::Io(_) | tungstenite::Error::Tls(_)) => {
                 Err(EngineError::Unavailable {
                     provider: PROVIDER,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdout, Command};
 
-use super::{TextToSpeech, TtsRequest, TtsStream, refuse_empty};
+use super::{ChunkSource, TextToSpeech, TtsRequest, TtsStream, refuse_empty, stream_after_first};
 use crate::engines::audio::PcmChunk;
 use crate::engines::error::EngineError;
 use crate::engines::metrics;
@@ -61,9 +61,9 @@ fn process(detail: impl Into<String>) -> EngineError {
     }
 }
 
-impl Running {
+impl ChunkSource for Running {
     /// The next non-empty chunk, or `None` when espeak-ng exits cleanly.
-    async fn next(
+    async fn next_chunk(
         &mut self,
         limit: Duration,
         stage: &'static str,
@@ -139,7 +139,7 @@ impl Espeak {
             buf: vec![0; 8192],
         };
         match running
-            .next(self.guard.timeouts.first_byte, "first audio")
+            .next_chunk(self.guard.timeouts.first_byte, "first audio")
             .await?
         {
             Some(first) => Ok((running, first)),
@@ -166,19 +166,6 @@ impl TextToSpeech for Espeak {
             .run("first audio", limit, || self.start(&request))
             .await?;
         metrics::tts_first_audio(PROVIDER, started.elapsed());
-        let idle = self.guard.timeouts.idle;
-        let rest = futures_util::stream::unfold(Some(running), move |state| async move {
-            let mut running = state?;
-            match running.next(idle, "next audio").await {
-                Ok(Some(chunk)) => Some((Ok(chunk), Some(running))),
-                Ok(None) => None,
-                Err(e) => {
-                    metrics::error(&e);
-                    Some((Err(e), None))
-                }
-            }
-        });
-        let first = futures_util::stream::once(async move { Ok(first) });
-        Ok(Box::pin(futures_util::StreamExt::chain(first, rest)))
+        Ok(stream_after_first(first, running, self.guard.timeouts.idle))
     }
 }

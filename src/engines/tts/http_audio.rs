@@ -7,7 +7,7 @@ use crate::engines::resilience::Guard;
 use crate::engines::{http, metrics};
 use crate::media::g711::Law;
 
-use super::TtsStream;
+use super::{ChunkSource, TtsStream, stream_after_first};
 
 /// How the body's bytes encode audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,9 +41,11 @@ impl Reading {
             },
         }
     }
+}
 
+impl ChunkSource for Reading {
     /// The next non-empty chunk, or `None` at the end of the body.
-    async fn next(
+    async fn next_chunk(
         &mut self,
         limit: std::time::Duration,
         stage: &'static str,
@@ -81,7 +83,7 @@ pub async fn stream_audio(
                 audio,
                 assembler: Le16Assembler::new(),
             };
-            match reading.next(first_byte, "first audio").await? {
+            match reading.next_chunk(first_byte, "first audio").await? {
                 Some(first) => Ok((reading, first)),
                 None => Err(EngineError::Protocol {
                     provider,
@@ -91,18 +93,5 @@ pub async fn stream_audio(
         })
         .await?;
     metrics::tts_first_audio(provider, started.elapsed());
-    let idle = guard.timeouts.idle;
-    let rest = futures_util::stream::unfold(Some(reading), move |state| async move {
-        let mut reading = state?;
-        match reading.next(idle, "next audio").await {
-            Ok(Some(chunk)) => Some((Ok(chunk), Some(reading))),
-            Ok(None) => None,
-            Err(e) => {
-                metrics::error(&e);
-                Some((Err(e), None))
-            }
-        }
-    });
-    let first = futures_util::stream::once(async move { Ok(first) });
-    Ok(Box::pin(futures_util::StreamExt::chain(first, rest)))
+    Ok(stream_after_first(first, reading, guard.timeouts.idle))
 }

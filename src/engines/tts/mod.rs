@@ -9,12 +9,15 @@ pub mod espeak;
 mod http_audio;
 pub mod openai;
 
+use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use futures_util::Stream;
 
 use super::audio::PcmChunk;
 use super::error::EngineError;
+use super::metrics;
 
 /// One sentence (or phrase) to speak. `None` fields take the provider's configured value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,4 +71,33 @@ fn refuse_empty(provider: &'static str, request: &TtsRequest) -> Result<(), Engi
         });
     }
     Ok(())
+}
+
+/// Where a synthesis's audio comes from after its first chunk (a response body, a
+/// process's output).
+trait ChunkSource: Send + 'static {
+    /// The next non-empty chunk within `limit`, or `None` at a clean end.
+    fn next_chunk(
+        &mut self,
+        limit: Duration,
+        stage: &'static str,
+    ) -> impl Future<Output = Result<Option<PcmChunk>, EngineError>> + Send;
+}
+
+/// `first`, then the rest of `source` with `idle` as the limit per chunk; a failure is
+/// counted and ends the stream.
+fn stream_after_first(first: PcmChunk, source: impl ChunkSource, idle: Duration) -> TtsStream {
+    let rest = futures_util::stream::unfold(Some(source), move |state| async move {
+        let mut source = state?;
+        match source.next_chunk(idle, "next audio").await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(source))),
+            Ok(None) => None,
+            Err(e) => {
+                metrics::error(&e);
+                Some((Err(e), None))
+            }
+        }
+    });
+    let first = futures_util::stream::once(async move { Ok(first) });
+    Box::pin(futures_util::StreamExt::chain(first, rest))
 }
