@@ -53,6 +53,16 @@ pub struct Transcript {
     pub complete: bool,
 }
 
+impl Transcript {
+    /// A confirmed final transcript of `text`; empty for an empty utterance.
+    pub fn finished(text: impl Into<String>) -> Self {
+        Transcript {
+            text: text.into(),
+            complete: true,
+        }
+    }
+}
+
 /// Something the provider noticed on its own (Deepgram only; others send nothing).
 #[derive(Debug, Clone, PartialEq)]
 pub enum SttEvent {
@@ -71,13 +81,14 @@ pub struct SttUsage {
     pub audio_seconds: f64,
 }
 
-/// One call's recognition session. Dropping it closes the connection.
+/// One call's recognition session. Dropping it closes the connection. The provided
+/// methods suit per-utterance providers, which ignore frames and send no events.
 #[async_trait::async_trait]
 pub trait SttSession: Send + std::fmt::Debug {
     /// One inbound frame (160 bytes of G.711 per 20 ms). Never blocks, never fails: if
     /// the provider is gone the frame is dropped and the error shows at the next
     /// [`Self::finish_utterance`].
-    fn push_frame(&mut self, frame: &[u8]);
+    fn push_frame(&mut self, _frame: &[u8]) {}
 
     /// Our endpointer ended the caller's turn: the final transcript of this utterance
     /// (8 kHz PCM of it in `utterance`), within the STT final timeout.
@@ -85,16 +96,18 @@ pub trait SttSession: Send + std::fmt::Debug {
 
     /// Tells a streaming provider the line is alive while no audio flows (the agent
     /// speaks); sessions also do this on their own when audio stops.
-    fn keepalive(&mut self);
+    fn keepalive(&mut self) {}
 
     /// The next provider event, if one is waiting. Never blocks.
-    fn try_event(&mut self) -> Option<SttEvent>;
+    fn try_event(&mut self) -> Option<SttEvent> {
+        None
+    }
 
     /// Audio billed so far.
     fn usage(&self) -> SttUsage;
 
     /// Ends the session cleanly (Deepgram: `CloseStream`), within a short bound.
-    async fn close(&mut self);
+    async fn close(&mut self) {}
 }
 
 /// A speech recognition engine, shared by all calls (`Arc<dyn SpeechToText>`).

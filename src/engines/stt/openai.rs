@@ -9,8 +9,7 @@ use serde::Deserialize;
 
 use super::multipart::Multipart;
 use super::{
-    SpeechToText, SttEvent, SttOptions, SttSession, SttUsage, Transcript, iso_639_1,
-    upsample_8k_to_16k,
+    SpeechToText, SttOptions, SttSession, SttUsage, Transcript, iso_639_1, upsample_8k_to_16k,
 };
 use crate::config::Secret;
 use crate::engines::error::EngineError;
@@ -116,14 +115,9 @@ struct Session {
 
 #[async_trait::async_trait]
 impl SttSession for Session {
-    fn push_frame(&mut self, _frame: &[u8]) {}
-
     async fn finish_utterance(&mut self, utterance: &[i16]) -> Result<Transcript, EngineError> {
         if utterance.is_empty() {
-            return Ok(Transcript {
-                text: String::new(),
-                complete: true,
-            });
+            return Ok(Transcript::finished(""));
         }
         let started = tokio::time::Instant::now();
         let pcm16k = upsample_8k_to_16k(PROVIDER, utterance)?;
@@ -138,23 +132,12 @@ impl SttSession for Session {
             })
             .await?;
         metrics::stt_final_latency(PROVIDER, started.elapsed());
-        Ok(Transcript {
-            text,
-            complete: true,
-        })
-    }
-
-    fn keepalive(&mut self) {}
-
-    fn try_event(&mut self) -> Option<SttEvent> {
-        None
+        Ok(Transcript::finished(text))
     }
 
     fn usage(&self) -> SttUsage {
         self.usage
     }
-
-    async fn close(&mut self) {}
 }
 
 #[async_trait::async_trait]

@@ -13,8 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    SpeechToText, SttEvent, SttOptions, SttSession, SttUsage, Transcript, iso_639_1,
-    upsample_8k_to_16k,
+    SpeechToText, SttOptions, SttSession, SttUsage, Transcript, iso_639_1, upsample_8k_to_16k,
 };
 use crate::engines::error::EngineError;
 use crate::engines::metrics;
@@ -143,14 +142,9 @@ struct Session {
 
 #[async_trait::async_trait]
 impl SttSession for Session {
-    fn push_frame(&mut self, _frame: &[u8]) {}
-
     async fn finish_utterance(&mut self, utterance: &[i16]) -> Result<Transcript, EngineError> {
         if utterance.is_empty() {
-            return Ok(Transcript {
-                text: String::new(),
-                complete: true,
-            });
+            return Ok(Transcript::finished(""));
         }
         let started = tokio::time::Instant::now();
         let pcm_16k = pcm_i16_to_f32(&upsample_8k_to_16k(PROVIDER, utterance)?);
@@ -173,23 +167,12 @@ impl SttSession for Session {
             compute_ms = transcript.compute.as_millis() as u64,
             "whisper transcription"
         );
-        Ok(Transcript {
-            text: transcript.text.trim().to_string(),
-            complete: true,
-        })
-    }
-
-    fn keepalive(&mut self) {}
-
-    fn try_event(&mut self) -> Option<SttEvent> {
-        None
+        Ok(Transcript::finished(transcript.text.trim()))
     }
 
     fn usage(&self) -> SttUsage {
         self.usage
     }
-
-    async fn close(&mut self) {}
 }
 
 #[cfg(test)]
