@@ -10,13 +10,13 @@
 #![cfg(feature = "whisper-local")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod speech_support;
 mod support_daemon;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use support_daemon::World;
-use vca_bridge::media::resample::StreamResampler;
 use vca_bridge::sim::{CallSpec, HangupWhen};
 
 const DID: &str = "+918035550100";
@@ -60,32 +60,13 @@ fn model_dir() -> Option<PathBuf> {
     }
 }
 
-/// espeak-ng's speech of `text`, resampled to the call's 8 kHz.
+/// espeak-ng's speech of `text` at the demo's 150 words per minute, at 8 kHz.
 fn speech_8k(text: &str) -> Option<Vec<i16>> {
-    let path = std::env::temp_dir().join(format!(
-        "vca-demo-call-{}-{}.wav",
-        std::process::id(),
-        text.len()
-    ));
-    let status = std::process::Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "150", "-w"])
-        .arg(&path)
-        .arg(text)
-        .status();
-    if !matches!(status, Ok(s) if s.success()) {
+    let speech = speech_support::espeak_8k(text, "en-us", 150);
+    if speech.is_none() {
         missing("espeak-ng is not installed");
-        return None;
     }
-    let mut reader = hound::WavReader::open(&path).unwrap();
-    let rate = reader.spec().sample_rate;
-    let pcm: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
-    std::fs::remove_file(&path).ok();
-    let mut out = Vec::new();
-    StreamResampler::new(rate, 8000)
-        .unwrap()
-        .process_clip(&pcm, &mut out)
-        .unwrap();
-    Some(out)
+    speech
 }
 
 #[derive(Debug, sqlx::FromRow)]

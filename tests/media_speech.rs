@@ -4,6 +4,8 @@
 //! is not installed), silence and noise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod speech_support;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -12,7 +14,6 @@ use vca_bridge::media::core::{CoreEvent, MediaCore};
 use vca_bridge::media::g711::Law;
 use vca_bridge::media::outbound::RtpIdentity;
 use vca_bridge::media::playout::PlayoutId;
-use vca_bridge::media::resample::StreamResampler;
 
 const RTP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/asterisk/rtp/");
 
@@ -203,30 +204,7 @@ fn silence_and_quiet_noise_never_start_speech() {
 
 /// Speech from espeak-ng at 8 kHz, or `None` (with a message) if it is not installed.
 fn espeak(text: &str) -> Option<Vec<i16>> {
-    let path = std::env::temp_dir().join(format!(
-        "vca-media-{}-{}.wav",
-        std::process::id(),
-        text.len()
-    ));
-    let status = std::process::Command::new("espeak-ng")
-        .arg("-w")
-        .arg(&path)
-        .arg(text)
-        .status();
-    if !matches!(status, Ok(s) if s.success()) {
-        eprintln!("SKIPPED: espeak-ng is not installed (apt-get install -y espeak-ng)");
-        return None;
-    }
-    let mut reader = hound::WavReader::open(&path).unwrap();
-    let rate = reader.spec().sample_rate;
-    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
-    std::fs::remove_file(&path).ok();
-    let mut out = Vec::new();
-    StreamResampler::new(rate, 8000)
-        .unwrap()
-        .process_clip(&samples, &mut out)
-        .unwrap();
-    Some(out)
+    speech_support::espeak_8k(text, "en", 0)
 }
 
 /// Packets carrying `lead_ms` of silence, then `speech`, then 2 s of silence.

@@ -4,8 +4,11 @@
 //! fetched models live.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../speech_support/mod.rs"]
+mod speech_support;
+
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use vca_bridge::media::g711::Law;
 use vca_bridge::media::resample::StreamResampler;
@@ -52,8 +55,6 @@ pub fn model_dir(name: &str) -> Option<PathBuf> {
     }
 }
 
-static CLIP: AtomicUsize = AtomicUsize::new(0);
-
 /// Words per minute of the test speech; 0 leaves espeak-ng's default (175).
 pub static SPEED_WPM: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
@@ -66,29 +67,9 @@ pub fn espeak(text: &str) -> Option<(u32, Vec<i16>)> {
     espeak_voice(text, VOICE)
 }
 
-/// As [`espeak`], in `voice`.
+/// As [`espeak`], in `voice`, at [`SPEED_WPM`].
 pub fn espeak_voice(text: &str, voice: &str) -> Option<(u32, Vec<i16>)> {
-    let path = std::env::temp_dir().join(format!(
-        "vca-whisper-{}-{}.wav",
-        std::process::id(),
-        CLIP.fetch_add(1, Ordering::SeqCst)
-    ));
-    let mut command = std::process::Command::new("espeak-ng");
-    command.args(["-v", voice]);
-    let speed = SPEED_WPM.load(Ordering::SeqCst);
-    if speed > 0 {
-        command.arg("-s").arg(speed.to_string());
-    }
-    let status = command.arg("-w").arg(&path).arg(text).status();
-    if !matches!(status, Ok(s) if s.success()) {
-        eprintln!("SKIPPED: espeak-ng is not installed (apt-get install -y espeak-ng)");
-        return None;
-    }
-    let mut reader = hound::WavReader::open(&path).unwrap();
-    let rate = reader.spec().sample_rate;
-    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
-    std::fs::remove_file(&path).ok();
-    Some((rate, samples))
+    speech_support::espeak(text, voice, SPEED_WPM.load(Ordering::SeqCst))
 }
 
 /// `pcm` at `rate` as a phone call carries it and the bridge hands it to STT: resampled to
