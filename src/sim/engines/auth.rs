@@ -1,12 +1,31 @@
-//! The bearer-key check every fake endpoint makes, and OpenAI-shaped error replies.
+//! The bearer-key check in front of every fake endpoint, and OpenAI-shaped error replies.
+
+use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 
+use super::EngineState;
+
+/// Middleware: answers 401 unless the request carries the fake engines' key.
+pub(crate) async fn require_key(
+    State(state): State<Arc<EngineState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if authorized(request.headers(), &state.api_key) {
+        next.run(request).await
+    } else {
+        unauthorized()
+    }
+}
+
 /// Whether `headers` carry `Authorization: Bearer {key}`.
-pub(crate) fn authorized(headers: &HeaderMap, key: &str) -> bool {
+fn authorized(headers: &HeaderMap, key: &str) -> bool {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -27,7 +46,7 @@ pub(crate) fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 }
 
 /// 401 for a missing or wrong key.
-pub(crate) fn unauthorized() -> Response {
+fn unauthorized() -> Response {
     error(
         StatusCode::UNAUTHORIZED,
         "invalid_request_error",

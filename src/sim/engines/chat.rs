@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde_json::json;
 
 use super::EngineState;
-use super::auth::{authorized, error, unauthorized};
+use super::auth::error;
 
 /// The agent's reply to every turn.
 pub const REPLY_TEXT: &str = "Sure, I can help with that. Is there anything else?";
@@ -90,14 +90,7 @@ fn valid_request(body: &[u8]) -> bool {
             .is_some_and(|m| !m.is_empty())
 }
 
-pub(crate) async fn handle(
-    State(state): State<Arc<EngineState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !authorized(&headers, &state.api_key) {
-        return unauthorized();
-    }
+pub(crate) async fn handle(State(state): State<Arc<EngineState>>, body: Bytes) -> Response {
     if !valid_request(&body) {
         return error(
             StatusCode::BAD_REQUEST,

@@ -167,6 +167,10 @@ fn router(state: Arc<EngineState>) -> Router {
         .route("/v1/audio/transcriptions", post(transcribe::handle))
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/audio/speech", post(speech::handle))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ))
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(state)
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 
 use super::EngineState;
-use super::auth::{authorized, error, unauthorized};
+use super::auth::error;
 use super::waveform::speech_like_24k;
 
 /// Milliseconds of speech per character of input text.
@@ -48,14 +48,7 @@ fn input_text(body: &[u8]) -> Option<String> {
     (!text.trim().is_empty()).then(|| text.to_string())
 }
 
-pub(crate) async fn handle(
-    State(state): State<Arc<EngineState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !authorized(&headers, &state.api_key) {
-        return unauthorized();
-    }
+pub(crate) async fn handle(State(state): State<Arc<EngineState>>, body: Bytes) -> Response {
     let Some(text) = input_text(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
