@@ -52,17 +52,26 @@ fn audible_ms(pcm: &[i16]) -> u64 {
         * 20
 }
 
+/// Whether espeak-ng (the agent's voice) is installed; says SKIPPED when it is not, and
+/// fails in CI, where scripts/test installs it.
 fn espeak_available() -> bool {
-    std::process::Command::new("espeak-ng")
+    let here = std::process::Command::new("espeak-ng")
         .arg("--version")
         .output()
-        .is_ok()
+        .is_ok();
+    if !here {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "espeak-ng is not installed; scripts/test installs it"
+        );
+        eprintln!("SKIPPED: espeak-ng is not installed (scripts/test installs it)");
+    }
+    here
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_turn_conversation_is_heard_and_transcribed() {
     if !espeak_available() {
-        eprintln!("SKIPPED: espeak-ng is not installed (scripts/test installs it)");
         return;
     }
     let w = World::new().await;
@@ -146,7 +155,6 @@ async fn a_multi_turn_conversation_is_heard_and_transcribed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn barge_in_cuts_the_reply_to_what_was_heard() {
     if !espeak_available() {
-        eprintln!("SKIPPED: espeak-ng is not installed (scripts/test installs it)");
         return;
     }
     let long_reply = "Thank you for asking. We are open every day from nine in the morning. \
@@ -212,7 +220,6 @@ async fn barge_in_cuts_the_reply_to_what_was_heard() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speech_recognition_down_speaks_the_apology() {
     if !espeak_available() {
-        eprintln!("SKIPPED: espeak-ng is not installed (scripts/test installs it)");
         return;
     }
     let w = World::new().await;
@@ -260,7 +267,6 @@ async fn speech_recognition_down_speaks_the_apology() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn language_model_down_speaks_the_fallback_line() {
     if !espeak_available() {
-        eprintln!("SKIPPED: espeak-ng is not installed (scripts/test installs it)");
         return;
     }
     let w = World::with(&[("VCA_LLM_PROVIDER", "openai")]).await;
@@ -294,7 +300,6 @@ async fn language_model_down_speaks_the_fallback_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_turns_ends_with_a_goodbye_and_a_hangup() {
     if !espeak_available() {
-        eprintln!("SKIPPED: espeak-ng is not installed (scripts/test installs it)");
         return;
     }
     let w = World::new().await;
@@ -328,7 +333,6 @@ async fn max_turns_ends_with_a_goodbye_and_a_hangup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_model_can_end_the_call() {
     if !espeak_available() {
-        eprintln!("SKIPPED: espeak-ng is not installed (scripts/test installs it)");
         return;
     }
     let w = World::with(&[("VCA_LLM_PROVIDER", "openai")]).await;
@@ -371,7 +375,6 @@ async fn the_model_can_end_the_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_readopted_call_continues_its_conversation() {
     if !espeak_available() {
-        eprintln!("SKIPPED: espeak-ng is not installed (scripts/test installs it)");
         return;
     }
     let mut w = World::new().await;

@@ -34,14 +34,7 @@ const SENTENCES: [(&str, &[&str]); 3] = [
     ),
 ];
 
-fn missing(what: &str) -> bool {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what}: scripts/test provides it in CI");
-    }
-    eprintln!("SKIPPED: {what}");
-    true
-}
-
+/// The tiny.en model directory, or `None` with a message (a failure in CI).
 fn model_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("VCA_TEST_WHISPER_MODEL")
         .map(PathBuf::from)
@@ -49,24 +42,23 @@ fn model_dir() -> Option<PathBuf> {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/whisper-tiny.en")
         });
     if dir.join("model.bin").is_file() {
-        Some(dir)
-    } else if missing(&format!(
-        "no Whisper model at {} (scripts/fetch-whisper-model tiny)",
-        dir.display()
-    )) {
-        None
-    } else {
-        unreachable!()
+        return Some(dir);
     }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "no Whisper model at {}; scripts/test fetches it",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: no Whisper model at {} (scripts/fetch-whisper-model tiny)",
+        dir.display()
+    );
+    None
 }
 
 /// espeak-ng's speech of `text` at the demo's 150 words per minute, at 8 kHz.
 fn speech_8k(text: &str) -> Option<Vec<i16>> {
-    let speech = speech_support::espeak_8k(text, "en-us", 150);
-    if speech.is_none() {
-        missing("espeak-ng is not installed");
-    }
-    speech
+    speech_support::espeak_8k(text, "en-us", 150)
 }
 
 #[derive(Debug, sqlx::FromRow)]

@@ -1,6 +1,7 @@
 //! espeak-ng speech for tests and examples: at espeak-ng's own rate (22.05 kHz), or
 //! resampled to a call's 8 kHz with the project's resampler. `None`, with a `SKIPPED`
-//! message, when espeak-ng is not installed.
+//! message, when espeak-ng is not installed; in CI (`CI` set, where scripts/test installs
+//! it) that is a failure instead.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,10 @@ pub fn espeak(text: &str, voice: &str, speed_wpm: u32) -> Option<(u32, Vec<i16>)
     }
     let status = command.arg("-w").arg(&path).arg(text).status();
     if !matches!(status, Ok(s) if s.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "espeak-ng is not installed; scripts/test installs it"
+        );
         eprintln!("SKIPPED: espeak-ng is not installed (apt-get install -y espeak-ng)");
         return None;
     }

@@ -39,7 +39,8 @@ pub const SENTENCES: [&str; 20] = [
 ];
 
 /// The model directory `models/NAME` of this checkout (filled by
-/// `scripts/fetch-whisper-model`), or `None` with a message when it is not there.
+/// `scripts/fetch-whisper-model`), or `None` with a message when it is not there (a
+/// failure in CI, where scripts/test fetches tiny.en).
 pub fn model_dir(name: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("models")
@@ -47,6 +48,11 @@ pub fn model_dir(name: &str) -> Option<PathBuf> {
     if dir.join("model.bin").is_file() {
         Some(dir)
     } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no Whisper model at {}; scripts/test fetches it",
+            dir.display()
+        );
         eprintln!(
             "SKIPPED: no Whisper model at {} (run scripts/fetch-whisper-model first)",
             dir.display()
