@@ -187,29 +187,30 @@ fn padded_sample(pcm: &[f32], i: isize) -> f32 {
     pcm.get(i.unsigned_abs()).copied().unwrap_or(0.0)
 }
 
+/// The Slaney mel scale (librosa, `htk=False`): linear below 1 kHz, logarithmic above.
+const SLANEY_F_SP: f64 = 200.0 / 3.0;
+const SLANEY_MIN_LOG_HZ: f64 = 1000.0;
+const SLANEY_MIN_LOG_MEL: f64 = SLANEY_MIN_LOG_HZ / SLANEY_F_SP;
+
+fn slaney_logstep() -> f64 {
+    6.4f64.ln() / 27.0
+}
+
 /// Hz → mel on the Slaney scale (librosa `hz_to_mel`, `htk=False`).
 fn hz_to_mel(hz: f64) -> f64 {
-    const F_SP: f64 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f64 = 1000.0;
-    let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = 6.4f64.ln() / 27.0;
-    if hz >= MIN_LOG_HZ {
-        min_log_mel + (hz / MIN_LOG_HZ).ln() / logstep
+    if hz >= SLANEY_MIN_LOG_HZ {
+        SLANEY_MIN_LOG_MEL + (hz / SLANEY_MIN_LOG_HZ).ln() / slaney_logstep()
     } else {
-        hz / F_SP
+        hz / SLANEY_F_SP
     }
 }
 
 /// Mel → Hz on the Slaney scale (librosa `mel_to_hz`, `htk=False`).
 fn mel_to_hz(mel: f64) -> f64 {
-    const F_SP: f64 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f64 = 1000.0;
-    let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel {
-        MIN_LOG_HZ * (logstep * (mel - min_log_mel)).exp()
+    if mel >= SLANEY_MIN_LOG_MEL {
+        SLANEY_MIN_LOG_HZ * (slaney_logstep() * (mel - SLANEY_MIN_LOG_MEL)).exp()
     } else {
-        mel * F_SP
+        mel * SLANEY_F_SP
     }
 }
 
