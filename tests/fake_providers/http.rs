@@ -372,20 +372,36 @@ fn received(route: Route, query: Option<String>, headers: &HeaderMap, body: &Byt
     }
 }
 
+/// The start of every JSON route: the request recorded, the scripted reply's prelude
+/// played, then the key, the content type and the JSON body checked as OpenAI does.
+async fn json_prelude(
+    s: &Arc<Shared>,
+    route: Route,
+    behaviour: &Behaviour,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Reply, Value), Response> {
+    let reply = prelude(s, received(route, None, headers, body)).await?;
+    if !bearer_ok(headers, &behaviour.api_key) {
+        return Err(error_json(401, "Incorrect API key provided"));
+    }
+    if !is_json(headers) {
+        return Err(error_json(400, "Content-Type must be application/json"));
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return Err(error_json(
+            400,
+            "We could not parse the JSON body of your request",
+        ));
+    };
+    Ok((reply, req))
+}
+
 async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let behaviour = s.behaviour.lock().unwrap().clone();
-    let reply = match prelude(&s, received(Route::Chat, None, &headers, &body)).await {
+    let (reply, req) = match json_prelude(&s, Route::Chat, &behaviour, &headers, &body).await {
         Ok(r) => r,
         Err(r) => return r,
-    };
-    if !bearer_ok(&headers, &behaviour.api_key) {
-        return error_json(401, "Incorrect API key provided");
-    }
-    if !is_json(&headers) {
-        return error_json(400, "Content-Type must be application/json");
-    }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return error_json(400, "We could not parse the JSON body of your request");
     };
     let messages_ok = req["messages"].as_array().is_some_and(|m| {
         !m.is_empty()
@@ -441,18 +457,9 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> 
 
 async fn speech(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let behaviour = s.behaviour.lock().unwrap().clone();
-    let reply = match prelude(&s, received(Route::Speech, None, &headers, &body)).await {
+    let (reply, req) = match json_prelude(&s, Route::Speech, &behaviour, &headers, &body).await {
         Ok(r) => r,
         Err(r) => return r,
-    };
-    if !bearer_ok(&headers, &behaviour.api_key) {
-        return error_json(401, "Incorrect API key provided");
-    }
-    if !is_json(&headers) {
-        return error_json(400, "Content-Type must be application/json");
-    }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return error_json(400, "We could not parse the JSON body of your request");
     };
     let input = req["input"].as_str().unwrap_or("");
     if !req["model"].is_string() || !req["voice"].is_string() || input.is_empty() {
