@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use vca_bridge::media::g711::Law;
 use vca_bridge::whisper::{ModelOptions, Precision, Transcribe, WhisperModel};
+use vca_media::g711::Law;
 
 #[derive(Parser)]
 struct Args {

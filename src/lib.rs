@@ -15,9 +15,11 @@
 //! - [`engines`]: speech-to-text, language model and text-to-speech providers, with
 //!   timeouts, retries and circuit breakers.
 //! - [`conversation`]: the agent's side of a call: turns, barge-in, limits, transcript.
-//! - [`media`]: the sans-IO media core (G.711, RTP, VAD, resampling, playout).
-//! - [`sim`]: `vca-sim`, an Asterisk simulator (ARI REST + events + UnicastRTP peers) that
-//!   matches the recordings in `shared/asterisk/`; used by tests, the demo and load runs.
+//! - [`media`]: the sans-IO media core (G.711, RTP, VAD, resampling, playout): the
+//!   `vca-media` crate of this workspace, which has no tokio.
+//!
+//! The simulator of Asterisk (`vca-sim`, with its fake engines and load runner) is the
+//! workspace's `vca-sim` crate; the daemon never depends on it.
 //! - `whisper` (feature `whisper-local`): in-process Whisper speech-to-text (CTranslate2).
 pub mod admin;
 pub mod ari;
@@ -29,10 +31,10 @@ pub mod conversation;
 pub mod daemon;
 pub mod engines;
 pub mod logging;
-pub mod media;
+/// The sans-IO media core, its own crate (no tokio in its manifest).
+pub use vca_media as media;
 pub mod phone;
 pub mod service;
-pub mod sim;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "whisper-local")]

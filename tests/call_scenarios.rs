@@ -6,13 +6,13 @@ mod support_daemon;
 
 use std::time::Duration;
 
-use vca_bridge::sim::{CallSpec, CallStatus, EndedBy, HangupWhen, RestartSpec};
+use vca_sim::{CallSpec, CallStatus, EndedBy, HangupWhen, RestartSpec};
 
 use support_daemon::{World, caller_speech};
 
 const DID: &str = "+918012345678";
 
-async fn ended(call: &mut vca_bridge::sim::SimCall) -> vca_bridge::sim::CallOutcome {
+async fn ended(call: &mut vca_sim::SimCall) -> vca_sim::CallOutcome {
     tokio::time::timeout(Duration::from_secs(30), call.ended())
         .await
         .expect("call ends")

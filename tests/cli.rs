@@ -135,7 +135,7 @@ async fn migrate_then_check_config() {
     let out = cmd.arg("migrate").output().unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
 
-    let sim = vca_bridge::sim::Simulator::start(vca_bridge::sim::SimConfig {
+    let sim = vca_sim::Simulator::start(vca_sim::SimConfig {
         password: SECRET_PASSWORD.into(),
         ..Default::default()
     })
@@ -222,7 +222,7 @@ fn free_port() -> u16 {
 async fn run_migrates_serves_and_stops_on_sigterm() {
     let url = common::fresh_database().await;
     let port = free_port();
-    let sim = vca_bridge::sim::Simulator::start(vca_bridge::sim::SimConfig {
+    let sim = vca_sim::Simulator::start(vca_sim::SimConfig {
         password: SECRET_PASSWORD.into(),
         ..Default::default()
     })

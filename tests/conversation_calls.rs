@@ -10,7 +10,7 @@ use std::time::Duration;
 use support_daemon::fake_providers::http::{Reply, Route};
 use support_daemon::{World, caller_speech};
 use uuid::Uuid;
-use vca_bridge::sim::{CallSpec, HangupWhen, SimCall};
+use vca_sim::{CallSpec, HangupWhen, SimCall};
 
 const DID: &str = "+918012345678";
 

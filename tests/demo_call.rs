@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use support_daemon::World;
-use vca_bridge::sim::{CallSpec, HangupWhen};
+use vca_sim::{CallSpec, HangupWhen};
 
 const DID: &str = "+918035550100";
 

@@ -15,7 +15,7 @@ use vca_bridge::engines::build_engines;
 use vca_bridge::engines::llm::{ChatMessage, ChatRequest, LlmEvent};
 use vca_bridge::engines::stt::SttOptions;
 use vca_bridge::engines::tts::TtsRequest;
-use vca_bridge::media::g711::Law;
+use vca_media::g711::Law;
 
 fn settings(extra: &[(&str, String)]) -> Result<Settings, String> {
     let mut env: Vec<(String, String)> = [

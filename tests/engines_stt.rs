@@ -18,7 +18,7 @@ use vca_bridge::engines::resilience::{BreakerPolicy, Guard, ManualClock, RetryPo
 use vca_bridge::engines::stt::deepgram::{Deepgram, DeepgramConfig};
 use vca_bridge::engines::stt::openai::{OpenAiTranscribe, OpenAiTranscribeConfig};
 use vca_bridge::engines::stt::{SpeechToText, SttEvent, SttOptions, SttSession};
-use vca_bridge::media::g711::Law;
+use vca_media::g711::Law;
 
 fn guard(provider: &'static str) -> Guard {
     Guard::new(

@@ -19,7 +19,7 @@ use vca_bridge::engines::tts::elevenlabs::{ElevenLabs, ElevenLabsConfig};
 use vca_bridge::engines::tts::espeak::{Espeak, EspeakConfig};
 use vca_bridge::engines::tts::openai::{OpenAiSpeech, OpenAiSpeechConfig};
 use vca_bridge::engines::tts::{TextToSpeech, TtsRequest, TtsStream};
-use vca_bridge::media::g711::Law;
+use vca_media::g711::Law;
 
 fn guard(provider: &'static str) -> Guard {
     Guard::new(

@@ -13,10 +13,10 @@ use vca_bridge::call::media_driver::{
     Clock, INBOUND_AUDIO_CAPACITY, MediaEvent, MediaHandle, MediaSession,
 };
 use vca_bridge::call::port_pool::{PortPool, PortPoolError};
-use vca_bridge::media::config::MediaConfig;
-use vca_bridge::media::g711::Law;
-use vca_bridge::media::playout::PlayoutId;
-use vca_bridge::media::stats::DropReason;
+use vca_media::config::MediaConfig;
+use vca_media::g711::Law;
+use vca_media::playout::PlayoutId;
+use vca_media::stats::DropReason;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 

@@ -9,11 +9,11 @@ mod speech_support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use vca_bridge::media::config::MediaConfig;
-use vca_bridge::media::core::{CoreEvent, MediaCore};
-use vca_bridge::media::g711::Law;
-use vca_bridge::media::outbound::RtpIdentity;
-use vca_bridge::media::playout::PlayoutId;
+use vca_media::config::MediaConfig;
+use vca_media::core::{CoreEvent, MediaCore};
+use vca_media::g711::Law;
+use vca_media::outbound::RtpIdentity;
+use vca_media::playout::PlayoutId;
 
 const RTP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/asterisk/rtp/");
 

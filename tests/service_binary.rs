@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support_daemon::common;
 use support_daemon::fake_providers::http::FakeHttp;
-use vca_bridge::sim::{CallSpec, HangupWhen, SimConfig, Simulator};
+use vca_sim::{CallSpec, HangupWhen, SimConfig, Simulator};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vca-bridge");
 const TOKEN: &str = "binary-test-admin-token-0123456789";

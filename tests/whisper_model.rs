@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use vca_bridge::media::g711::Law;
 use vca_bridge::whisper::mel::{N_FRAMES, mel_points};
 use vca_bridge::whisper::{
     LogMel, ModelOptions, Recognition, Transcribe, WhisperError, WhisperModel, WhisperPool,
 };
+use vca_media::g711::Law;
 
 fn sine(freq: f32, seconds: f32, amplitude: f32) -> Vec<f32> {
     let n = (16_000.0 * seconds) as usize;

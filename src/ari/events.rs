@@ -194,6 +194,9 @@ pub enum AriEvent {
     PlaybackStarted(PlaybackChange),
     /// Playback finished.
     PlaybackFinished(PlaybackChange),
+    /// Another WebSocket subscribed to our application and takes its events from now on
+    /// (FINDINGS 48); this connection stays open and silent.
+    ApplicationReplaced {},
     /// Any other event type; only its name is kept.
     #[serde(skip)]
     Unknown {
@@ -220,6 +223,7 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "ChannelCreated",
     "PlaybackStarted",
     "PlaybackFinished",
+    "ApplicationReplaced",
 ];
 
 impl AriEvent {
@@ -243,6 +247,7 @@ impl AriEvent {
             Self::ChannelCreated(_) => "ChannelCreated",
             Self::PlaybackStarted(_) => "PlaybackStarted",
             Self::PlaybackFinished(_) => "PlaybackFinished",
+            Self::ApplicationReplaced {} => "ApplicationReplaced",
             Self::Unknown { type_name } => type_name,
         }
     }
@@ -268,6 +273,7 @@ impl AriEvent {
             | Self::BridgeDestroyed(_)
             | Self::PlaybackStarted(_)
             | Self::PlaybackFinished(_)
+            | Self::ApplicationReplaced {}
             | Self::Unknown { .. } => None,
         }
     }

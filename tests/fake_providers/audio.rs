@@ -1,7 +1,7 @@
 //! Audio helpers for fake providers: a test tone, G.711 µ-law encoding, WAV reading, and
 //! a multipart/form-data parser for transcription uploads.
 
-use vca_bridge::media::g711::Law;
+use vca_media::g711::Law;
 
 /// `n` samples of a 440 Hz tone at `rate`, amplitude 8000.
 pub fn tone(rate: u32, n: usize) -> Vec<i16> {

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use vca_bridge::media::resample::StreamResampler;
+use vca_media::resample::StreamResampler;
 
 static CLIP: AtomicUsize = AtomicUsize::new(0);
 

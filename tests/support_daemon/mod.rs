@@ -9,8 +9,8 @@ use std::time::Duration;
 use uuid::Uuid;
 use vca_bridge::config::{Layers, Needs, Settings};
 use vca_bridge::daemon::Daemon;
-use vca_bridge::sim::{SimConfig, SimHandle, Simulator};
 use vca_bridge::store::Store;
+use vca_sim::{SimConfig, SimHandle, Simulator};
 
 #[path = "../common/mod.rs"]
 pub mod common;
@@ -357,5 +357,5 @@ pub fn caller_speech() -> Vec<i16> {
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/asterisk/rtp/caller-speech-source.wav"
     );
-    vca_bridge::sim::read_wav_8k_mono(std::path::Path::new(path)).unwrap()
+    vca_sim::read_wav_8k_mono(std::path::Path::new(path)).unwrap()
 }

@@ -10,8 +10,8 @@ mod speech_support;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use vca_bridge::media::g711::Law;
-use vca_bridge::media::resample::StreamResampler;
+use vca_media::g711::Law;
+use vca_media::resample::StreamResampler;
 
 /// Sentences a caller might say, without digits or contractions (so scoring needs no
 /// number or spelling normalisation).

@@ -1,0 +1,279 @@
+//! [`MediaCore`]: the sans-IO media state machine of one call. It takes datagrams, agent
+//! audio, commands and the current time; it hands out datagrams to send (paced on absolute
+//! 20 ms deadlines), decoded caller frames and events. No sockets, tasks or clocks inside.
+//!
+//! Polling order after any input: [`MediaCore::poll_transmit`] until `None`,
+//! [`MediaCore::poll_inbound`] until `None` (draining [`MediaCore::poll_event`] after each),
+//! then sleep until [`MediaCore::poll_timeout`] and call [`MediaCore::handle_timeout`].
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::barge_in::BargeInDetector;
+use super::config::{MediaConfig, UtteranceRate};
+use super::endpointer::{EndpointEvent, Endpointer, UtteranceBounds};
+use super::inbound::{InboundFrame, InboundStream};
+use super::outbound::{RtpIdentity, RtpSender};
+use super::playout::{FlushReport, PlayoutId, PlayoutQueue};
+use super::resample::{ResampleError, StreamResampler};
+use super::stats::{DropReason, MediaStats};
+use super::vad::VoiceDetector;
+use super::{FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, OUT_PACKET_LEN, WIRE_RATE};
+
+/// A late pacer catches up by sending at most this many overdue frames back to back; if it
+/// is later than that, the overdue frames are skipped (timestamp still follows the clock).
+const MAX_CATCH_UP_FRAMES: u64 = 10;
+/// Frames quieter than this (sum of squares of a 20 ms frame, RMS about -45 dBFS) are never
+/// speech: it keeps the VAD's hangover on digital silence from stretching short sounds.
+const MIN_SPEECH_ENERGY: i64 = FRAME_SAMPLES as i64 * 180 * 180;
+/// Events the core can hold between drains without allocating.
+const EVENT_CAPACITY: usize = 32;
+
+/// Something the conversation side needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreEvent {
+    /// The caller started speaking (start of the voiced run, ms from call start).
+    SpeechStarted {
+        /// ms from call start.
+        at_ms: u64,
+    },
+    /// The caller's turn ended; the audio is [`MediaCore::utterance_pcm`].
+    Utterance(UtteranceBounds),
+    /// The caller talked over the agent. With auto-flush the queue was already flushed and
+    /// `flushed` says what was heard; otherwise `flushed` is `None`.
+    BargeIn {
+        /// Start of the caller's speech, ms from call start.
+        at_ms: u64,
+        /// What the automatic flush removed.
+        flushed: Option<FlushReport>,
+    },
+    /// A queued clip has been sent completely.
+    PlayoutDone {
+        /// The clip.
+        id: PlayoutId,
+    },
+}
+
+/// The media state machine of one call.
+pub struct MediaCore {
+    call_start: Instant,
+    inbound: InboundStream,
+    vad: VoiceDetector,
+    endpointer: Endpointer,
+    barge_in: BargeInDetector,
+    auto_flush: bool,
+    upsampler: Option<StreamResampler>,
+    upsampled: [i16; 2 * FRAME_SAMPLES],
+    playout: PlayoutQueue,
+    sender: RtpSender,
+    law: super::g711::Law,
+    frames_sent: u64,
+    out_pcm: [i16; FRAME_SAMPLES],
+    out_codes: [u8; FRAME_SAMPLES],
+    events: VecDeque<CoreEvent>,
+    stats: MediaStats,
+}
+
+impl MediaCore {
+    /// A core for a call whose media starts at `now` and whose RTP comes from (and goes to)
+    /// `remote`. Outbound frame `n` is due at `now + n × 20 ms`.
+    pub fn new(
+        config: &MediaConfig,
+        remote: SocketAddr,
+        now: Instant,
+        identity: RtpIdentity,
+    ) -> Result<Self, ResampleError> {
+        let upsampler = match config.utterance_rate {
+            UtteranceRate::Hz8000 => None,
+            UtteranceRate::Hz16000 => Some(StreamResampler::new(WIRE_RATE, 16000)?),
+        };
+        Ok(MediaCore {
+            call_start: now,
+            inbound: InboundStream::new(config.law, remote, now, &config.jitter),
+            vad: VoiceDetector::new(config.vad_mode),
+            endpointer: Endpointer::new(&config.endpointer, config.utterance_rate.hz()),
+            barge_in: BargeInDetector::new(&config.barge_in),
+            auto_flush: config.barge_in.auto_flush,
+            upsampler,
+            upsampled: [0; 2 * FRAME_SAMPLES],
+            playout: PlayoutQueue::new(),
+            sender: RtpSender::new(config.law, identity),
+            law: config.law,
+            frames_sent: 0,
+            out_pcm: [0; FRAME_SAMPLES],
+            out_codes: [0; FRAME_SAMPLES],
+            events: VecDeque::with_capacity(EVENT_CAPACITY),
+            stats: MediaStats::default(),
+        })
+    }
+
+    // ---- getters ----
+
+    /// The counters.
+    pub fn stats(&self) -> &MediaStats {
+        &self.stats
+    }
+
+    /// Time zero of the call's media timeline.
+    pub fn call_start(&self) -> Instant {
+        self.call_start
+    }
+
+    /// Audio of the last [`CoreEvent::Utterance`], at the configured utterance rate. Valid
+    /// until the next utterance ends.
+    pub fn utterance_pcm(&self) -> &[i16] {
+        self.endpointer.utterance_pcm()
+    }
+
+    /// Whether agent audio is playing or queued.
+    pub fn is_playing(&self) -> bool {
+        self.playout.is_playing()
+    }
+
+    /// The SSRC of our outbound packets.
+    pub fn outbound_ssrc(&self) -> u32 {
+        self.sender.ssrc()
+    }
+
+    // ---- input ----
+
+    /// One datagram that arrived at `now` from `src`. `Err` says why it was dropped (it is
+    /// counted either way). Never panics.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), DropReason> {
+        self.inbound
+            .handle_datagram(now, src, datagram, &mut self.stats)
+    }
+
+    /// Queues agent audio `pcm` at `rate` Hz under `id`.
+    pub fn handle_play(
+        &mut self,
+        id: PlayoutId,
+        rate: u32,
+        pcm: &[i16],
+    ) -> Result<(), ResampleError> {
+        self.playout.push(id, rate, pcm)
+    }
+
+    /// Flushes the playout queue (barge-in decided elsewhere, or the agent changed its mind).
+    pub fn handle_flush(&mut self) -> FlushReport {
+        self.playout.flush()
+    }
+
+    /// Changes the silence that ends a caller's turn.
+    pub fn set_end_silence(&mut self, end_silence: Duration) {
+        self.endpointer.set_end_silence(end_silence);
+    }
+
+    /// Time-driven work: ends an utterance whose stream stopped.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now_ms = self.ms_since_start(now);
+        if let Some(event) = self.endpointer.handle_timeout(now_ms) {
+            self.push_endpoint_event(event);
+        }
+    }
+
+    // ---- output ----
+
+    /// The next outbound packet if one is due at `now`, written into `out`; returns its
+    /// length. Frame `n` is due at `call_start + n × 20 ms`. Does not allocate.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut [u8; OUT_PACKET_LEN]) -> Option<usize> {
+        let due = self.next_transmit();
+        if now < due {
+            return None;
+        }
+        let behind = (now.duration_since(due).as_micros() / FRAME_DURATION.as_micros()) as u64;
+        if behind > MAX_CATCH_UP_FRAMES {
+            let skip = behind - MAX_CATCH_UP_FRAMES;
+            self.frames_sent += skip;
+            self.sender.skip_frames(skip as u32);
+            self.stats.outbound_frames_skipped += skip;
+        }
+        let events = &mut self.events;
+        let tick = self.playout.poll_frame(&mut self.out_pcm, |id| {
+            events.push_back(CoreEvent::PlayoutDone { id });
+        });
+        if tick.audio {
+            self.law.encode_into(&self.out_pcm, &mut self.out_codes);
+        } else {
+            self.out_codes = [self.law.silence(); FRAME_SAMPLES];
+        }
+        let len = self
+            .sender
+            .write_packet(tick.talk_spurt_start, &self.out_codes, out);
+        self.frames_sent += 1;
+        self.stats.packets_out += 1;
+        Some(len)
+    }
+
+    /// When the next outbound frame is due.
+    pub fn next_transmit(&self) -> Instant {
+        self.call_start + FRAME_DURATION * (self.frames_sent.min(u64::from(u32::MAX)) as u32)
+    }
+
+    /// The next decoded caller frame, after running it through VAD, the endpointer and the
+    /// barge-in detector (their events go to [`Self::poll_event`]). Does not allocate
+    /// (except when an utterance outgrows its preallocated buffer).
+    pub fn poll_inbound(&mut self, now: Instant) -> Option<InboundFrame> {
+        let frame = self.inbound.poll_frame(now, &mut self.stats)?;
+        let voiced = frame.filled_samples < FRAME_SAMPLES as u16
+            && frame_energy(&frame.pcm) > MIN_SPEECH_ENERGY
+            && self.vad.is_speech(&frame.pcm);
+        let samples: &[i16] = match self.upsampler.as_mut() {
+            Some(up) => match up.process_chunk(&frame.pcm, &mut self.upsampled) {
+                Ok(n) => self.upsampled.get(..n).unwrap_or(&[]),
+                Err(_) => &frame.pcm,
+            },
+            None => &frame.pcm,
+        };
+        if let Some(event) = self.endpointer.handle_frame(frame.at_ms, voiced, samples) {
+            self.push_endpoint_event(event);
+        }
+        let playing = self.playout.is_playing();
+        if let Some(at_ms) = self.barge_in.handle_frame(frame.at_ms, voiced, playing) {
+            let flushed = self.auto_flush.then(|| self.playout.flush());
+            self.events.push_back(CoreEvent::BargeIn { at_ms, flushed });
+        }
+        Some(frame)
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<CoreEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest instant at which the core has time-driven work: the next outbound
+    /// frame, a held packet to release, or a stalled utterance to end.
+    pub fn poll_timeout(&self) -> Instant {
+        let mut deadline = self.next_transmit();
+        if let Some(t) = self.inbound.poll_timeout() {
+            deadline = deadline.min(t);
+        }
+        if let Some(ms) = self.endpointer.poll_timeout() {
+            deadline = deadline.min(self.call_start + Duration::from_millis(ms));
+        }
+        deadline
+    }
+
+    fn push_endpoint_event(&mut self, event: EndpointEvent) {
+        self.events.push_back(match event {
+            EndpointEvent::SpeechStarted { at_ms } => CoreEvent::SpeechStarted { at_ms },
+            EndpointEvent::UtteranceEnded(bounds) => CoreEvent::Utterance(bounds),
+        });
+    }
+
+    fn ms_since_start(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.call_start).as_millis() as u64
+    }
+}
+
+fn frame_energy(pcm: &[i16; FRAME_SAMPLES]) -> i64 {
+    pcm.iter().map(|&s| i64::from(s) * i64::from(s)).sum()
+}
+
+/// Milliseconds in one frame, re-exported for callers computing offsets.
+pub const FRAME_LENGTH_MS: u64 = FRAME_MS;

@@ -1,0 +1,58 @@
+//! How a simulator instance is set up: listen address, ARI credentials, app name, RTP port
+//! range and strict-RTP timing.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::spec::ArgsMode;
+
+/// Settings of one simulator. `Default` matches the recordings (user `vca`, password
+/// `vca-secret`, app `vca-bridge`, RTP 10000-20000 on 127.0.0.1, 5 s strict-RTP learning)
+/// except the listen port, which is 0 (any free port) so tests never collide.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Where ARI (and `/sim`) listens. Keep it on loopback.
+    pub listen: SocketAddr,
+    /// ARI user name.
+    pub user: String,
+    /// ARI password.
+    pub password: String,
+    /// The one Stasis application the dialplan sends calls to.
+    pub app: String,
+    /// The `asterisk_id` field of every event.
+    pub asterisk_id: String,
+    /// Address the RTP peers bind (UNICASTRTP_LOCAL_ADDRESS).
+    pub rtp_ip: IpAddr,
+    /// Inclusive port range of the RTP peers (rtp.conf rtpstart/rtpend).
+    pub rtp_ports: (u16, u16),
+    /// Strict RTP: the source locks on the first packet this long after the channel exists.
+    pub strict_learn: Duration,
+    /// Strict RTP: sequential packets another source needs during learning to be adopted.
+    pub strict_probation: u32,
+    /// Delay from bridging until the first RTP packet (about 0.5 s on Asterisk).
+    pub media_start_delay: Duration,
+    /// What `StasisStart.args` carries for placed calls unless the call says otherwise.
+    pub default_args: ArgsMode,
+    /// Where per-call recordings go when a call does not name a file (none: not written).
+    pub record_dir: Option<PathBuf>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            user: "vca".to_owned(),
+            password: "vca-secret".to_owned(),
+            app: "vca-bridge".to_owned(),
+            asterisk_id: "02:fc:00:00:00:01".to_owned(),
+            rtp_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            rtp_ports: (10000, 20000),
+            strict_learn: Duration::from_secs(5),
+            strict_probation: 4,
+            media_start_delay: Duration::from_millis(500),
+            default_args: ArgsMode::DidAndCaller,
+            record_dir: None,
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! What every part of a running simulator shares: the telephony state behind its one mutex,
+//! the REST request log, the listener gate and the readiness windows of a restart.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::SimConfig;
+use crate::model::SimState;
+use crate::model::channels::PeerLaunch;
+use crate::model::request_log::RestRequest;
+use crate::rtp::peer::run_peer;
+use crate::rtp::recording::RtpRecording;
+
+/// Whether ARI answers, and how it refuses when it does not.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Readiness {
+    /// Until then every `/ari` request gets 404 (HTTP up, ARI not loaded).
+    pub(crate) ari_not_ready_until: Option<Instant>,
+    /// Until then WebSocket upgrades get 404.
+    pub(crate) ws_refused_until: Option<Instant>,
+}
+
+/// The state of one simulator, shared by the HTTP handlers, peers and the handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Arc<SimConfig>,
+    state: Mutex<SimState>,
+    requests: Mutex<Vec<RestRequest>>,
+    readiness: Mutex<Readiness>,
+    /// `false` closes the listener (connections refused) until set `true` again.
+    pub(crate) accepting: watch::Sender<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(config: SimConfig) -> Arc<Self> {
+        let config = Arc::new(config);
+        Arc::new(Shared {
+            state: Mutex::new(SimState::new(config.clone())),
+            config,
+            requests: Mutex::new(Vec::new()),
+            readiness: Mutex::new(Readiness::default()),
+            accepting: watch::Sender::new(true),
+        })
+    }
+
+    /// The telephony state. Never hold the guard across an await.
+    pub(crate) fn state(&self) -> MutexGuard<'_, SimState> {
+        lock(&self.state)
+    }
+
+    pub(crate) fn log_request(&self, r: RestRequest) {
+        lock(&self.requests).push(r);
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RestRequest> {
+        lock(&self.requests).clone()
+    }
+
+    pub(crate) fn clear_requests(&self) {
+        lock(&self.requests).clear();
+    }
+
+    pub(crate) fn readiness(&self) -> Readiness {
+        *lock(&self.readiness)
+    }
+
+    pub(crate) fn set_readiness(&self, f: impl FnOnce(&mut Readiness)) {
+        f(&mut lock(&self.readiness));
+    }
+
+    /// Whether `/ari` is answering now.
+    pub(crate) fn ari_ready(&self) -> bool {
+        self.readiness()
+            .ari_not_ready_until
+            .is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// Whether a WebSocket upgrade is accepted now.
+    pub(crate) fn ws_accepted(&self) -> bool {
+        self.ari_ready()
+            && self
+                .readiness()
+                .ws_refused_until
+                .is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// Starts the RTP peer of a new External Media channel; when the channel goes, its
+    /// recording is handed to the call it served and written out.
+    pub(crate) fn spawn_peer(self: &Arc<Self>, launch: PeerLaunch) {
+        let shared = Arc::clone(self);
+        tokio::spawn(async move {
+            let rec = run_peer(launch.setup, launch.commands).await;
+            shared.deposit_recording(&launch.channel_id, rec);
+        });
+    }
+
+    fn deposit_recording(&self, em_id: &str, rec: RtpRecording) {
+        let target = self
+            .state()
+            .calls
+            .values()
+            .find(|c| c.em_id.as_deref() == Some(em_id))
+            .map(|c| (c.id.clone(), c.record_to.clone()));
+        let Some((call_id, path)) = target else {
+            return;
+        };
+        let written = path.filter(|p| rec.write_wav(p).is_ok());
+        let mut st = self.state();
+        if let Some(call) = st.calls.get_mut(&call_id) {
+            call.recording = Some(rec);
+            call.recording_path = written;
+            call.media_done.send_replace(true);
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The library API: start a simulator in-process and drive it from tests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::SimConfig;
+use crate::core::Shared;
+use crate::error::SimError;
+use crate::listener::GatedListener;
+use crate::model::json;
+use crate::model::request_log::RestRequest;
+use crate::rtp::recording::RtpRecording;
+use crate::spec::{CallOutcome, CallSpec, CallStatus, RestartSpec};
+
+/// Starts simulators.
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    /// Binds `config.listen` (127.0.0.1:0 by default) and serves ARI and `/sim` on it.
+    pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+        let listen = config.listen;
+        let tcp = TcpListener::bind(listen)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = tcp.local_addr().map_err(|source| SimError::Bind {
+            addr: listen,
+            source,
+        })?;
+        let shared = Shared::new(config);
+        let listener = GatedListener::new(tcp, shared.accepting.subscribe()).map_err(|source| {
+            SimError::Bind {
+                addr: listen,
+                source,
+            }
+        })?;
+        let app = axum::Router::new()
+            .nest("/ari", crate::ari::router(shared.clone()))
+            .nest("/sim", crate::control::router(shared.clone()));
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stopped.cancelled().await })
+                .await;
+        });
+        Ok(SimHandle { shared, addr, stop })
+    }
+}
+
+/// A running simulator. Dropping it stops the server, drops the WebSocket and ends every
+/// RTP peer.
+#[derive(Debug)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl SimHandle {
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/ari`.
+    pub fn ari_url(&self) -> String {
+        format!("http://{}/ari", self.addr)
+    }
+
+    /// `ws://127.0.0.1:PORT/ari/events?app=APP&api_key=USER:PASS`.
+    pub fn events_url(&self) -> String {
+        let c = &self.shared.config;
+        format!(
+            "ws://{}/ari/events?app={}&api_key={}:{}",
+            self.addr, c.app, c.user, c.password
+        )
+    }
+
+    /// `http://127.0.0.1:PORT/sim`, the control API.
+    pub fn control_url(&self) -> String {
+        format!("http://{}/sim", self.addr)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// A call arrives. If the app does not exist it fails at once (see [`SimCall::status`]).
+    pub fn place_call(&self, spec: CallSpec) -> SimCall {
+        let placed = self.shared.place_call(&spec);
+        SimCall {
+            shared: self.shared.clone(),
+            id: placed.id,
+            status: placed.status,
+            media_done: placed.media_done,
+            audio_done: placed.audio_done,
+        }
+    }
+
+    /// The caller of call `id` hangs up.
+    pub fn hangup_caller(&self, id: &str) -> Result<(), SimError> {
+        self.shared.state().caller_hangup(id)
+    }
+
+    /// The caller of call `id` presses `digits`, each `duration_ms` long; returns after the
+    /// last `ChannelDtmfReceived` was emitted.
+    pub async fn send_dtmf(
+        &self,
+        id: &str,
+        digits: &str,
+        duration_ms: u32,
+    ) -> Result<(), SimError> {
+        self.shared.send_dtmf(id, digits, duration_ms).await
+    }
+
+    /// Drops the app's WebSocket without a close frame. Returns whether one was connected.
+    pub fn drop_websocket(&self) -> bool {
+        self.shared.state().drop_ws()
+    }
+
+    /// Sends `frame` as is on the app's events WebSocket — malformed JSON, unknown event
+    /// types — to test the app's tolerance. Returns whether an app was connected.
+    pub fn send_raw_event(&self, frame: impl Into<String>) -> bool {
+        self.shared.state().send_raw(frame.into())
+    }
+
+    /// Upgrades to the events WebSocket get 404 for `d`.
+    pub fn refuse_websocket(&self, d: Duration) {
+        self.shared.refuse_websocket(d);
+    }
+
+    /// Whether the app's events WebSocket is connected.
+    pub fn websocket_connected(&self) -> bool {
+        self.shared.state().ws.is_some()
+    }
+
+    /// Waits until the app's events WebSocket is connected.
+    pub async fn wait_websocket(&self) {
+        while !self.websocket_connected() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Restarts the simulated Asterisk; returns once ARI answers again.
+    pub async fn restart(&self, spec: RestartSpec) {
+        self.shared.restart(spec).await;
+    }
+
+    /// `GET /channels` as ARI would answer it.
+    pub fn channels(&self) -> Vec<Value> {
+        let st = self.shared.state();
+        st.channels_in_order()
+            .into_iter()
+            .map(json::channel)
+            .collect()
+    }
+
+    /// `GET /bridges` as ARI would answer it.
+    pub fn bridges(&self) -> Vec<Value> {
+        let st = self.shared.state();
+        st.bridges_in_order()
+            .into_iter()
+            .map(json::bridge)
+            .collect()
+    }
+
+    /// Every REST request received under `/ari`, in order.
+    pub fn requests(&self) -> Vec<RestRequest> {
+        self.shared.requests()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_requests(&self) {
+        self.shared.clear_requests();
+    }
+
+    /// Where call `id` is now.
+    pub fn call_status(&self, id: &str) -> Option<CallStatus> {
+        self.shared
+            .state()
+            .calls
+            .get(id)
+            .map(|c| c.status.borrow().clone())
+    }
+
+    /// What call `id`'s External Media peer received (live snapshot or final).
+    pub async fn recording(&self, id: &str) -> Option<RtpRecording> {
+        self.shared.recording(id).await
+    }
+
+    /// Stops the server and ends everything.
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+        let mut st = self.shared.state();
+        st.drop_ws();
+        st.channels.clear();
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A placed call, to follow and drive from the caller side.
+#[derive(Debug)]
+pub struct SimCall {
+    shared: Arc<Shared>,
+    id: String,
+    status: watch::Receiver<CallStatus>,
+    media_done: watch::Receiver<bool>,
+    audio_done: watch::Receiver<bool>,
+}
+
+impl SimCall {
+    /// The inbound channel id (also the call id).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Where the call is now.
+    pub fn status(&self) -> CallStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Waits until the call has ended (caller or app hung up, restart, or failed).
+    pub async fn ended(&mut self) -> CallOutcome {
+        loop {
+            if let CallStatus::Ended(o) = &*self.status.borrow_and_update() {
+                return o.clone();
+            }
+            if self.status.changed().await.is_err() {
+                return CallOutcome {
+                    ended_by: crate::spec::EndedBy::Restart,
+                    entered_stasis: true,
+                };
+            }
+        }
+    }
+
+    /// Waits until the caller's audio has been sent completely.
+    pub async fn audio_sent(&mut self) {
+        let _ = self.audio_done.wait_for(|d| *d).await;
+    }
+
+    /// Waits until the call's media is over (its External Media channel is gone, or it
+    /// never had one) and returns the final recording, if it had media.
+    pub async fn media_finished(&mut self) -> Option<RtpRecording> {
+        let _ = self.media_done.wait_for(|d| *d).await;
+        self.shared.recording(&self.id).await
+    }
+
+    /// What was received so far.
+    pub async fn recording(&self) -> Option<RtpRecording> {
+        self.shared.recording(&self.id).await
+    }
+
+    /// The caller hangs up.
+    pub fn hangup(&self) -> Result<(), SimError> {
+        self.shared.state().caller_hangup(&self.id)
+    }
+
+    /// The caller presses `digits`.
+    pub async fn send_dtmf(&self, digits: &str, duration_ms: u32) -> Result<(), SimError> {
+        self.shared.send_dtmf(&self.id, digits, duration_ms).await
+    }
+}
