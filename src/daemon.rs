@@ -19,12 +19,12 @@ use crate::ari::{
 use crate::call::context::{CallContext, CallSettings};
 use crate::call::controller::CallController;
 use crate::call::leases::CallLeases;
-use crate::call::port_pool::{PortPool, PortPoolError};
 use crate::config::Settings;
 use crate::conversation::ConversationLines;
-use crate::conversation::state::StateStore;
 use crate::engines::build_engines;
+use crate::media_driver::{PortPool, PortPoolError};
 use crate::service::{self, Liveness};
+use crate::store::conversation_state::StateStore;
 use crate::store::redis::RedisPool;
 use crate::store::{Store, StoreError};
 

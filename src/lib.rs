@@ -26,11 +26,13 @@ pub mod ari;
 pub mod call;
 pub mod check_config;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod engines;
 pub mod logging;
+pub mod media_driver;
 /// The sans-IO media core, its own crate (no tokio in its manifest).
 pub use vca_media as media;
 pub mod phone;

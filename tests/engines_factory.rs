@@ -62,7 +62,7 @@ async fn openai_compatible_engines_built_from_settings_work() {
     let mut session = engines.stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
     assert_eq!(
         session
-            .finish_utterance(&tone(8000, 8000))
+            .finish_utterance(tone(8000, 8000))
             .await
             .unwrap()
             .text,

@@ -80,7 +80,7 @@ async fn deepgram_streams_audio_and_finalizes_the_utterance() {
         fake.wait_for(|r| r.audio_bytes == 8000).await,
         "all audio arrived"
     );
-    let t = session.finish_utterance(&[]).await.unwrap();
+    let t = session.finish_utterance(Vec::new()).await.unwrap();
     assert_eq!(t.text, "I would like to book a table");
     assert!(t.complete);
     let events = drain_events(session.as_mut());
@@ -93,7 +93,7 @@ async fn deepgram_streams_audio_and_finalizes_the_utterance() {
 
     push_audio(session.as_mut(), 1);
     assert_eq!(
-        session.finish_utterance(&[]).await.unwrap().text,
+        session.finish_utterance(Vec::new()).await.unwrap().text,
         "for two people"
     );
     session.close().await;
@@ -153,7 +153,7 @@ async fn deepgram_own_speech_final_is_used_once() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(saw_end, "UtteranceEnd event forwarded");
-    let t = session.finish_utterance(&[]).await.unwrap();
+    let t = session.finish_utterance(Vec::new()).await.unwrap();
     assert_eq!(
         t.text, "I would like to book a table",
         "no duplicate from the Finalize answer"
@@ -224,7 +224,7 @@ async fn deepgram_unanswered_finalize_returns_the_interim_in_time() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(interim);
-    let t = session.finish_utterance(&[]).await.unwrap();
+    let t = session.finish_utterance(Vec::new()).await.unwrap();
     assert!(!t.complete, "not confirmed by the provider");
     assert_eq!(t.text, "I would like to");
 }
@@ -245,14 +245,14 @@ async fn deepgram_bad_json_and_dropped_socket_are_errors_not_hangs() {
         push_audio(session.as_mut(), 1);
         assert!(fake.wait_for(|r| r.ended).await);
         // Give the reader a moment to see the end: poll until the session reports it.
-        let mut result = session.finish_utterance(&[]).await;
+        let mut result = session.finish_utterance(Vec::new()).await;
         for _ in 0..100 {
             if result.is_err() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
             push_audio(session.as_mut(), 1);
-            result = session.finish_utterance(&[]).await;
+            result = session.finish_utterance(Vec::new()).await;
         }
         assert_eq!(result.unwrap_err().kind(), kind, "{mode:?}");
     }
@@ -293,7 +293,7 @@ async fn openai_uploads_a_16k_wav_per_utterance() {
         0,
         "frames are not uploaded"
     );
-    let t = session.finish_utterance(&tone(8000, 12_000)).await.unwrap();
+    let t = session.finish_utterance(tone(8000, 12_000)).await.unwrap();
     assert_eq!(t.text, "I would like to book a table");
     assert!(t.complete);
     let r = &fake.received()[0];
@@ -315,7 +315,7 @@ async fn openai_per_call_model_and_language() {
         model: Some("whisper-large-v3".into()),
     };
     let mut session = stt.open(options).await.unwrap();
-    session.finish_utterance(&tone(8000, 4000)).await.unwrap();
+    session.finish_utterance(tone(8000, 4000)).await.unwrap();
     let r = &fake.received()[0];
     assert_eq!(r.form["model"], "whisper-large-v3");
     assert_eq!(r.form["language"], "hi");
@@ -334,21 +334,24 @@ async fn openai_retries_500_not_401_and_reports_bad_json_and_hangs() {
             retry_after: None,
         }],
     );
-    assert!(session.finish_utterance(&audio).await.is_ok());
+    assert!(session.finish_utterance(audio.clone()).await.is_ok());
     assert_eq!(fake.count(Route::Transcriptions), 2);
 
     fake.script(Route::Transcriptions, [Reply::BadJson]);
-    let err = session.finish_utterance(&audio).await.unwrap_err();
+    let err = session.finish_utterance(audio.clone()).await.unwrap_err();
     assert_eq!(err.kind(), "protocol");
 
     fake.script(Route::Transcriptions, [Reply::HangAfter(0)]);
-    let err = session.finish_utterance(&audio).await.unwrap_err();
+    let err = session.finish_utterance(audio.clone()).await.unwrap_err();
     assert_eq!(err.kind(), "timeout");
 
     let before = fake.count(Route::Transcriptions);
     let bad = whisper(&fake, "nope");
     let mut s = bad.open(SttOptions::new(Law::Alaw)).await.unwrap();
-    assert_eq!(s.finish_utterance(&audio).await.unwrap_err().kind(), "auth");
+    assert_eq!(
+        s.finish_utterance(audio.clone()).await.unwrap_err().kind(),
+        "auth"
+    );
     assert_eq!(fake.count(Route::Transcriptions), before + 1);
 }
 
@@ -357,6 +360,6 @@ async fn openai_empty_utterance_sends_nothing() {
     let fake = FakeHttp::start().await;
     let stt = whisper(&fake, &fake.api_key());
     let mut session = stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
-    assert_eq!(session.finish_utterance(&[]).await.unwrap().text, "");
+    assert_eq!(session.finish_utterance(Vec::new()).await.unwrap().text, "");
     assert_eq!(fake.count(Route::Transcriptions), 0);
 }

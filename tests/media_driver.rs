@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
-use vca_bridge::call::media_driver::{
-    Clock, INBOUND_AUDIO_CAPACITY, MediaEvent, MediaHandle, MediaSession,
+use vca_bridge::clock::Clock;
+use vca_bridge::media_driver::{
+    INBOUND_AUDIO_CAPACITY, MediaError, MediaEvent, MediaHandle, MediaSession, PortPool,
+    PortPoolError,
 };
-use vca_bridge::call::port_pool::{PortPool, PortPoolError};
 use vca_media::config::MediaConfig;
 use vca_media::g711::Law;
 use vca_media::playout::PlayoutId;
@@ -22,7 +23,7 @@ const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// A timer that always wakes 0-3 ms late, like a busy machine: sleeping relative to the
 /// previous send would drift by ~1.5 ms a frame (45 s over 10 minutes).
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct LateClock {
     wakeups: AtomicU64,
 }
@@ -32,7 +33,7 @@ impl Clock for LateClock {
         tokio::time::Instant::now().into_std()
     }
 
-    fn sleep_until(&self, deadline: Instant) -> impl std::future::Future<Output = ()> + Send {
+    fn sleep_until(&self, deadline: Instant) -> tokio::time::Sleep {
         let lag = Duration::from_millis(self.wakeups.fetch_add(1, Ordering::Relaxed) % 4);
         tokio::time::sleep_until(tokio::time::Instant::from_std(deadline + lag))
     }
@@ -174,13 +175,15 @@ async fn agent_audio_is_sent_as_a_talk_spurt_then_silence_resumes() {
     );
     assert_eq!(
         handle.next_event().await,
+        Some(MediaEvent::PlayoutStarted { id: PlayoutId(7) })
+    );
+    assert_eq!(
+        handle.next_event().await,
         Some(MediaEvent::PlayoutDone { id: PlayoutId(7) })
     );
     assert!(matches!(
         handle.play(PlayoutId(8), 11_025, vec![0; 10]).await,
-        Err(vca_bridge::call::media_driver::MediaError::UnsupportedRate(
-            11_025
-        ))
+        Err(MediaError::UnsupportedRate(11_025))
     ));
     handle.stop().await.unwrap();
 }

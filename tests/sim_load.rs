@@ -125,7 +125,7 @@ async fn fake_engines_serve_the_daemons_openai_providers() {
     // STT: the utterance is uploaded as multipart WAV and transcribed.
     let mut session = e.stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
     let t = session
-        .finish_utterance(&builtin_utterance())
+        .finish_utterance(builtin_utterance().to_vec())
         .await
         .unwrap();
     assert_eq!(t.text, TRANSCRIPT_TEXT);

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use crate::ari::AriClient;
 use crate::call::leases::CallLeases;
-use crate::call::port_pool::PortPool;
 use crate::conversation::ConversationLines;
-use crate::conversation::state::StateStore;
 use crate::engines::Engines;
 use crate::media::g711::Law;
+use crate::media_driver::PortPool;
 use crate::store::Store;
+use crate::store::conversation_state::StateStore;
 
 /// Settings of the call path, taken from the daemon's settings.
 #[derive(Debug, Clone)]

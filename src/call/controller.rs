@@ -21,6 +21,7 @@ use crate::call::leases::RENEW_EVERY;
 use crate::call::session::{self, CallInput, SessionIds};
 use crate::call::setup;
 use crate::service::Liveness;
+use crate::store::EndReason;
 use crate::store::call_log::LiveCall;
 
 /// Events a session can have queued before the controller drops new ones (and says so).
@@ -138,16 +139,18 @@ impl CallController {
                 _ = beat.tick() => {}
             }
         }
-        self.hang_up_all("daemon_shutdown").await;
+        self.hang_up_all(EndReason::DaemonShutdown).await;
         self.liveness
             .live_calls
             .store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Asks every session to hang up and waits for them, at most [`SHUTDOWN_GRACE`].
-    async fn hang_up_all(&mut self, reason: &'static str) {
+    async fn hang_up_all(&mut self, reason: EndReason) {
         for entry in self.sessions.values() {
-            let _ = entry.tx.try_send(CallInput::Hangup { reason });
+            let _ = entry.tx.try_send(CallInput::Hangup {
+                reason: reason.clone(),
+            });
         }
         let wait = async {
             while let Some(done) = self.tasks.join_next().await {

@@ -17,6 +17,7 @@ use crate::call::context::{BRIDGE_PREFIX, MEDIA_CHANNEL_PREFIX};
 use crate::call::controller::CallController;
 use crate::call::session::CallInput;
 use crate::call::setup;
+use crate::store::EndReason;
 
 impl CallController {
     /// Brings our view in line with Asterisk's; errors are logged, never fatal.
@@ -78,11 +79,14 @@ impl CallController {
                 match self
                     .ctx
                     .store
-                    .finish_call(row.id, "interrupted", "channel_gone_while_daemon_away")
+                    .finish_call(row.id, &EndReason::ChannelGoneWhileDaemonAway)
                     .await
                 {
-                    Ok(true) => metrics::counter!("vca_calls_total", "outcome" => "interrupted")
-                        .increment(1),
+                    Ok(true) => metrics::counter!(
+                        "vca_calls_total",
+                        "outcome" => EndReason::ChannelGoneWhileDaemonAway.status().as_str()
+                    )
+                    .increment(1),
                     Ok(false) => {}
                     Err(e) => {
                         tracing::warn!(call_id = %row.id, error = %e, "reconcile: cannot close call")

@@ -1,9 +1,9 @@
 //! One call, from its `StasisStart` (or its re-adoption after a restart) to its final
-//! row: route it, take a lease, answer, bring media up, live until someone hangs up or a
-//! limit is reached, then take everything down and finalise the row. Each session is one
-//! task; the controller feeds it the ARI events of its channels.
+//! row: route it, take a lease, answer, bring media up, live (`call::live`) until someone
+//! hangs up or the conversation ends it, then take everything down and finalise the row.
+//! Each session is one task; the controller feeds it the ARI events of its channels.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -11,25 +11,16 @@ use uuid::Uuid;
 
 use crate::ari::events::StasisStart;
 use crate::ari::{AriEvent, HangupReason};
-use crate::call::context::{BRIDGE_PREFIX, CallContext};
-use crate::call::media_metrics::MediaMetrics;
+use crate::call::context::{BRIDGE_PREFIX, CallContext, MEDIA_CHANNEL_PREFIX};
+use crate::call::live::LiveCall as Live;
 use crate::call::routing::{Decision, RejectReason, decide, dialled_numbers};
-use crate::call::setup::{self, CallResources};
-use crate::conversation::AgentProfile;
-use crate::conversation::agent::{Agent, AgentContext, AgentOutcome};
-use crate::conversation::state::ConversationState;
+use crate::call::setup::{self, CallResources, SetupError};
+use crate::conversation::{AgentProfile, ConversationState};
 use crate::media::config::MediaConfig;
 use crate::phone::mask;
-use crate::store::ai_profiles::AiProfile;
+use crate::store::ai_profiles::{AiProfile, DEFAULT_ENDPOINTING_SILENCE_MS};
 use crate::store::call_log::{LiveCall, NewCall, Rejection};
-use tokio_util::sync::CancellationToken;
-
-/// How long after the profile's maximum duration a call is hung up regardless.
-const HARD_STOP_GRACE: Duration = Duration::from_secs(20);
-/// How long a call may take to say its goodbye when the daemon shuts down.
-const WRAP_UP_WAIT: Duration = Duration::from_secs(10);
-/// How long a stopping conversation may take to write what was heard.
-const AGENT_STOP_WAIT: Duration = Duration::from_secs(3);
+use crate::store::{CallStatus, EndReason};
 
 /// What the controller tells a session.
 #[derive(Debug)]
@@ -39,33 +30,12 @@ pub enum CallInput {
     /// Hang the call up (daemon shutdown, operator request).
     Hangup {
         /// Stored as the end reason.
-        reason: &'static str,
+        reason: EndReason,
     },
     /// After a reconnect, the caller's channel was no longer in our application.
     ChannelGone,
     /// The daemon is shutting down: say goodbye, then hang up.
     WrapUp,
-}
-
-/// How a call ended: its final status and reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ending {
-    /// `completed`, `failed` or `interrupted`.
-    pub status: &'static str,
-    /// Why, e.g. `caller_hangup`, `max_duration`, `setup_failed: external_media: ...`.
-    pub reason: String,
-    /// Whether we must hang up the caller (they are still there).
-    pub hang_up_caller: bool,
-}
-
-impl Ending {
-    fn new(status: &'static str, reason: impl Into<String>, hang_up_caller: bool) -> Self {
-        Self {
-            status,
-            reason: reason.into(),
-            hang_up_caller,
-        }
-    }
 }
 
 /// The ids a session answers to, so the controller can route events to it.
@@ -84,7 +54,7 @@ impl SessionIds {
     pub fn for_new_call(call_id: Uuid, caller_channel: &str) -> Self {
         Self {
             caller_channel: caller_channel.to_string(),
-            media_channel: format!("{}{call_id}", crate::call::context::MEDIA_CHANNEL_PREFIX),
+            media_channel: format!("{MEDIA_CHANNEL_PREFIX}{call_id}"),
             bridge: format!("{BRIDGE_PREFIX}{call_id}"),
         }
     }
@@ -96,8 +66,10 @@ fn media_config(ctx: &CallContext, profile: Option<&AiProfile>) -> MediaConfig {
         ..MediaConfig::default()
     };
     if let Some(p) = profile {
-        cfg.endpointer.end_silence =
-            Duration::from_millis(u64::try_from(p.endpointing_silence_ms).unwrap_or(600));
+        cfg.endpointer.end_silence = Duration::from_millis(
+            u64::try_from(p.endpointing_silence_ms)
+                .unwrap_or(DEFAULT_ENDPOINTING_SILENCE_MS as u64),
+        );
     }
     cfg
 }
@@ -117,7 +89,8 @@ pub async fn run_new_call(
             Ok(row) => decide(row),
             Err(e) => {
                 tracing::error!(channel = %caller_channel, error = %e, "cannot route call: database unavailable");
-                metrics::counter!("vca_calls_total", "outcome" => "failed").increment(1);
+                metrics::counter!("vca_calls_total", "outcome" => CallStatus::Failed.as_str())
+                    .increment(1);
                 setup::delete_channel(&ctx, &caller_channel, HangupReason::Congestion).await;
                 return;
             }
@@ -179,7 +152,7 @@ pub async fn run_new_call(
             tracing::error!(error = %e, "cannot record call; hanging up");
             ctx.leases.release(route.tenant_id, call_id).await;
             setup::delete_channel(&ctx, &caller_channel, HangupReason::Congestion).await;
-            metrics::counter!("vca_calls_total", "outcome" => "failed").increment(1);
+            metrics::counter!("vca_calls_total", "outcome" => CallStatus::Failed.as_str()).increment(1);
             return;
         }
         metrics::gauge!("vca_live_calls").increment(1.0);
@@ -189,7 +162,8 @@ pub async fn run_new_call(
             tenant_id: route.tenant_id,
             ids,
             profile: Some(route.profile),
-            answered_at: None,
+            answered: None,
+            readopted: false,
             res: CallResources::default(),
         };
         live.bring_up_and_run(&mut inputs).await;
@@ -229,7 +203,7 @@ async fn reject(
     if let Err(e) = ctx.store.insert_rejection(&row).await {
         tracing::error!(error = %e, "cannot record the rejection");
     }
-    metrics::counter!("vca_calls_total", "outcome" => "rejected").increment(1);
+    metrics::counter!("vca_calls_total", "outcome" => CallStatus::Rejected.as_str()).increment(1);
     metrics::counter!("vca_calls_rejected_total", "reason" => reason.as_str()).increment(1);
 }
 
@@ -257,7 +231,10 @@ pub async fn run_readopted(
             tenant_id: live.tenant_id,
             ids,
             profile,
-            answered_at: Some(live.answered_at.unwrap_or_else(chrono::Utc::now)),
+            answered: Some(instant_of(
+                live.answered_at.unwrap_or_else(chrono::Utc::now),
+            )),
+            readopted: true,
             res: CallResources::default(),
         };
         // The old External Media channel points at a port nobody reads any more.
@@ -279,6 +256,13 @@ pub async fn run_readopted(
     .await;
 }
 
+/// The monotonic instant of a wall-clock time in the past (a re-adopted call's answer).
+fn instant_of(at: chrono::DateTime<chrono::Utc>) -> Instant {
+    let ago = (chrono::Utc::now() - at).to_std().unwrap_or_default();
+    let now = Instant::now();
+    now.checked_sub(ago).unwrap_or(now)
+}
+
 /// A call that has been accepted: the part of the session that owns resources.
 struct LiveSession {
     ctx: CallContext,
@@ -286,8 +270,10 @@ struct LiveSession {
     tenant_id: Uuid,
     ids: SessionIds,
     profile: Option<AiProfile>,
-    /// When a re-adopted call was answered (None for a new call: just now).
-    answered_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the caller was answered (a re-adopted call: by an earlier run of the daemon).
+    answered: Option<Instant>,
+    /// The call was re-adopted after a restart: its conversation continues.
+    readopted: bool,
     res: CallResources,
 }
 
@@ -309,8 +295,8 @@ impl LiveSession {
             Err(e) => match self.caller_left_meanwhile(inputs) {
                 Some(ending) => ending,
                 None => {
-                    tracing::warn!(error = %e, "call setup failed");
-                    Ending::new("failed", format!("setup_failed: {e}"), true)
+                    tracing::warn!(error = %e, step = e.step(), "call setup failed");
+                    EndReason::SetupFailed(e.to_string())
                 }
             },
         };
@@ -319,7 +305,7 @@ impl LiveSession {
 
     /// After a failed setup step: did the caller hang up while we were setting up?
     /// (Their events wait in the queue; the failure was then only a consequence.)
-    fn caller_left_meanwhile(&self, inputs: &mut mpsc::Receiver<CallInput>) -> Option<Ending> {
+    fn caller_left_meanwhile(&self, inputs: &mut mpsc::Receiver<CallInput>) -> Option<EndReason> {
         while let Ok(input) = inputs.try_recv() {
             if let CallInput::Ari(event) = input {
                 let gone = match &*event {
@@ -329,26 +315,20 @@ impl LiveSession {
                     _ => false,
                 };
                 if gone {
-                    return Some(Ending::new(
-                        "completed",
-                        "caller_hangup_during_setup",
-                        false,
-                    ));
+                    return Some(EndReason::CallerHangupDuringSetup);
                 }
             }
         }
         None
     }
 
-    async fn bring_up(&mut self) -> Result<(), setup::SetupError> {
+    async fn bring_up(&mut self) -> Result<(), SetupError> {
         let ctx = self.ctx.clone();
         ctx.ari
             .answer(&self.ids.caller_channel)
             .await
-            .map_err(|e| setup::SetupError {
-                step: "answer",
-                source: Box::new(e),
-            })?;
+            .map_err(SetupError::Answer)?;
+        self.answered = Some(Instant::now());
         if let Err(e) = ctx.store.mark_call_answered(self.call_id).await {
             tracing::warn!(error = %e, "cannot mark call answered");
         }
@@ -360,7 +340,7 @@ impl LiveSession {
 
     /// Creates the External Media channel (adding the caller to the bridge too when
     /// `with_caller`) and records where media flows.
-    async fn attach(&mut self, with_caller: bool) -> Result<(), setup::SetupError> {
+    async fn attach(&mut self, with_caller: bool) -> Result<(), SetupError> {
         let ctx = self.ctx.clone();
         let media_cfg = media_config(&ctx, self.profile.as_ref());
         let caller = with_caller.then_some(self.ids.caller_channel.as_str());
@@ -400,8 +380,8 @@ impl LiveSession {
                 self.live(inputs).await
             }
             Err(e) => {
-                tracing::warn!(error = %e, "re-adoption failed");
-                Ending::new("interrupted", format!("readopt_failed: {e}"), true)
+                tracing::warn!(error = %e, step = e.step(), "re-adoption failed");
+                EndReason::ReadoptFailed(e.to_string())
             }
         };
         self.end(ending).await;
@@ -413,23 +393,19 @@ impl LiveSession {
         let budget = self.ctx.settings.history_chars;
         match &self.profile {
             Some(p) => AgentProfile::from_profile(p, &self.ctx.lines, budget),
-            None => AgentProfile {
-                system_prompt: "You are a helpful phone assistant. Keep replies short.".into(),
-                greeting: String::new(),
-                language: "en".into(),
-                voice: None,
-                llm_model: None,
-                max_turns: 20,
-                max_duration: Duration::from_secs(300),
-                history_chars: budget,
-            },
+            None => AgentProfile::neutral(&self.ctx.lines, budget),
         }
     }
 
     /// The saved conversation of a re-adopted call: from Redis, else rebuilt from the
     /// transcript in PostgreSQL.
     async fn resumed_state(&self) -> ConversationState {
-        if let Some(state) = self.ctx.states.load(self.call_id).await {
+        if let Some(state) = self
+            .ctx
+            .states
+            .load::<ConversationState>(self.call_id)
+            .await
+        {
             return state;
         }
         let rows = self
@@ -442,166 +418,49 @@ impl LiveSession {
     }
 
     /// Runs the conversation until the call ends, and says how.
-    async fn live(&mut self, inputs: &mut mpsc::Receiver<CallInput>) -> Ending {
+    async fn live(&mut self, inputs: &mut mpsc::Receiver<CallInput>) -> EndReason {
         let Some(media) = self.res.media.take() else {
-            return Ending::new("failed", "media_stopped", true);
+            return EndReason::MediaStopped;
         };
-        let profile = self.agent_profile();
-        let max = profile.max_duration;
-        let (state, answered_ago) = match self.answered_at {
-            Some(at) => {
-                let ago = (chrono::Utc::now() - at).to_std().unwrap_or_default();
-                (Some(self.resumed_state().await), ago)
-            }
-            None => (None, Duration::ZERO),
+        let state = if self.readopted {
+            Some(self.resumed_state().await)
+        } else {
+            None
         };
-        let agent_ctx = AgentContext {
-            engines: self.ctx.engines.clone(),
-            store: self.ctx.store.clone(),
-            states: self.ctx.states.clone(),
-            lines: self.ctx.lines.clone(),
-            call_id: self.call_id,
-            tenant_id: self.tenant_id,
-            law: self.ctx.settings.law,
-        };
-        let mut media_metrics = MediaMetrics::new(media.counters());
-        let mut publish = tokio::time::interval(Duration::from_secs(1));
-        let agent = Agent::new(agent_ctx, profile, &media, state, answered_ago);
-        let cancel = CancellationToken::new();
-        let wrap_up = CancellationToken::new();
-        let mut task = tokio::spawn(
-            agent
-                .run(media, cancel.clone(), wrap_up.clone())
-                .in_current_span(),
+        let live = Live::new(
+            self.ctx.clone(),
+            self.call_id,
+            self.tenant_id,
+            self.ids.clone(),
+            self.res.bridge_id.clone(),
+            media,
+            self.agent_profile(),
+            state,
+            self.answered.unwrap_or_else(Instant::now),
         );
-        // A backstop in case the conversation cannot say its goodbye in time.
-        let hard_stop = tokio::time::sleep(max.saturating_sub(answered_ago) + HARD_STOP_GRACE);
-        tokio::pin!(hard_stop);
-        let ending = loop {
-            tokio::select! {
-                input = inputs.recv() => {
-                    let ending = match input {
-                        None => Some(Ending::new("interrupted", "daemon_stopped", true)),
-                        Some(CallInput::Hangup { reason }) => Some(Ending::new("completed", reason, true)),
-                        Some(CallInput::ChannelGone) => {
-                            Some(Ending::new("interrupted", "channel_gone_while_disconnected", false))
-                        }
-                        Some(CallInput::WrapUp) => {
-                            wrap_up.cancel();
-                            hard_stop.as_mut().reset(tokio::time::Instant::now() + WRAP_UP_WAIT);
-                            None
-                        }
-                        Some(CallInput::Ari(event)) => self.on_ari_event(*event).await,
-                    };
-                    if let Some(ending) = ending {
-                        break ending;
-                    }
-                }
-                joined = &mut task => {
-                    media_metrics.publish();
-                    return match joined {
-                        Ok((media, outcome)) => {
-                            self.res.media = Some(media);
-                            match outcome {
-                                AgentOutcome::Ended(reason) => Ending::new("completed", reason, true),
-                                AgentOutcome::MediaStopped => Ending::new("failed", "media_stopped", true),
-                                AgentOutcome::Cancelled => Ending::new("completed", "conversation_stopped", true),
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "conversation task failed");
-                            Ending::new("failed", "conversation_failed", true)
-                        }
-                    };
-                }
-                _ = publish.tick() => media_metrics.publish(),
-                () = &mut hard_stop => {
-                    if wrap_up.is_cancelled() {
-                        break Ending::new("completed", "daemon_shutdown", true);
-                    }
-                    tracing::warn!("call outlived its maximum duration; hanging up");
-                    break Ending::new("completed", "max_duration", true);
-                }
-            }
-        };
-        cancel.cancel();
-        media_metrics.publish();
-        match tokio::time::timeout(AGENT_STOP_WAIT, &mut task).await {
-            Ok(Ok((media, _))) => self.res.media = Some(media),
-            Ok(Err(e)) => tracing::error!(error = %e, "conversation task failed"),
-            Err(_) => {
-                tracing::warn!("conversation did not stop in time; aborting it");
-                task.abort();
-            }
-        }
-        ending
-    }
-
-    async fn on_ari_event(&mut self, event: AriEvent) -> Option<Ending> {
-        let caller = self.ids.caller_channel.as_str();
-        let media = self
-            .res
-            .media_channel_id
-            .as_deref()
-            .unwrap_or(&self.ids.media_channel);
-        match &event {
-            AriEvent::ChannelHangupRequest(e) if e.channel.id == caller => {
-                self.event("caller_hangup", serde_json::json!({"cause": e.cause}))
-                    .await;
-                Some(Ending::new("completed", "caller_hangup", false))
-            }
-            AriEvent::StasisEnd(e) if e.channel.id == caller => {
-                Some(Ending::new("completed", "caller_hangup", false))
-            }
-            AriEvent::ChannelDestroyed(e) if e.channel.id == caller => {
-                Some(Ending::new("completed", "caller_hangup", false))
-            }
-            AriEvent::StasisEnd(e) if e.channel.id == media => {
-                Some(Ending::new("failed", "media_channel_lost", true))
-            }
-            AriEvent::ChannelDestroyed(e) if e.channel.id == media => {
-                Some(Ending::new("failed", "media_channel_lost", true))
-            }
-            AriEvent::BridgeDestroyed(b)
-                if Some(b.bridge.id.as_str()) == self.res.bridge_id.as_deref() =>
-            {
-                self.res.bridge_id = None;
-                Some(Ending::new("failed", "bridge_lost", true))
-            }
-            AriEvent::ChannelDtmfReceived(d) if d.channel.id == caller => {
-                self.event(
-                    "dtmf",
-                    serde_json::json!({"digit": d.digit, "duration_ms": d.duration_ms}),
-                )
-                .await;
-                None
-            }
-            _ => None,
-        }
+        let (media, reason) = live.run(inputs).await;
+        self.res.media = Some(media);
+        reason
     }
 
     /// Takes everything down and writes the final row.
-    async fn end(mut self, ending: Ending) {
+    async fn end(mut self, reason: EndReason) {
         let ctx = self.ctx.clone();
         setup::release(&ctx, &mut self.res).await;
-        if ending.hang_up_caller {
+        if reason.caller_still_there() {
             setup::delete_channel(&ctx, &self.ids.caller_channel, HangupReason::Normal).await;
         }
         ctx.leases.release(self.tenant_id, self.call_id).await;
+        let status = reason.status();
         self.event(
             "ended",
-            serde_json::json!({"status": ending.status, "reason": ending.reason}),
+            serde_json::json!({"status": status.as_str(), "reason": reason.as_db()}),
         )
         .await;
-        match ctx
-            .store
-            .finish_call(self.call_id, ending.status, &ending.reason)
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "cannot finalise the call row"),
+        if let Err(e) = ctx.store.finish_call(self.call_id, &reason).await {
+            tracing::error!(error = %e, "cannot finalise the call row");
         }
-        metrics::counter!("vca_calls_total", "outcome" => ending.status).increment(1);
-        tracing::info!(status = ending.status, reason = %ending.reason, "call ended");
+        metrics::counter!("vca_calls_total", "outcome" => status.as_str()).increment(1);
+        tracing::info!(status = status.as_str(), reason = %reason, "call ended");
     }
 }

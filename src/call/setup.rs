@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::ari::{ExternalMediaRequest, HangupReason};
+use crate::ari::{AriError, ExternalMediaRequest, HangupReason};
 use crate::call::context::CallContext;
-use crate::call::media_driver::{MediaHandle, MediaSession};
-use crate::call::port_pool::PortLease;
 use crate::media::config::MediaConfig;
+use crate::media_driver::{MediaError, MediaHandle, MediaSession, PortLease, PortPoolError};
 
 /// What is up on Asterisk's side for a call, so it can all be taken down.
 #[derive(Debug, Default)]
@@ -22,22 +21,44 @@ pub struct CallResources {
     pub media: Option<MediaHandle>,
 }
 
-/// A step of the bring-up that failed.
+/// The step of the bring-up that failed, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{step}: {source}")]
-pub struct SetupError {
-    /// Which step (`answer`, `bridge`, `port`, `external_media`, `add_channels`, `media`).
-    pub step: &'static str,
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
+#[non_exhaustive]
+pub enum SetupError {
+    /// Answering the caller's channel.
+    #[error("answer: {0}")]
+    Answer(#[source] AriError),
+    /// Creating our mixing bridge.
+    #[error("bridge: {0}")]
+    Bridge(#[source] AriError),
+    /// The call has no bridge to put its media in.
+    #[error("bridge: no bridge")]
+    NoBridge,
+    /// Taking an RTP port.
+    #[error("port: {0}")]
+    Port(#[source] PortPoolError),
+    /// Creating the External Media channel.
+    #[error("external_media: {0}")]
+    ExternalMedia(#[source] AriError),
+    /// Adding the channels to the bridge.
+    #[error("add_channels: {0}")]
+    AddChannels(#[source] AriError),
+    /// Starting the media task.
+    #[error("media: {0}")]
+    Media(#[source] MediaError),
 }
 
-fn fail<E: std::error::Error + Send + Sync + 'static>(
-    step: &'static str,
-) -> impl FnOnce(E) -> SetupError {
-    move |e| SetupError {
-        step,
-        source: Box::new(e),
+impl SetupError {
+    /// The step's name, as written into the end reason (`setup_failed: <step>: …`).
+    pub fn step(&self) -> &'static str {
+        match self {
+            SetupError::Answer(_) => "answer",
+            SetupError::Bridge(_) | SetupError::NoBridge => "bridge",
+            SetupError::Port(_) => "port",
+            SetupError::ExternalMedia(_) => "external_media",
+            SetupError::AddChannels(_) => "add_channels",
+            SetupError::Media(_) => "media",
+        }
     }
 }
 
@@ -51,7 +72,7 @@ pub async fn create_bridge(
         .ari
         .create_bridge(bridge_id, Some(bridge_id))
         .await
-        .map_err(fail("bridge"))?;
+        .map_err(SetupError::Bridge)?;
     res.bridge_id = Some(bridge.id);
     Ok(())
 }
@@ -65,11 +86,8 @@ pub async fn attach_media(
     media_config: MediaConfig,
     res: &mut CallResources,
 ) -> Result<(SocketAddr, u16), SetupError> {
-    let bridge_id = res.bridge_id.clone().ok_or_else(|| SetupError {
-        step: "bridge",
-        source: "no bridge".into(),
-    })?;
-    let lease: PortLease = ctx.ports.lease().map_err(fail("port"))?;
+    let bridge_id = res.bridge_id.clone().ok_or(SetupError::NoBridge)?;
+    let lease: PortLease = ctx.ports.lease().map_err(SetupError::Port)?;
     let port = lease.port();
     let external_host = SocketAddr::new(ctx.settings.rtp_advertise, port);
     let request = ExternalMediaRequest {
@@ -83,7 +101,7 @@ pub async fn attach_media(
         .ari
         .create_external_media(&request)
         .await
-        .map_err(fail("external_media"));
+        .map_err(SetupError::ExternalMedia);
     let media = match created {
         Ok(m) => m,
         Err(e) => {
@@ -101,9 +119,9 @@ pub async fn attach_media(
     ctx.ari
         .add_channels_to_bridge(&bridge_id, &members)
         .await
-        .map_err(fail("add_channels"))?;
+        .map_err(SetupError::AddChannels)?;
     let handle =
-        MediaSession::spawn(lease, media.rtp_address, media_config).map_err(fail("media"))?;
+        MediaSession::spawn(lease, media.rtp_address, media_config).map_err(SetupError::Media)?;
     res.media = Some(handle);
     Ok((media.rtp_address, port))
 }

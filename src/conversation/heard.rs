@@ -1,82 +1,44 @@
-//! What the caller actually heard of an agent reply cut short by barge-in: the
-//! sentences played in full, plus the share of the interrupted sentence that was sent,
-//! cut at a word boundary.
+//! What the caller heard of a sentence cut short: the share of it that was played,
+//! rounded down to whole words.
 
-use crate::media::playout::{FlushReport, PlayoutId};
-
-/// One sentence handed to playout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueuedSentence {
-    /// Its playout clip.
-    pub id: PlayoutId,
-    /// Its text.
-    pub text: String,
-}
-
-/// The text the caller heard, given the sentences queued in order, those that finished
-/// playing, and (after a flush) the report of what was cut.
-pub fn heard_text(
-    queued: &[QueuedSentence],
-    done: &[PlayoutId],
-    flushed: Option<&FlushReport>,
-) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for s in queued {
-        if done.contains(&s.id) {
-            parts.push(s.text.clone());
-            continue;
-        }
-        if let Some(p) = flushed.and_then(|f| f.interrupted).filter(|p| p.id == s.id) {
-            let share = if p.total_ms == 0 {
-                0.0
-            } else {
-                p.played_ms as f64 / p.total_ms as f64
-            };
-            let words: Vec<&str> = s.text.split_whitespace().collect();
-            let keep = (words.len() as f64 * share).floor() as usize;
-            if keep > 0 {
-                parts.push(words[..keep.min(words.len())].join(" "));
-            }
+/// The first words of `text` that fit in `share` (0.0-1.0) of it, counted in words.
+pub fn words_heard(text: &str, share: f64) -> &str {
+    let total = text.split_whitespace().count();
+    let keep = ((total as f64) * share.clamp(0.0, 1.0)).floor() as usize;
+    if keep == 0 {
+        return "";
+    }
+    let mut end = 0;
+    for (n, (start, word)) in word_spans(text).enumerate() {
+        end = start + word.len();
+        if n + 1 == keep {
+            break;
         }
     }
-    parts.join(" ")
+    text.get(..end).map_or("", str::trim_start)
+}
+
+/// Each word of `text` with its byte offset.
+fn word_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_whitespace().map(move |word| {
+        // `word` is a sub-slice of `text`, so the pointer difference is its offset.
+        let start = word.as_ptr() as usize - text.as_ptr() as usize;
+        (start, word)
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::media::playout::PartialPlayout;
-
-    fn q(id: u64, text: &str) -> QueuedSentence {
-        QueuedSentence {
-            id: PlayoutId(id),
-            text: text.into(),
-        }
-    }
+    use super::words_heard;
 
     #[test]
-    fn keeps_played_sentences_and_the_heard_share() {
-        let queued = [
-            q(1, "Hello there."),
-            q(2, "Our clinic opens at nine every day."),
-            q(3, "Anything else?"),
-        ];
-        let report = FlushReport {
-            interrupted: Some(PartialPlayout {
-                id: PlayoutId(2),
-                played_ms: 500,
-                total_ms: 1000,
-            }),
-            not_started: vec![PlayoutId(3)],
-        };
-        assert_eq!(
-            heard_text(&queued, &[PlayoutId(1)], Some(&report)),
-            "Hello there. Our clinic opens"
-        );
-        assert_eq!(heard_text(&queued, &[], None), "");
-        assert_eq!(
-            heard_text(&queued, &[PlayoutId(1), PlayoutId(2), PlayoutId(3)], None),
-            "Hello there. Our clinic opens at nine every day. Anything else?"
-        );
+    fn keeps_whole_words_up_to_the_share() {
+        let s = "Our clinic opens at nine every day.";
+        assert_eq!(words_heard(s, 0.5), "Our clinic opens");
+        assert_eq!(words_heard(s, 1.0), s);
+        assert_eq!(words_heard(s, 0.1), "");
+        assert_eq!(words_heard(s, 0.0), "");
+        assert_eq!(words_heard("  नमस्ते आप कैसे हैं", 0.5), "नमस्ते आप");
+        assert_eq!(words_heard("", 1.0), "");
     }
 }

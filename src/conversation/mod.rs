@@ -1,83 +1,30 @@
-//! The conversation half of a call: what the agent says and when.
+//! The conversation half of a call — what the agent says and when — as a sans-IO state
+//! machine: no tokio, no IO, no clock. `call::live` drives it with the engines and media.
 //!
-//! - [`agent`]: the per-call loop (greeting, turns, barge-in, limits, fallbacks).
-//! - [`reply`]: one reply as a task: model stream → sentences → speech → playout.
+//! - [`machine`]: [`Conversation`], the rules of one call's dialogue (greeting, turns,
+//!   barge-in, fallbacks and their deadlines, limits, goodbye), fed with `handle_*` inputs
+//!   and polled for [`Action`]s and its next deadline.
+//! - [`action`]: what it asks the driver to do, and the ids that tie answers to requests.
+//! - [`reply`]: one reply's sentences and where each is (synthesising, queued, playing).
 //! - [`sentences`]: splitting a streamed reply into speakable sentences.
-//! - [`heard`]: what the caller actually heard of a reply cut short.
+//! - [`heard`]: how much of a sentence cut short the caller heard.
 //! - [`history`]: the bounded history sent to the model; goodbye detection.
-//! - [`state`]: the per-call state in Redis that lets a restarted daemon continue.
+//! - [`profile`]: what the call runs with ([`AgentProfile`], [`ConversationLines`]).
+//! - [`state`]: what is saved after each turn so a restarted daemon can continue.
 
-pub mod agent;
+pub mod action;
 pub mod heard;
 pub mod history;
-pub mod reply;
+pub mod machine;
+pub mod profile;
+mod reply;
 pub mod sentences;
 pub mod state;
 
-use std::time::Duration;
+#[cfg(test)]
+mod tests;
 
-use crate::store::ai_profiles::AiProfile;
-
-/// The lines the daemon speaks on its own, and the model's end-of-call marker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConversationLines {
-    /// Spoken before the agent hangs up.
-    pub goodbye: String,
-    /// Spoken when speech recognition fails.
-    pub stt_retry: String,
-    /// Spoken when the language model fails or is too slow.
-    pub llm_fallback: String,
-    /// A reply containing this ends the call (after a goodbye); never spoken.
-    pub end_marker: String,
-}
-
-impl Default for ConversationLines {
-    fn default() -> Self {
-        Self {
-            goodbye: "Thank you for calling. Goodbye!".into(),
-            stt_retry: "Sorry, I didn't catch that. Could you say it again?".into(),
-            llm_fallback:
-                "I'm sorry, I'm having trouble answering right now. Could you say that again?"
-                    .into(),
-            end_marker: "[END_CALL]".into(),
-        }
-    }
-}
-
-/// What the conversation takes from the tenant's AI profile.
-#[derive(Debug, Clone)]
-pub struct AgentProfile {
-    pub system_prompt: String,
-    pub greeting: String,
-    pub language: String,
-    pub voice: Option<String>,
-    pub llm_model: Option<String>,
-    pub max_turns: u32,
-    pub max_duration: Duration,
-    /// Character budget of the history sent to the model.
-    pub history_chars: usize,
-}
-
-impl AgentProfile {
-    /// From a stored profile, with the end-of-call instruction added to the prompt.
-    pub fn from_profile(p: &AiProfile, lines: &ConversationLines, history_chars: usize) -> Self {
-        let mut system_prompt = p.system_prompt.trim().to_string();
-        if !lines.end_marker.is_empty() {
-            system_prompt.push_str(&format!(
-                "\n\nYou are speaking on a phone call; keep replies short and plain, without lists or markup. \
-                 When the conversation is complete and the call should end, finish your reply with {}.",
-                lines.end_marker
-            ));
-        }
-        Self {
-            system_prompt,
-            greeting: p.greeting.clone(),
-            language: p.language.clone(),
-            voice: p.voice.clone(),
-            llm_model: p.llm_model.clone(),
-            max_turns: u32::try_from(p.max_turns).unwrap_or(20),
-            max_duration: Duration::from_secs(u64::try_from(p.max_duration_seconds).unwrap_or(300)),
-            history_chars,
-        }
-    }
-}
+pub use action::{Action, Observation, ReplyId, TurnRecord, UtteranceId};
+pub use machine::{Conversation, RecognitionFailed, is_speech};
+pub use profile::{AgentProfile, ConversationLines};
+pub use state::ConversationState;

@@ -57,7 +57,7 @@ fn required_key(provider: &'static str, key: &Option<Secret>) -> Result<Secret, 
 /// validation reports that earlier, naming the setting) or the whisper-local model does
 /// not load. Loading a whisper-local model blocks for up to a few seconds.
 pub fn build_engines(settings: &EngineSettings, law: Law) -> Result<Engines, EngineError> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let stt = &settings.stt;
     let stt_timeouts = Timeouts {
         first_byte: stt.final_timeout,

@@ -37,6 +37,16 @@ pub struct AiProfile {
     pub updated_at: DateTime<Utc>,
 }
 
+/// `max_turns` of a profile that does not say (the migration's column default agrees; a
+/// test checks it).
+pub const DEFAULT_MAX_TURNS: i32 = 20;
+/// `max_duration_seconds` of a profile that does not say.
+pub const DEFAULT_MAX_DURATION_SECONDS: i32 = 300;
+/// `endpointing_silence_ms` of a profile that does not say.
+pub const DEFAULT_ENDPOINTING_SILENCE_MS: i32 = 600;
+/// `language` of a profile that does not say.
+pub const DEFAULT_PROFILE_LANGUAGE: &str = "en";
+
 /// Role values.
 pub const ROLES: &[&str] = &["receptionist", "sales", "support", "dispatcher", "custom"];
 
@@ -146,8 +156,8 @@ impl Store {
         let sql = format!(
             "INSERT INTO ai_profiles (tenant_id, name, role, system_prompt, greeting, language, voice, \
              max_turns, max_duration_seconds, endpointing_silence_ms, is_default, llm_model) \
-             VALUES ($1, btrim($2), COALESCE($3, 'receptionist'), $4, COALESCE($5, ''), COALESCE($6, 'en'), $7, \
-             COALESCE($8, 20), COALESCE($9, 300), COALESCE($10, 600), $11, $12) RETURNING {COLUMNS}"
+             VALUES ($1, btrim($2), COALESCE($3, 'receptionist'), $4, COALESCE($5, ''), COALESCE($6, $13), $7, \
+             COALESCE($8, $14), COALESCE($9, $15), COALESCE($10, $16), $11, $12) RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
             .bind(tenant_id)
@@ -162,6 +172,10 @@ impl Store {
             .bind(p.endpointing_silence_ms)
             .bind(is_default)
             .bind(&p.llm_model)
+            .bind(DEFAULT_PROFILE_LANGUAGE)
+            .bind(DEFAULT_MAX_TURNS)
+            .bind(DEFAULT_MAX_DURATION_SECONDS)
+            .bind(DEFAULT_ENDPOINTING_SILENCE_MS)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;

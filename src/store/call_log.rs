@@ -4,7 +4,7 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Store, StoreError};
+use super::{CallStatus, EndReason, Store, StoreError};
 
 /// A call about to be answered.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let (id,): (Uuid,) = sqlx::query_as(
             "INSERT INTO calls (tenant_id, phone_number_id, channel_id, caller, called, ari_node, status, ended_at, duration_ms, end_reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'rejected', now(), 0, $7) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $8, now(), 0, $7) RETURNING id",
         )
         .bind(r.tenant_id)
         .bind(r.phone_number_id)
@@ -84,6 +84,7 @@ impl Store {
         .bind(&r.called)
         .bind(&r.ari_node)
         .bind(&r.reason)
+        .bind(CallStatus::Rejected.as_str())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO call_events (call_id, tenant_id, kind, details) VALUES ($1, $2, 'rejected', $3)")
@@ -98,10 +99,14 @@ impl Store {
 
     /// Marks a call answered: `in_progress` from now.
     pub async fn mark_call_answered(&self, id: Uuid) -> Result<(), StoreError> {
-        sqlx::query("UPDATE calls SET status = 'in_progress', answered_at = now() WHERE id = $1 AND status = 'ringing'")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE calls SET status = $2, answered_at = now() WHERE id = $1 AND status = $3",
+        )
+        .bind(id)
+        .bind(CallStatus::InProgress.as_str())
+        .bind(CallStatus::Ringing.as_str())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -145,23 +150,20 @@ impl Store {
         Ok(())
     }
 
-    /// Moves a live call to its final `status` with the end time, duration (from the
-    /// answer, or the start when never answered) and reason. A call already final is
-    /// left as it is; returns whether this call finalised it.
-    pub async fn finish_call(
-        &self,
-        id: Uuid,
-        status: &str,
-        end_reason: &str,
-    ) -> Result<bool, StoreError> {
+    /// Moves a live call to the final status of `reason`, with the end time and duration
+    /// (from the answer, or the start when never answered). A call already final is left as
+    /// it is; returns whether this call finalised it.
+    pub async fn finish_call(&self, id: Uuid, reason: &EndReason) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE calls SET status = $2, end_reason = $3, ended_at = now(), \
              duration_ms = GREATEST(0, (extract(epoch FROM now() - COALESCE(answered_at, started_at)) * 1000)::bigint) \
-             WHERE id = $1 AND status IN ('ringing', 'in_progress')",
+             WHERE id = $1 AND status IN ($4, $5)",
         )
         .bind(id)
-        .bind(status)
-        .bind(end_reason)
+        .bind(reason.status().as_str())
+        .bind(reason.as_db().as_ref())
+        .bind(CallStatus::Ringing.as_str())
+        .bind(CallStatus::InProgress.as_str())
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -172,10 +174,12 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT id, tenant_id, ai_profile_id, phone_number_id, channel_id, caller, called, status, \
              bridge_id, media_channel_id, rtp_port, answered_at \
-             FROM calls WHERE ari_node = $1 AND status IN ('ringing', 'in_progress') AND tenant_id IS NOT NULL \
+             FROM calls WHERE ari_node = $1 AND status IN ($2, $3) AND tenant_id IS NOT NULL \
              ORDER BY started_at",
         )
         .bind(ari_node)
+        .bind(CallStatus::Ringing.as_str())
+        .bind(CallStatus::InProgress.as_str())
         .fetch_all(self.pool())
         .await?)
     }

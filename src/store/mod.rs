@@ -4,7 +4,9 @@
 pub mod ai_profiles;
 pub mod call_log;
 pub mod calls;
+pub mod conversation_state;
 mod error;
+pub mod outcome;
 pub mod phone_numbers;
 pub mod redis;
 pub mod routing;
@@ -17,6 +19,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 pub use error::StoreError;
+pub use outcome::{CallStatus, EndReason};
 
 use crate::config::Secret;
 

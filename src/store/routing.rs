@@ -68,12 +68,20 @@ impl Store {
                         role: f.p_role.unwrap_or_default(),
                         system_prompt,
                         greeting: f.p_greeting.unwrap_or_default(),
-                        language: f.p_language.unwrap_or_else(|| "en".into()),
+                        language: f
+                            .p_language
+                            .unwrap_or_else(|| super::ai_profiles::DEFAULT_PROFILE_LANGUAGE.into()),
                         voice: f.p_voice,
                         llm_model: f.p_llm_model,
-                        max_turns: f.p_max_turns.unwrap_or(20),
-                        max_duration_seconds: f.p_max_duration_seconds.unwrap_or(300),
-                        endpointing_silence_ms: f.p_endpointing_silence_ms.unwrap_or(600),
+                        max_turns: f
+                            .p_max_turns
+                            .unwrap_or(super::ai_profiles::DEFAULT_MAX_TURNS),
+                        max_duration_seconds: f
+                            .p_max_duration_seconds
+                            .unwrap_or(super::ai_profiles::DEFAULT_MAX_DURATION_SECONDS),
+                        endpointing_silence_ms: f
+                            .p_endpointing_silence_ms
+                            .unwrap_or(super::ai_profiles::DEFAULT_ENDPOINTING_SILENCE_MS),
                         is_default: true,
                         created_at,
                         updated_at,

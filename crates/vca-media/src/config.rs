@@ -18,9 +18,6 @@ pub struct MediaConfig {
     pub barge_in: BargeInConfig,
     /// Aggressiveness of the webrtc VAD, 0 (least) to 3 (most).
     pub vad_mode: u8,
-    /// Sample rate of [`crate::core::CoreEvent::Utterance`] audio: 8000 (as received)
-    /// or 16000 (resampled for STT engines that want it).
-    pub utterance_rate: UtteranceRate,
 }
 
 impl Default for MediaConfig {
@@ -31,28 +28,6 @@ impl Default for MediaConfig {
             endpointer: EndpointerConfig::default(),
             barge_in: BargeInConfig::default(),
             vad_mode: 2,
-            utterance_rate: UtteranceRate::Hz8000,
-        }
-    }
-}
-
-/// Rate of the utterance audio handed to STT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum UtteranceRate {
-    /// 8 kHz, exactly the decoded G.711.
-    #[default]
-    Hz8000,
-    /// 16 kHz, resampled per 20 ms frame with rubato's FFT resampler.
-    Hz16000,
-}
-
-impl UtteranceRate {
-    /// Samples per second.
-    pub const fn hz(self) -> u32 {
-        match self {
-            UtteranceRate::Hz8000 => 8000,
-            UtteranceRate::Hz16000 => 16000,
         }
     }
 }

@@ -2,23 +2,26 @@
 //! audio, commands and the current time; it hands out datagrams to send (paced on absolute
 //! 20 ms deadlines), decoded caller frames and events. No sockets, tasks or clocks inside.
 //!
-//! Polling order after any input: [`MediaCore::poll_transmit`] until `None`,
-//! [`MediaCore::poll_inbound`] until `None` (draining [`MediaCore::poll_event`] after each),
-//! then sleep until [`MediaCore::poll_timeout`] and call [`MediaCore::handle_timeout`].
+//! Driving it: after any input (a datagram, agent audio, a flush) or when the deadline of
+//! [`MediaCore::poll_timeout`] has passed, call [`MediaCore::drain`] with the current time.
+//! It runs the time-driven work, then hands out — in this order — every packet due, the
+//! events so far, and each decoded caller frame followed by the events it caused. Then
+//! sleep until the next [`MediaCore::poll_timeout`]. The `poll_*` methods it is made of stay
+//! public for tests that look at one output alone.
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::barge_in::BargeInDetector;
-use super::config::{MediaConfig, UtteranceRate};
+use super::config::MediaConfig;
 use super::endpointer::{EndpointEvent, Endpointer, UtteranceBounds};
 use super::inbound::{InboundFrame, InboundStream};
 use super::outbound::{RtpIdentity, RtpSender};
-use super::playout::{FlushReport, PlayoutId, PlayoutQueue};
-use super::resample::{ResampleError, StreamResampler};
+use super::playout::{FlushReport, PlayoutId, PlayoutProgress, PlayoutQueue};
+use super::resample::ResampleError;
 use super::stats::{DropReason, MediaStats};
 use super::vad::VoiceDetector;
-use super::{FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, OUT_PACKET_LEN, WIRE_RATE};
+use super::{FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, OUT_PACKET_LEN};
 
 /// A late pacer catches up by sending at most this many overdue frames back to back; if it
 /// is later than that, the overdue frames are skipped (timestamp still follows the clock).
@@ -47,11 +50,32 @@ pub enum CoreEvent {
         /// What the automatic flush removed.
         flushed: Option<FlushReport>,
     },
+    /// The first frame of a queued clip went out.
+    PlayoutStarted {
+        /// The clip.
+        id: PlayoutId,
+    },
     /// A queued clip has been sent completely.
     PlayoutDone {
         /// The clip.
         id: PlayoutId,
     },
+}
+
+/// One output of [`MediaCore::drain`].
+#[derive(Debug)]
+pub enum Output<'a> {
+    /// A packet to send to Asterisk.
+    Transmit(&'a [u8]),
+    /// Something happened; for an utterance, `pcm` is its audio (8 kHz).
+    Event {
+        /// The event.
+        event: CoreEvent,
+        /// The utterance's audio with [`CoreEvent::Utterance`], empty otherwise.
+        pcm: &'a [i16],
+    },
+    /// A decoded caller frame, after VAD, endpointing and barge-in saw it.
+    Inbound(&'a InboundFrame),
 }
 
 /// The media state machine of one call.
@@ -62,8 +86,6 @@ pub struct MediaCore {
     endpointer: Endpointer,
     barge_in: BargeInDetector,
     auto_flush: bool,
-    upsampler: Option<StreamResampler>,
-    upsampled: [i16; 2 * FRAME_SAMPLES],
     playout: PlayoutQueue,
     sender: RtpSender,
     law: super::g711::Law,
@@ -83,19 +105,13 @@ impl MediaCore {
         now: Instant,
         identity: RtpIdentity,
     ) -> Result<Self, ResampleError> {
-        let upsampler = match config.utterance_rate {
-            UtteranceRate::Hz8000 => None,
-            UtteranceRate::Hz16000 => Some(StreamResampler::new(WIRE_RATE, 16000)?),
-        };
         Ok(MediaCore {
             call_start: now,
             inbound: InboundStream::new(config.law, remote, now, &config.jitter),
             vad: VoiceDetector::new(config.vad_mode),
-            endpointer: Endpointer::new(&config.endpointer, config.utterance_rate.hz()),
+            endpointer: Endpointer::new(&config.endpointer, super::WIRE_RATE),
             barge_in: BargeInDetector::new(&config.barge_in),
             auto_flush: config.barge_in.auto_flush,
-            upsampler,
-            upsampled: [0; 2 * FRAME_SAMPLES],
             playout: PlayoutQueue::new(),
             sender: RtpSender::new(config.law, identity),
             law: config.law,
@@ -119,8 +135,8 @@ impl MediaCore {
         self.call_start
     }
 
-    /// Audio of the last [`CoreEvent::Utterance`], at the configured utterance rate. Valid
-    /// until the next utterance ends.
+    /// Audio of the last [`CoreEvent::Utterance`], 8 kHz. Valid until the next utterance
+    /// ends.
     pub fn utterance_pcm(&self) -> &[i16] {
         self.endpointer.utterance_pcm()
     }
@@ -194,9 +210,12 @@ impl MediaCore {
             self.stats.outbound_frames_skipped += skip;
         }
         let events = &mut self.events;
-        let tick = self.playout.poll_frame(&mut self.out_pcm, |id| {
-            events.push_back(CoreEvent::PlayoutDone { id });
-        });
+        let tick = self
+            .playout
+            .poll_frame(&mut self.out_pcm, |progress| match progress {
+                PlayoutProgress::Started(id) => events.push_back(CoreEvent::PlayoutStarted { id }),
+                PlayoutProgress::Done(id) => events.push_back(CoreEvent::PlayoutDone { id }),
+            });
         if tick.audio {
             self.law.encode_into(&self.out_pcm, &mut self.out_codes);
         } else {
@@ -223,14 +242,10 @@ impl MediaCore {
         let voiced = frame.filled_samples < FRAME_SAMPLES as u16
             && frame_energy(&frame.pcm) > MIN_SPEECH_ENERGY
             && self.vad.is_speech(&frame.pcm);
-        let samples: &[i16] = match self.upsampler.as_mut() {
-            Some(up) => match up.process_chunk(&frame.pcm, &mut self.upsampled) {
-                Ok(n) => self.upsampled.get(..n).unwrap_or(&[]),
-                Err(_) => &frame.pcm,
-            },
-            None => &frame.pcm,
-        };
-        if let Some(event) = self.endpointer.handle_frame(frame.at_ms, voiced, samples) {
+        if let Some(event) = self
+            .endpointer
+            .handle_frame(frame.at_ms, voiced, &frame.pcm)
+        {
             self.push_endpoint_event(event);
         }
         let playing = self.playout.is_playing();
@@ -244,6 +259,37 @@ impl MediaCore {
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<CoreEvent> {
         self.events.pop_front()
+    }
+
+    /// Everything due at `now`, in the documented order, through `output`: time-driven work,
+    /// the packets due (written into `out`), the events, then each decoded caller frame and
+    /// the events it caused. Does not allocate (except when an utterance outgrows its
+    /// preallocated buffer). The one way the driver, the tests and the bench run the core.
+    pub fn drain(
+        &mut self,
+        now: Instant,
+        out: &mut [u8; OUT_PACKET_LEN],
+        mut output: impl FnMut(Output<'_>),
+    ) {
+        self.handle_timeout(now);
+        while let Some(len) = self.poll_transmit(now, out) {
+            output(Output::Transmit(out.get(..len).unwrap_or(&[])));
+        }
+        self.drain_events(&mut output);
+        while let Some(frame) = self.poll_inbound(now) {
+            output(Output::Inbound(&frame));
+            self.drain_events(&mut output);
+        }
+    }
+
+    fn drain_events(&mut self, output: &mut impl FnMut(Output<'_>)) {
+        while let Some(event) = self.events.pop_front() {
+            let pcm: &[i16] = match event {
+                CoreEvent::Utterance(_) => self.endpointer.utterance_pcm(),
+                _ => &[],
+            };
+            output(Output::Event { event, pcm });
+        }
     }
 
     /// The earliest instant at which the core has time-driven work: the next outbound

@@ -43,6 +43,15 @@ struct QueuedClip {
     total: usize,
 }
 
+/// A clip's progress through playout, reported by [`PlayoutQueue::poll_frame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayoutProgress {
+    /// Its first sample is in this frame.
+    Started(PlayoutId),
+    /// Its last sample is in this frame.
+    Done(PlayoutId),
+}
+
 /// What one tick of the queue produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlayoutTick {
@@ -118,12 +127,12 @@ impl PlayoutQueue {
         self.samples.len()
     }
 
-    /// Fills `frame` with the next 20 ms (silence when nothing is queued) and calls
-    /// `finished` for every clip whose last sample is in this frame. Does not allocate.
+    /// Fills `frame` with the next 20 ms (silence when nothing is queued) and reports every
+    /// clip whose first or last sample is in this frame. Does not allocate.
     pub fn poll_frame(
         &mut self,
         frame: &mut [i16; FRAME_SAMPLES],
-        mut finished: impl FnMut(PlayoutId),
+        mut progress: impl FnMut(PlayoutProgress),
     ) -> PlayoutTick {
         let available = self.samples.len().min(FRAME_SAMPLES);
         for (dst, src) in frame.iter_mut().zip(self.samples.drain(..available)) {
@@ -135,10 +144,13 @@ impl PlayoutQueue {
         let mut consumed = available;
         while let Some(clip) = self.clips.front_mut() {
             let step = consumed.min(clip.remaining);
+            if clip.remaining == clip.total && (step > 0 || clip.total == 0) {
+                progress(PlayoutProgress::Started(clip.id));
+            }
             clip.remaining -= step;
             consumed -= step;
             if clip.remaining == 0 {
-                finished(clip.id);
+                progress(PlayoutProgress::Done(clip.id));
                 self.clips.pop_front();
             } else {
                 break;
@@ -188,17 +200,25 @@ mod tests {
         q.push(PlayoutId(1), 8000, &[7; 200]).unwrap();
         q.push(PlayoutId(2), 8000, &[9; 100]).unwrap();
         let mut frame = [0; FRAME_SAMPLES];
-        let mut done = Vec::new();
-        let t1 = q.poll_frame(&mut frame, |id| done.push(id));
+        let mut seen = Vec::new();
+        let t1 = q.poll_frame(&mut frame, |p| seen.push(p));
         assert!(t1.audio && t1.talk_spurt_start);
-        assert!(done.is_empty());
-        let t2 = q.poll_frame(&mut frame, |id| done.push(id));
+        assert_eq!(seen, vec![PlayoutProgress::Started(PlayoutId(1))]);
+        seen.clear();
+        let t2 = q.poll_frame(&mut frame, |p| seen.push(p));
         assert!(t2.audio && !t2.talk_spurt_start);
-        assert_eq!(done, vec![PlayoutId(1), PlayoutId(2)]);
+        assert_eq!(
+            seen,
+            vec![
+                PlayoutProgress::Done(PlayoutId(1)),
+                PlayoutProgress::Started(PlayoutId(2)),
+                PlayoutProgress::Done(PlayoutId(2))
+            ]
+        );
         assert_eq!(&frame[..40], &[7; 40]);
         assert_eq!(&frame[40..140], &[9; 100]);
         assert_eq!(&frame[140..], &[0; 20]);
-        let t3 = q.poll_frame(&mut frame, |id| done.push(id));
+        let t3 = q.poll_frame(&mut frame, |p| seen.push(p));
         assert!(!t3.audio);
         assert_eq!(frame, [0; FRAME_SAMPLES]);
     }

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use vca_media::config::{MediaConfig, UtteranceRate};
-use vca_media::core::{CoreEvent, MediaCore};
+use vca_media::config::MediaConfig;
+use vca_media::core::{CoreEvent, MediaCore, Output};
 use vca_media::outbound::RtpIdentity;
 use vca_media::playout::PlayoutId;
 
@@ -99,10 +99,7 @@ fn per_frame_paths_do_not_allocate() {
 
     let remote: SocketAddr = "127.0.0.1:4000".parse().unwrap();
     let t0 = Instant::now();
-    let config = MediaConfig {
-        utterance_rate: UtteranceRate::Hz16000,
-        ..MediaConfig::default()
-    };
+    let config = MediaConfig::default();
     let identity = RtpIdentity {
         ssrc: 1,
         first_seq: 2,
@@ -115,27 +112,25 @@ fn per_frame_paths_do_not_allocate() {
     for (i, p) in packets.iter().take(50).enumerate() {
         let now = t0 + Duration::from_millis(i as u64 * 20);
         core.handle_datagram(now, remote, p).unwrap();
-        while core.poll_inbound(now).is_some() {}
-        while core.poll_transmit(now, &mut out).is_some() {}
-        while core.poll_event().is_some() {}
+        core.drain(now, &mut out, |_| {});
     }
 
     // Inbound: silence, then speech (speech starts, the utterance grows within its
-    // preallocated buffer), caller only.
+    // preallocated buffer), with the silence frames going out as in a call.
     let (events, inbound_allocs) = counted(|| {
         let mut events = 0;
         for (i, p) in packets.iter().enumerate().skip(50) {
             let now = t0 + Duration::from_millis(i as u64 * 20);
             core.handle_datagram(now, remote, p).unwrap();
-            while core.poll_inbound(now).is_some() {
-                while let Some(e) = core.poll_event() {
+            core.drain(now, &mut out, |o| {
+                if let Output::Event { event, .. } = o {
                     assert!(matches!(
-                        e,
+                        event,
                         CoreEvent::SpeechStarted { .. } | CoreEvent::Utterance(_)
                     ));
                     events += 1;
                 }
-            }
+            });
         }
         events
     });
@@ -152,9 +147,11 @@ fn per_frame_paths_do_not_allocate() {
         let mut sent = 0;
         for i in 0..300u64 {
             let now = start + Duration::from_millis(i * 20);
-            while core.poll_transmit(now, &mut out).is_some() {
-                sent += 1;
-            }
+            core.drain(now, &mut out, |o| {
+                if matches!(o, Output::Transmit(_)) {
+                    sent += 1;
+                }
+            });
         }
         sent
     });

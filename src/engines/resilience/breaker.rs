@@ -3,10 +3,10 @@
 //! succeeds. Time comes from an injected [`Clock`], so tests step it by hand.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::Instant;
 
-use super::clock::Clock;
 use super::policy::BreakerPolicy;
+use crate::clock::Clock;
 use crate::engines::error::EngineError;
 use crate::engines::metrics;
 
@@ -21,7 +21,7 @@ pub enum BreakerState {
     /// Requests fail fast until the clock reaches `until`.
     Open {
         /// When a probe may go through.
-        until: Duration,
+        until: Instant,
     },
     /// One probe is (or may be) in flight; others fail fast.
     HalfOpen {
@@ -183,6 +183,7 @@ impl Drop for Permit<'_> {
 mod tests {
     use super::*;
     use crate::engines::resilience::ManualClock;
+    use std::time::Duration;
 
     fn unavailable() -> EngineError {
         EngineError::Unavailable {

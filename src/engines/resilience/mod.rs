@@ -7,11 +7,10 @@
 //! already acted on what arrived.
 
 mod breaker;
-mod clock;
 mod policy;
 mod retry;
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use breaker::{BreakerState, CircuitBreaker};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use policy::{BreakerPolicy, RetryPolicy, Timeouts};
 pub use retry::{Guard, parse_retry_after};

@@ -12,8 +12,8 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::breaker::CircuitBreaker;
-use super::clock::Clock;
 use super::policy::{BreakerPolicy, RetryPolicy, Timeouts};
+use crate::clock::Clock;
 use crate::engines::error::EngineError;
 use crate::engines::metrics;
 

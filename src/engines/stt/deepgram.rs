@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     DeepgramMessage, SpeechToText, SttEvent, SttOptions, SttSession, SttUsage, Transcript,
-    parse_message,
+    TranscriptFuture, parse_message,
 };
 use crate::config::Secret;
 use crate::engines::error::EngineError;
@@ -298,36 +298,64 @@ impl DeepgramSession {
         self.audio_since_ask = true;
         let _ = self.out.try_send(Outgoing::Audio(audio));
     }
+}
 
-    /// After a `Finalize` (answered when `finalized` reaches `target`): waits for the
-    /// answer, a failure, or the deadline — a short grace when Deepgram's endpointing
-    /// has already confirmed the utterance, the final timeout otherwise.
-    async fn wait_finalized(&self, target: u64, started: tokio::time::Instant) {
-        loop {
-            let changed = self.shared.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            let deadline = {
-                let heard = self
-                    .shared
-                    .heard
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                if heard.finalized >= target || heard.failed.is_some() {
-                    return;
-                }
-                started
-                    + if heard.settled {
-                        SETTLED_GRACE
-                    } else {
-                        self.final_timeout
-                    }
-            };
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+/// After a `Finalize` (answered when `finalized` reaches `target`): waits for the answer, a
+/// failure, or the deadline — a short grace when Deepgram's endpointing has already
+/// confirmed the utterance, the final timeout otherwise.
+async fn wait_finalized(
+    shared: &Shared,
+    target: u64,
+    started: tokio::time::Instant,
+    final_timeout: Duration,
+) {
+    loop {
+        let changed = shared.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let deadline = {
+            let heard = shared.heard.lock().unwrap_or_else(PoisonError::into_inner);
+            if heard.finalized >= target || heard.failed.is_some() {
                 return;
             }
+            started
+                + if heard.settled {
+                    SETTLED_GRACE
+                } else {
+                    final_timeout
+                }
+        };
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            return;
         }
     }
+}
+
+/// What was heard since the last utterance, as its transcript.
+fn take_transcript(shared: &Shared) -> Result<Transcript, EngineError> {
+    let mut heard = shared.heard.lock().unwrap_or_else(PoisonError::into_inner);
+    let complete = heard.settled;
+    let mut parts = std::mem::take(&mut heard.finals);
+    if !complete && !heard.interim.is_empty() {
+        parts.push(std::mem::take(&mut heard.interim));
+    }
+    heard.interim.clear();
+    heard.settled = true;
+    let text = parts.join(" ");
+    if text.is_empty() {
+        if let Some(err) = heard.failed.clone() {
+            return Err(err);
+        }
+        if !complete {
+            let err = EngineError::Timeout {
+                provider: PROVIDER,
+                stage: "final transcript",
+            };
+            metrics::error(&err);
+            return Err(err);
+        }
+    }
+    Ok(Transcript { text, complete })
 }
 
 async fn write_loop(
@@ -462,50 +490,33 @@ impl SttSession for DeepgramSession {
         }
     }
 
-    async fn finish_utterance(&mut self, _utterance: &[i16]) -> Result<Transcript, EngineError> {
+    fn finish_utterance(&mut self, _utterance: Vec<i16>) -> TranscriptFuture {
         let started = tokio::time::Instant::now();
         self.flush_audio();
-        if std::mem::take(&mut self.audio_since_ask) {
-            let target = self
-                .shared
+        let shared = self.shared.clone();
+        let final_timeout = self.final_timeout;
+        // Ask Deepgram to finalize what it has of this utterance (nothing new was sent:
+        // what is there already is the answer).
+        let asked = std::mem::take(&mut self.audio_since_ask).then(|| {
+            let target = shared
                 .heard
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .finalized
                 + 1;
-            if self.out.try_send(Outgoing::Control(FINALIZE)).is_ok() {
-                self.wait_finalized(target, started).await;
+            self.out
+                .try_send(Outgoing::Control(FINALIZE))
+                .is_ok()
+                .then_some(target)
+        });
+        Box::pin(async move {
+            if let Some(Some(target)) = asked {
+                wait_finalized(&shared, target, started, final_timeout).await;
             }
-        }
-        let mut heard = self
-            .shared
-            .heard
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let complete = heard.settled;
-        let mut parts = std::mem::take(&mut heard.finals);
-        if !complete && !heard.interim.is_empty() {
-            parts.push(std::mem::take(&mut heard.interim));
-        }
-        heard.interim.clear();
-        heard.settled = true;
-        let text = parts.join(" ");
-        if text.is_empty() {
-            if let Some(err) = heard.failed.clone() {
-                return Err(err);
-            }
-            if !complete {
-                let err = EngineError::Timeout {
-                    provider: PROVIDER,
-                    stage: "final transcript",
-                };
-                metrics::error(&err);
-                return Err(err);
-            }
-        }
-        drop(heard);
-        metrics::stt_final_latency(PROVIDER, started.elapsed());
-        Ok(Transcript { text, complete })
+            let transcript = take_transcript(&shared)?;
+            metrics::stt_final_latency(PROVIDER, started.elapsed());
+            Ok(transcript)
+        })
     }
 
     fn keepalive(&mut self) {

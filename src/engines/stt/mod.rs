@@ -15,6 +15,9 @@ mod upsample;
 #[cfg(feature = "whisper-local")]
 pub mod whisper_local;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use super::error::EngineError;
 use crate::media::g711::Law;
 
@@ -81,6 +84,10 @@ pub struct SttUsage {
     pub audio_seconds: f64,
 }
 
+/// The final transcript of one utterance, on its way. It owns what it needs, so the session
+/// keeps taking frames (the caller speaks on) while it runs.
+pub type TranscriptFuture = Pin<Box<dyn Future<Output = Result<Transcript, EngineError>> + Send>>;
+
 /// One call's recognition session. Dropping it closes the connection. The provided
 /// methods suit per-utterance providers, which ignore frames and send no events.
 #[async_trait::async_trait]
@@ -91,8 +98,9 @@ pub trait SttSession: Send + std::fmt::Debug {
     fn push_frame(&mut self, _frame: &[u8]) {}
 
     /// Our endpointer ended the caller's turn: the final transcript of this utterance
-    /// (8 kHz PCM of it in `utterance`), within the STT final timeout.
-    async fn finish_utterance(&mut self, utterance: &[i16]) -> Result<Transcript, EngineError>;
+    /// (8 kHz PCM of it in `utterance`), within the STT final timeout. The provider records
+    /// `vca_stt_final_latency_seconds` when the transcript is in.
+    fn finish_utterance(&mut self, utterance: Vec<i16>) -> TranscriptFuture;
 
     /// Tells a streaming provider the line is alive while no audio flows (the agent
     /// speaks); sessions also do this on their own when audio stops.

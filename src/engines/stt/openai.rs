@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::multipart::Multipart;
 use super::{
-    SpeechToText, SttOptions, SttSession, SttUsage, Transcript, iso_639_1, upsample_8k_to_16k,
+    SpeechToText, SttOptions, SttSession, SttUsage, Transcript, TranscriptFuture, iso_639_1,
+    upsample_8k_to_16k,
 };
 use crate::config::Secret;
 use crate::engines::error::EngineError;
@@ -113,26 +114,31 @@ struct Session {
     usage: SttUsage,
 }
 
-#[async_trait::async_trait]
 impl SttSession for Session {
-    async fn finish_utterance(&mut self, utterance: &[i16]) -> Result<Transcript, EngineError> {
-        if utterance.is_empty() {
-            return Ok(Transcript::finished(""));
+    fn finish_utterance(&mut self, utterance: Vec<i16>) -> TranscriptFuture {
+        if !utterance.is_empty() {
+            self.usage.audio_seconds += utterance.len() as f64 / 8000.0;
         }
-        let started = tokio::time::Instant::now();
-        let pcm16k = upsample_8k_to_16k(PROVIDER, utterance)?;
-        let wav = wav::mono16(16_000, &pcm16k);
-        self.usage.audio_seconds += utterance.len() as f64 / 8000.0;
-        let inner = &self.inner;
-        let limit = inner.guard.timeouts.total;
-        let text = inner
-            .guard
-            .run("transcript", limit, || {
-                inner.upload(&self.model, self.language.as_deref(), &wav)
-            })
-            .await?;
-        metrics::stt_final_latency(PROVIDER, started.elapsed());
-        Ok(Transcript::finished(text))
+        let inner = self.inner.clone();
+        let model = self.model.clone();
+        let language = self.language.clone();
+        Box::pin(async move {
+            if utterance.is_empty() {
+                return Ok(Transcript::finished(""));
+            }
+            let started = tokio::time::Instant::now();
+            let pcm16k = upsample_8k_to_16k(PROVIDER, &utterance)?;
+            let wav = wav::mono16(16_000, &pcm16k);
+            let limit = inner.guard.timeouts.total;
+            let text = inner
+                .guard
+                .run("transcript", limit, || {
+                    inner.upload(&model, language.as_deref(), &wav)
+                })
+                .await?;
+            metrics::stt_final_latency(PROVIDER, started.elapsed());
+            Ok(Transcript::finished(text))
+        })
     }
 
     fn usage(&self) -> SttUsage {

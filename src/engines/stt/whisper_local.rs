@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    SpeechToText, SttOptions, SttSession, SttUsage, Transcript, iso_639_1, upsample_8k_to_16k,
+    SpeechToText, SttOptions, SttSession, SttUsage, Transcript, TranscriptFuture, iso_639_1,
+    upsample_8k_to_16k,
 };
 use crate::engines::error::EngineError;
 use crate::engines::metrics;
@@ -140,34 +141,40 @@ struct Session {
     usage: SttUsage,
 }
 
-#[async_trait::async_trait]
 impl SttSession for Session {
-    async fn finish_utterance(&mut self, utterance: &[i16]) -> Result<Transcript, EngineError> {
-        if utterance.is_empty() {
-            return Ok(Transcript::finished(""));
+    fn finish_utterance(&mut self, utterance: Vec<i16>) -> TranscriptFuture {
+        if !utterance.is_empty() {
+            self.usage.audio_seconds += utterance.len() as f64 / 8000.0;
         }
-        let started = tokio::time::Instant::now();
-        let pcm_16k = pcm_i16_to_f32(&upsample_8k_to_16k(PROVIDER, utterance)?);
-        self.usage.audio_seconds += utterance.len() as f64 / 8000.0;
-        let run = self.pool.transcribe(pcm_16k, self.language.as_deref());
-        let transcript = match tokio::time::timeout(self.final_timeout, run).await {
-            Ok(Ok(t)) => t,
-            Ok(Err(e)) => return Err(failed(transcribe_error(e))),
-            Err(_) => {
-                return Err(failed(EngineError::Timeout {
-                    provider: PROVIDER,
-                    stage: "final transcript",
-                }));
+        let pool = self.pool.clone();
+        let language = self.language.clone();
+        let final_timeout = self.final_timeout;
+        Box::pin(async move {
+            if utterance.is_empty() {
+                return Ok(Transcript::finished(""));
             }
-        };
-        metrics::stt_final_latency(PROVIDER, started.elapsed());
-        tracing::debug!(
-            audio_s = transcript.audio_seconds,
-            queued_ms = transcript.queued_for.as_millis() as u64,
-            compute_ms = transcript.compute.as_millis() as u64,
-            "whisper transcription"
-        );
-        Ok(Transcript::finished(transcript.text.trim()))
+            let started = tokio::time::Instant::now();
+            let pcm_16k = pcm_i16_to_f32(&upsample_8k_to_16k(PROVIDER, &utterance)?);
+            let run = pool.transcribe(pcm_16k, language.as_deref());
+            let transcript = match tokio::time::timeout(final_timeout, run).await {
+                Ok(Ok(t)) => t,
+                Ok(Err(e)) => return Err(failed(transcribe_error(e))),
+                Err(_) => {
+                    return Err(failed(EngineError::Timeout {
+                        provider: PROVIDER,
+                        stage: "final transcript",
+                    }));
+                }
+            };
+            metrics::stt_final_latency(PROVIDER, started.elapsed());
+            tracing::debug!(
+                audio_s = transcript.audio_seconds,
+                queued_ms = transcript.queued_for.as_millis() as u64,
+                compute_ms = transcript.compute.as_millis() as u64,
+                "whisper transcription"
+            );
+            Ok(Transcript::finished(transcript.text.trim()))
+        })
     }
 
     fn usage(&self) -> SttUsage {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::call::media_driver::MediaCounters;
+use super::counters::MediaCounters;
 use crate::media::stats::DropReason;
 
 /// What was already published of one call's counters.

@@ -1,0 +1,437 @@
+//! The live part of a call: one task drives the call's [`Conversation`] with everything
+//! around it — the session's inputs (ARI events, hang-up, wrap-up), the media task's events
+//! and the caller's frames, speech recognition, the model's stream, speech synthesis, the
+//! ordered writes, the conversation's deadline and the metrics tick — in one `select!`.
+//! Nothing here waits on an engine or the database while the call needs serving: each is a
+//! future polled among the others.
+//!
+//! - [`recognizer`]: the STT session and one utterance at a time.
+//! - [`model`]: one model reply, request then stream.
+//! - [`speech`]: sentences synthesised one at a time, in order.
+//! - [`journal`]: transcript rows, usage, events and state, written in order.
+
+mod journal;
+mod model;
+mod recognizer;
+mod speech;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use self::journal::Journal;
+use self::model::{ModelOutput, ModelReply};
+use self::recognizer::Recognizer;
+use self::speech::Speech;
+use crate::ari::AriEvent;
+use crate::call::context::CallContext;
+use crate::call::session::{CallInput, SessionIds};
+use crate::clock::{Clock, SystemClock};
+use crate::conversation::{
+    Action, AgentProfile, Conversation, ConversationState, Observation, RecognitionFailed,
+    UtteranceId,
+};
+use crate::engines::stt::SttOptions;
+use crate::engines::tts::TtsRequest;
+use crate::media_driver::{InboundAudio, MediaEvent, MediaHandle, MediaMetrics};
+use crate::store::EndReason;
+use crate::store::transcript::UsageDelta;
+
+/// How long a call that ended waits for the transcript of what the caller said last.
+const LAST_TRANSCRIPT_WAIT: Duration = Duration::from_secs(2);
+/// How long a call that ended may take to write what it still holds.
+const FINAL_WRITES_WAIT: Duration = Duration::from_secs(3);
+/// Utterances whose audio is held while earlier ones are transcribed.
+const MAX_HELD_UTTERANCES: usize = 8;
+
+/// Everything one live call's task owns.
+pub(crate) struct LiveCall {
+    ctx: CallContext,
+    call_id: Uuid,
+    ids: SessionIds,
+    media: MediaHandle,
+    inbound: Option<InboundAudio>,
+    conversation: Conversation,
+    recognizer: Recognizer,
+    model: Option<ModelReply>,
+    speech: Speech,
+    journal: Journal,
+    /// Audio of utterances handed to the conversation, until it asks to recognise them.
+    held: VecDeque<(UtteranceId, Vec<i16>)>,
+    /// Media offsets (ms from the media's start) + this = ms from the answer.
+    media_base_ms: u64,
+    clock: SystemClock,
+    /// Set once the call is to end.
+    ending: Option<EndReason>,
+    /// The bridge as the session knows it (a destroyed bridge ends the call).
+    bridge_id: Option<String>,
+    media_channel_id: String,
+}
+
+impl LiveCall {
+    /// A live call whose media is up: `answered` is when the caller was answered, `state`
+    /// the saved conversation of a re-adopted call.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        ctx: CallContext,
+        call_id: Uuid,
+        tenant_id: Uuid,
+        ids: SessionIds,
+        bridge_id: Option<String>,
+        mut media: MediaHandle,
+        profile: AgentProfile,
+        state: Option<ConversationState>,
+        answered: Instant,
+    ) -> Self {
+        let clock = SystemClock;
+        let now = clock.now();
+        let media_base_ms = now.saturating_duration_since(answered).as_millis() as u64;
+        let inbound = media.take_inbound_audio();
+        let recognizer = Recognizer::new(
+            ctx.engines.stt.clone(),
+            SttOptions {
+                law: ctx.settings.law,
+                language: Some(profile.language.clone()),
+                model: None,
+            },
+        );
+        let speech = Speech::new(
+            ctx.engines.tts.clone(),
+            TtsRequest {
+                voice: profile.voice.clone(),
+                ..TtsRequest::default()
+            },
+        );
+        let journal = Journal::new(ctx.store.clone(), ctx.states.clone(), call_id, tenant_id);
+        let media_channel_id = ids.media_channel.clone();
+        LiveCall {
+            conversation: Conversation::new(profile, state, answered),
+            ctx,
+            call_id,
+            ids,
+            media,
+            inbound,
+            recognizer,
+            model: None,
+            speech,
+            journal,
+            held: VecDeque::new(),
+            media_base_ms,
+            clock,
+            ending: None,
+            bridge_id,
+            media_channel_id,
+        }
+    }
+
+    /// Runs the call until it ends; gives the media handle back with the reason.
+    pub(crate) async fn run(
+        mut self,
+        inputs: &mut mpsc::Receiver<CallInput>,
+    ) -> (MediaHandle, EndReason) {
+        let mut media_metrics = MediaMetrics::new(self.media.counters());
+        let mut publish = tokio::time::interval(Duration::from_secs(1));
+        self.recognizer.open();
+        self.conversation.start(self.clock.now());
+        let reason = loop {
+            self.perform_actions().await;
+            if let Some(reason) = self.ending.take() {
+                break reason;
+            }
+            let deadline = self.conversation.poll_timeout();
+            tokio::select! {
+                input = inputs.recv() => self.on_input(input),
+                event = self.media.next_event() => self.on_media_event(event),
+                frame = next_frame(&mut self.inbound) => match frame {
+                    Some(f) => self.recognizer.push_frame(&f.codes),
+                    None => self.inbound = None,
+                },
+                (utterance, result) = self.recognizer.next() => {
+                    let now = self.clock.now();
+                    match result {
+                        Ok(t) => self.conversation.handle_transcript(now, utterance, Ok(&t.text)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "speech recognition failed");
+                            self.conversation.handle_transcript(now, utterance, Err(RecognitionFailed));
+                        }
+                    }
+                }
+                output = next_model_output(&mut self.model) => self.on_model_output(output),
+                (clip, audio) = self.speech.next() => self.on_speech(clip, audio).await,
+                () = self.journal.next() => {}
+                () = sleep_until_opt(&self.clock, deadline) => {
+                    self.conversation.handle_timeout(self.clock.now());
+                }
+                _ = publish.tick() => media_metrics.publish(),
+            }
+        };
+        self.finish(&mut media_metrics).await;
+        (self.media, reason)
+    }
+
+    /// After the end: the caller's last words if they are being transcribed, the usage of
+    /// speech recognition, the writes, and the state in Redis (no longer needed).
+    async fn finish(&mut self, media_metrics: &mut MediaMetrics) {
+        let now = self.clock.now();
+        self.conversation.handle_hangup(now);
+        self.model = None;
+        if self.recognizer.is_busy() && self.conversation.is_recognising() {
+            let last = tokio::time::timeout(LAST_TRANSCRIPT_WAIT, self.recognizer.next()).await;
+            if let Ok((utterance, Ok(t))) = last {
+                self.conversation
+                    .handle_transcript(self.clock.now(), utterance, Ok(&t.text));
+            }
+        }
+        while let Some(action) = self.conversation.poll_action() {
+            match action {
+                Action::WriteTurn(turn) => self.journal.turn(turn),
+                Action::AddUsage(delta) => self.journal.usage(delta),
+                Action::Observe(o) => observe(o),
+                _ => {}
+            }
+        }
+        let stt_ms = (self.recognizer.billed_seconds() * 1000.0) as i64;
+        self.journal.usage(UsageDelta {
+            stt_audio_ms: stt_ms,
+            ..UsageDelta::default()
+        });
+        self.recognizer.close().await;
+        self.journal.flush(FINAL_WRITES_WAIT).await;
+        self.ctx.states.remove(self.call_id).await;
+        media_metrics.publish();
+    }
+
+    /// Carries out what the conversation asked for, in order.
+    async fn perform_actions(&mut self) {
+        while let Some(action) = self.conversation.poll_action() {
+            match action {
+                Action::Recognise { utterance } => self.recognise(utterance),
+                Action::StartReply { reply, request } => {
+                    self.model = Some(ModelReply::start(
+                        self.ctx.engines.llm.clone(),
+                        reply,
+                        request,
+                    ));
+                }
+                Action::CancelReply { reply } => {
+                    if self.model.as_ref().is_some_and(|m| m.id == reply) {
+                        self.model = None;
+                    }
+                    self.speech.cancel(reply);
+                }
+                Action::Speak { reply, clip, text } => {
+                    let chars = self.speech.push(reply, clip, text);
+                    self.journal.usage(UsageDelta {
+                        tts_characters: chars as i64,
+                        ..UsageDelta::default()
+                    });
+                }
+                Action::Flush => {
+                    if self.media.flush().await.is_err() {
+                        tracing::debug!("flush after the media stopped");
+                    }
+                }
+                Action::WriteTurn(turn) => self.journal.turn(turn),
+                Action::AddUsage(delta) => self.journal.usage(delta),
+                Action::SaveState => self.journal.state(self.conversation.state().clone()),
+                Action::Observe(o) => observe(o),
+                Action::HangUp(reason) => {
+                    tracing::info!(reason = %reason, "the agent ends the call");
+                    self.end(reason);
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, reason: EndReason) {
+        if self.ending.is_none() {
+            self.ending = Some(reason);
+        }
+    }
+
+    fn recognise(&mut self, utterance: UtteranceId) {
+        // Utterances are asked for in order: older ones still held are not wanted.
+        while self.held.front().is_some_and(|(id, _)| *id < utterance) {
+            self.held.pop_front();
+        }
+        match self.held.pop_front() {
+            Some((id, pcm)) if id == utterance => self.recognizer.recognise(utterance, pcm),
+            other => {
+                if let Some(entry) = other {
+                    self.held.push_front(entry);
+                }
+                let now = self.clock.now();
+                self.conversation
+                    .handle_transcript(now, utterance, Err(RecognitionFailed));
+            }
+        }
+    }
+
+    fn on_input(&mut self, input: Option<CallInput>) {
+        let now = self.clock.now();
+        match input {
+            None => self.end(EndReason::DaemonStopped),
+            Some(CallInput::Hangup { reason }) => self.end(reason),
+            Some(CallInput::ChannelGone) => self.end(EndReason::ChannelGoneWhileDisconnected),
+            Some(CallInput::WrapUp) => {
+                tracing::info!("daemon shutting down; saying goodbye");
+                self.conversation.handle_wrap_up(now);
+            }
+            Some(CallInput::Ari(event)) => {
+                if let Some(reason) = self.on_ari_event(*event) {
+                    self.end(reason);
+                }
+            }
+        }
+    }
+
+    fn on_ari_event(&mut self, event: AriEvent) -> Option<EndReason> {
+        let caller = self.ids.caller_channel.as_str();
+        let media = self.media_channel_id.as_str();
+        match &event {
+            AriEvent::ChannelHangupRequest(e) if e.channel.id == caller => {
+                self.journal
+                    .event("caller_hangup", serde_json::json!({"cause": e.cause}));
+                Some(EndReason::CallerHangup)
+            }
+            AriEvent::StasisEnd(e) if e.channel.id == caller => Some(EndReason::CallerHangup),
+            AriEvent::ChannelDestroyed(e) if e.channel.id == caller => {
+                Some(EndReason::CallerHangup)
+            }
+            AriEvent::StasisEnd(e) if e.channel.id == media => Some(EndReason::MediaChannelLost),
+            AriEvent::ChannelDestroyed(e) if e.channel.id == media => {
+                Some(EndReason::MediaChannelLost)
+            }
+            AriEvent::BridgeDestroyed(b)
+                if Some(b.bridge.id.as_str()) == self.bridge_id.as_deref() =>
+            {
+                self.bridge_id = None;
+                Some(EndReason::BridgeLost)
+            }
+            AriEvent::ChannelDtmfReceived(d) if d.channel.id == caller => {
+                self.journal.event(
+                    "dtmf",
+                    serde_json::json!({"digit": d.digit, "duration_ms": d.duration_ms}),
+                );
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn on_media_event(&mut self, event: Option<MediaEvent>) {
+        let now = self.clock.now();
+        let Some(event) = event else {
+            self.end(EndReason::MediaStopped);
+            return;
+        };
+        match event {
+            MediaEvent::Utterance {
+                pcm,
+                start_ms,
+                end_ms,
+                ..
+            } => {
+                let start = self.media_base_ms + start_ms;
+                let end = self.media_base_ms + end_ms;
+                if let Some(id) = self.conversation.handle_utterance(now, start, end) {
+                    if self.held.len() >= MAX_HELD_UTTERANCES {
+                        self.held.pop_front();
+                    }
+                    self.held.push_back((id, pcm));
+                }
+            }
+            MediaEvent::BargeIn { flushed, .. } => self.conversation.handle_barge_in(now, flushed),
+            MediaEvent::PlayoutStarted { id } => self.conversation.handle_playout_started(now, id),
+            MediaEvent::PlayoutDone { id } => self.conversation.handle_playout_done(now, id),
+            MediaEvent::SpeechStarted { .. } | MediaEvent::Flushed(_) => {}
+        }
+    }
+
+    fn on_model_output(&mut self, output: ModelOutput) {
+        let now = self.clock.now();
+        let Some(reply) = self.model.as_ref().map(|m| m.id) else {
+            return;
+        };
+        match output {
+            ModelOutput::Text(text) => self.conversation.handle_reply_text(now, reply, &text),
+            ModelOutput::Done(usage) => {
+                self.model = None;
+                self.conversation.handle_reply_done(now, reply, Some(usage));
+            }
+            ModelOutput::Failed(e) => {
+                tracing::warn!(error = %e, "language model failed");
+                self.model = None;
+                self.conversation.handle_reply_failed(now, reply);
+            }
+        }
+    }
+
+    async fn on_speech(
+        &mut self,
+        clip: crate::media::playout::PlayoutId,
+        audio: Result<speech::Audio, crate::engines::EngineError>,
+    ) {
+        match audio {
+            Ok((rate, pcm)) if !pcm.is_empty() && rate > 0 => {
+                let duration = Duration::from_secs_f64(pcm.len() as f64 / f64::from(rate));
+                match self.media.play(clip, rate, pcm).await {
+                    Ok(()) => {
+                        self.conversation
+                            .handle_clip_queued(self.clock.now(), clip, duration)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot queue agent audio");
+                        self.conversation.handle_clip_failed(self.clock.now(), clip);
+                    }
+                }
+            }
+            Ok(_) => self.conversation.handle_clip_failed(self.clock.now(), clip),
+            Err(e) => {
+                tracing::warn!(error = %e, "speech synthesis failed; sentence skipped");
+                self.conversation.handle_clip_failed(self.clock.now(), clip);
+            }
+        }
+    }
+}
+
+/// Counts what the conversation reports.
+fn observe(observation: Observation) {
+    match observation {
+        Observation::Turn => metrics::counter!("vca_turns_total").increment(1),
+        Observation::TurnLatency(ms) => {
+            metrics::histogram!("vca_turn_latency_seconds").record(ms as f64 / 1000.0);
+        }
+        Observation::BargeIn => {
+            tracing::info!("caller barged in; reply cut");
+            metrics::counter!("vca_barge_ins_total").increment(1);
+        }
+        Observation::Fallback(kind) => {
+            tracing::info!(kind, "speaking a fallback line");
+            metrics::counter!("vca_fallbacks_total", "kind" => kind).increment(1);
+        }
+    }
+}
+
+async fn next_frame(inbound: &mut Option<InboundAudio>) -> Option<crate::media_driver::G711Frame> {
+    match inbound.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_model_output(model: &mut Option<ModelReply>) -> ModelOutput {
+    match model.as_mut() {
+        Some(m) => m.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(clock: &SystemClock, deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => clock.sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,649 @@
+//! [`Conversation`]: the sans-IO state machine of one call's dialogue. It owns the rules —
+//! greeting, turn-taking, barge-in with the stored turn cut to what was heard, fallback
+//! lines and their deadlines, max turns / max duration / goodbye / end marker, the bounded
+//! history — and nothing else: no tasks, sockets, engines or clock. Every input is a
+//! `handle_*` call carrying the `now` it happened at; what to do comes out of
+//! [`Conversation::poll_action`], and when to call [`Conversation::handle_timeout`] out of
+//! [`Conversation::poll_timeout`].
+//!
+//! Driving it (quinn-proto's order): feed one input, drain `poll_action` until `None`,
+//! then wait for the next input or the deadline from `poll_timeout`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::engines::llm::{ChatMessage, ChatRequest, TokenUsage};
+use crate::media::playout::{FlushReport, PlayoutId};
+use crate::store::EndReason;
+use crate::store::transcript::UsageDelta;
+
+use super::action::{Action, Observation, ReplyId, TurnRecord, UtteranceId};
+use super::history::{Speaker, is_goodbye};
+use super::profile::AgentProfile;
+use super::reply::{Purpose, Reply};
+use super::sentences::SentenceSplitter;
+use super::state::ConversationState;
+
+/// The longest the caller waits, from the end of their turn being detected (recognition
+/// included), for the first sentence of the reply before a fallback line is spoken instead.
+pub const REPLY_DEADLINE: Duration = Duration::from_millis(2800);
+/// The least time the language model and speech synthesis get after the transcript, even
+/// when recognition used up most of [`REPLY_DEADLINE`] (local Whisper on a small CPU): a
+/// reply is not thrown away for being slow to hear.
+pub const MIN_REPLY_BUDGET: Duration = Duration::from_millis(1500);
+/// How long a goodbye may take to play before the call is hung up regardless.
+pub const GOODBYE_LIMIT: Duration = Duration::from_secs(20);
+/// How long the goodbye of a daemon shutting down may take.
+pub const WRAP_UP_LIMIT: Duration = Duration::from_secs(10);
+
+/// Speech recognition gave no transcript for an utterance (the driver logs why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecognitionFailed;
+
+/// An utterance handed to recognition, or waiting for its turn.
+#[derive(Debug, Clone, Copy)]
+struct Recognition {
+    id: UtteranceId,
+    start_ms: u64,
+    end_ms: u64,
+    /// When its end was detected: the caller waits from here.
+    heard_at: Instant,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Turns are taken.
+    Talking,
+    /// The goodbye is playing; the call ends for `reason` when it has, or at `hang_up_by`.
+    Ending {
+        reason: EndReason,
+        hang_up_by: Instant,
+    },
+    /// Over: hung up by us or by the caller. Only a late transcript is still written.
+    Closed,
+}
+
+/// One call's dialogue.
+#[derive(Debug)]
+pub struct Conversation {
+    profile: AgentProfile,
+    state: ConversationState,
+    /// Time zero of every transcript offset.
+    answered: Instant,
+    /// When the profile's maximum duration is reached.
+    max_at: Instant,
+    phase: Phase,
+    next_id: u64,
+    /// The utterance being transcribed.
+    recognising: Option<Recognition>,
+    /// Utterances that ended while another was being transcribed, oldest first.
+    waiting: VecDeque<Recognition>,
+    reply: Option<Reply>,
+    actions: VecDeque<Action>,
+}
+
+impl Conversation {
+    /// The conversation of a call answered at `answered`, continuing `state` when the call
+    /// is re-adopted after a restart.
+    pub fn new(profile: AgentProfile, state: Option<ConversationState>, answered: Instant) -> Self {
+        let mut state = state.unwrap_or_default();
+        state.history.set_budget(profile.history_chars);
+        Conversation {
+            max_at: answered + profile.max_duration,
+            profile,
+            state,
+            answered,
+            phase: Phase::Talking,
+            next_id: 1,
+            recognising: None,
+            waiting: VecDeque::new(),
+            reply: None,
+            actions: VecDeque::new(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// What is saved for re-adoption (after [`Action::SaveState`]).
+    pub fn state(&self) -> &ConversationState {
+        &self.state
+    }
+
+    /// The profile the conversation runs with.
+    pub fn profile(&self) -> &AgentProfile {
+        &self.profile
+    }
+
+    /// Whether the conversation is over.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// Whether a transcript is still awaited.
+    pub fn is_recognising(&self) -> bool {
+        self.recognising.is_some()
+    }
+
+    /// Milliseconds from the answer to `now`, the unit of transcript offsets.
+    pub fn ms_since_answer(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.answered).as_millis() as u64
+    }
+
+    // ---- input ----
+
+    /// The call is up and media flows: greets the caller unless that was done before.
+    pub fn start(&mut self, now: Instant) {
+        if self.state.greeted || !matches!(self.phase, Phase::Talking) {
+            return;
+        }
+        self.state.greeted = true;
+        let greeting = self.profile.greeting.trim().to_string();
+        if !greeting.is_empty() {
+            self.speak_fixed(now, &greeting, Purpose::Greeting);
+        }
+    }
+
+    /// The media side ended a caller utterance (offsets in ms from the answer). Returns
+    /// its id when it is to be transcribed (an [`Action::Recognise`] follows, now or once
+    /// the utterance before it is done); `None` when it is not wanted (the call is ending).
+    pub fn handle_utterance(
+        &mut self,
+        now: Instant,
+        start_ms: u64,
+        end_ms: u64,
+    ) -> Option<UtteranceId> {
+        if !matches!(self.phase, Phase::Talking) {
+            return None;
+        }
+        if self.reply.is_some() {
+            // The caller spoke on while we prepared or spoke a reply: theirs wins.
+            self.stop_reply(now, None);
+        }
+        let recognition = Recognition {
+            id: UtteranceId(self.take_id()),
+            start_ms,
+            end_ms,
+            heard_at: now,
+        };
+        if self.recognising.is_some() {
+            self.waiting.push_back(recognition);
+        } else {
+            self.begin_recognition(recognition);
+        }
+        Some(recognition.id)
+    }
+
+    /// The transcript of `utterance`. A transcript that arrives after the call closed (the
+    /// caller hung up) or while the goodbye plays is still written, but not answered.
+    pub fn handle_transcript(
+        &mut self,
+        now: Instant,
+        utterance: UtteranceId,
+        result: Result<&str, RecognitionFailed>,
+    ) {
+        let Some(done) = self.recognising.take_if(|r| r.id == utterance) else {
+            return;
+        };
+        if matches!(self.phase, Phase::Closed) {
+            self.waiting.clear();
+        } else if let Some(next) = self.waiting.pop_front() {
+            self.begin_recognition(next);
+        }
+        let talking = matches!(self.phase, Phase::Talking);
+        let more_coming = self.recognising.is_some();
+        let text = match result {
+            Ok(text) => text.trim(),
+            Err(RecognitionFailed) => {
+                if talking && !more_coming {
+                    self.fallback(now, Fallback::Stt);
+                }
+                return;
+            }
+        };
+        if !is_speech(text) {
+            return;
+        }
+        self.write_turn(Speaker::Caller, text, done.start_ms, done.end_ms, false);
+        self.state.history.push(Speaker::Caller, text);
+        self.state.turn_count += 1;
+        self.actions.push_back(Action::AddUsage(UsageDelta {
+            turns: 1,
+            ..UsageDelta::default()
+        }));
+        self.actions.push_back(Action::Observe(Observation::Turn));
+        if !talking || more_coming {
+            // Written; the answer waits for the caller to finish (or never comes).
+            return;
+        }
+        if is_goodbye(text) {
+            self.say_goodbye(now, EndReason::CallerGoodbye, GOODBYE_LIMIT);
+        } else {
+            self.start_answer(now, done);
+        }
+    }
+
+    /// A piece of the model's text for `reply`.
+    pub fn handle_reply_text(&mut self, _now: Instant, reply: ReplyId, delta: &str) {
+        let marker = self.profile.lines.end_marker.clone();
+        let Some(r) = self.reply.as_mut().filter(|r| r.id == reply) else {
+            return;
+        };
+        let sentences = r.push_text(delta, &marker);
+        for text in sentences {
+            self.add_sentence(text);
+        }
+    }
+
+    /// The model finished `reply`, with its token usage when known.
+    pub fn handle_reply_done(&mut self, now: Instant, reply: ReplyId, usage: Option<TokenUsage>) {
+        let marker = self.profile.lines.end_marker.clone();
+        let Some(r) = self.reply.as_mut().filter(|r| r.id == reply) else {
+            return;
+        };
+        let last = r.finish_text(&marker);
+        let asks_to_end = r.asks_to_end(&marker);
+        if let Some(text) = last {
+            self.add_sentence(text);
+        }
+        if let Some(u) = usage {
+            self.actions.push_back(Action::AddUsage(UsageDelta {
+                llm_prompt_tokens: i64::from(u.prompt_tokens),
+                llm_completion_tokens: i64::from(u.completion_tokens),
+                ..UsageDelta::default()
+            }));
+        }
+        let nothing_said = self.reply.as_ref().is_some_and(|r| !r.has_sentences());
+        if nothing_said && !asks_to_end {
+            // An empty answer would leave the caller in silence.
+            self.replace_reply_with_fallback(now, Fallback::Llm);
+            return;
+        }
+        if asks_to_end && let Some(r) = self.reply.as_mut() {
+            r.purpose = match r.purpose {
+                Purpose::Answer { caller_end_ms } => Purpose::EndingAnswer { caller_end_ms },
+                ref other => other.clone(),
+            };
+        }
+        self.complete_reply_if_done(now);
+    }
+
+    /// The model failed on `reply`. Sentences it already gave are still spoken; if there
+    /// were none, the fallback line is.
+    pub fn handle_reply_failed(&mut self, now: Instant, reply: ReplyId) {
+        let Some(r) = self.reply.as_mut().filter(|r| r.id == reply) else {
+            return;
+        };
+        if r.has_sentences() {
+            r.abandon_text();
+            self.complete_reply_if_done(now);
+        } else {
+            self.replace_reply_with_fallback(now, Fallback::Llm);
+        }
+    }
+
+    /// `clip` was synthesised and queued for playout; it lasts `duration`.
+    pub fn handle_clip_queued(&mut self, now: Instant, clip: PlayoutId, duration: Duration) {
+        let now_ms = self.ms_since_answer(now);
+        let Some(r) = self.reply.as_mut().filter(|r| r.owns(clip)) else {
+            return;
+        };
+        r.clip_queued(clip, duration);
+        if r.started_ms.is_some() {
+            return;
+        }
+        r.started_ms = Some(now_ms);
+        r.deadline = None;
+        if let Purpose::Answer { caller_end_ms } | Purpose::EndingAnswer { caller_end_ms } =
+            r.purpose
+        {
+            let latency = now_ms.saturating_sub(caller_end_ms);
+            self.state.turn_latencies_ms.push(latency);
+            self.actions
+                .push_back(Action::Observe(Observation::TurnLatency(latency)));
+        }
+    }
+
+    /// Speech synthesis of `clip` failed: the sentence is skipped.
+    pub fn handle_clip_failed(&mut self, now: Instant, clip: PlayoutId) {
+        let Some(r) = self.reply.as_mut().filter(|r| r.owns(clip)) else {
+            return;
+        };
+        r.clip_skipped(clip);
+        self.actions
+            .push_back(Action::Observe(Observation::Fallback(
+                Fallback::TtsSkip.label(),
+            )));
+        self.complete_reply_if_done(now);
+    }
+
+    /// The first frame of `clip` went out.
+    pub fn handle_playout_started(&mut self, now: Instant, clip: PlayoutId) {
+        if let Some(r) = self.reply.as_mut().filter(|r| r.owns(clip)) {
+            r.clip_started(clip, now);
+        }
+    }
+
+    /// `clip` has been sent completely.
+    pub fn handle_playout_done(&mut self, now: Instant, clip: PlayoutId) {
+        if let Some(r) = self.reply.as_mut().filter(|r| r.owns(clip)) {
+            r.clip_played(clip);
+            self.complete_reply_if_done(now);
+        }
+    }
+
+    /// The caller talked over the agent. `flushed` is what the media side's automatic
+    /// flush removed (`None`: it did not flush, so the conversation does).
+    pub fn handle_barge_in(&mut self, now: Instant, flushed: Option<FlushReport>) {
+        match &self.phase {
+            Phase::Talking if self.reply.is_some() => {
+                self.actions
+                    .push_back(Action::Observe(Observation::BargeIn));
+                self.stop_reply(now, flushed.as_ref());
+            }
+            Phase::Ending { reason, .. } if flushed.is_some() && self.reply.is_some() => {
+                // The goodbye itself was cut off: nothing is left to say.
+                let reason = reason.clone();
+                self.stop_reply(now, flushed.as_ref());
+                self.close(reason);
+            }
+            _ => {}
+        }
+    }
+
+    /// Time-driven rules: the reply deadline, the maximum duration, a goodbye that takes
+    /// too long. Call it at (or after) [`Self::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match &self.phase {
+            Phase::Closed => return,
+            Phase::Ending { reason, hang_up_by } => {
+                if now >= *hang_up_by {
+                    let reason = reason.clone();
+                    if self.reply.is_some() {
+                        self.stop_reply(now, None);
+                    }
+                    self.close(reason);
+                }
+                return;
+            }
+            Phase::Talking => {}
+        }
+        if now >= self.max_at {
+            self.say_goodbye(now, EndReason::MaxDuration, GOODBYE_LIMIT);
+            return;
+        }
+        let too_slow = self
+            .reply
+            .as_ref()
+            .and_then(|r| r.deadline)
+            .is_some_and(|d| now >= d);
+        if too_slow {
+            self.replace_reply_with_fallback(now, Fallback::LlmSlow);
+        }
+    }
+
+    /// The daemon is shutting down: say goodbye and end the call.
+    pub fn handle_wrap_up(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Talking) {
+            self.say_goodbye(now, EndReason::DaemonShutdown, WRAP_UP_LIMIT);
+        }
+    }
+
+    /// The call ended from outside (the caller hung up, the daemon stops): what was heard
+    /// of the reply in flight is written and the conversation closes. A transcript still
+    /// being made is written when it arrives.
+    pub fn handle_hangup(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        if self.reply.is_some() {
+            self.stop_reply(now, None);
+        }
+        self.waiting.clear();
+        self.phase = Phase::Closed;
+    }
+
+    // ---- output ----
+
+    /// The next thing to do, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Self::handle_timeout`] is next due, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Closed => None,
+            Phase::Ending { hang_up_by, .. } => Some(*hang_up_by),
+            Phase::Talking => {
+                let reply_deadline = self.reply.as_ref().and_then(|r| r.deadline);
+                Some(reply_deadline.map_or(self.max_at, |d| d.min(self.max_at)))
+            }
+        }
+    }
+
+    // ---- rules ----
+
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn begin_recognition(&mut self, recognition: Recognition) {
+        self.actions.push_back(Action::Recognise {
+            utterance: recognition.id,
+        });
+        self.recognising = Some(recognition);
+    }
+
+    fn start_answer(&mut self, now: Instant, turn: Recognition) {
+        if self.reply.is_some() {
+            self.stop_reply(now, None);
+        }
+        let id = ReplyId(self.take_id());
+        let deadline = (turn.heard_at + REPLY_DEADLINE).max(now + MIN_REPLY_BUDGET);
+        let request = ChatRequest {
+            system: self.profile.system_prompt.clone(),
+            history: self
+                .state
+                .history
+                .turns()
+                .iter()
+                .map(|t| match t.speaker {
+                    Speaker::Caller => ChatMessage::user(t.text.clone()),
+                    Speaker::Agent => ChatMessage::assistant(t.text.clone()),
+                })
+                .collect(),
+            model: self.profile.llm_model.clone(),
+            max_tokens: None,
+            temperature: None,
+        };
+        self.reply = Some(Reply::from_model(
+            id,
+            Purpose::Answer {
+                caller_end_ms: turn.end_ms,
+            },
+            deadline,
+        ));
+        self.actions
+            .push_back(Action::StartReply { reply: id, request });
+    }
+
+    /// Hands a sentence of the current reply to speech synthesis.
+    fn add_sentence(&mut self, text: String) {
+        let clip = PlayoutId(self.take_id());
+        if let Some(r) = self.reply.as_mut() {
+            r.add_sentence(clip, text.clone());
+            self.actions.push_back(Action::Speak {
+                reply: r.id,
+                clip,
+                text,
+            });
+        }
+    }
+
+    /// Speaks a fixed line (greeting, fallback, goodbye) as the current reply.
+    fn speak_fixed(&mut self, now: Instant, line: &str, purpose: Purpose) {
+        if self.reply.is_some() {
+            self.stop_reply(now, None);
+        }
+        let id = ReplyId(self.take_id());
+        self.reply = Some(Reply::fixed(id, purpose));
+        let mut splitter = SentenceSplitter::new();
+        let sentences: Vec<String> = splitter
+            .push(line)
+            .into_iter()
+            .chain(splitter.finish())
+            .collect();
+        for text in sentences {
+            self.add_sentence(text);
+        }
+        self.complete_reply_if_done(now);
+    }
+
+    fn fallback(&mut self, now: Instant, kind: Fallback) {
+        self.actions
+            .push_back(Action::Observe(Observation::Fallback(kind.label())));
+        let line = match kind {
+            Fallback::Stt => self.profile.lines.stt_retry.clone(),
+            Fallback::Llm | Fallback::LlmSlow | Fallback::TtsSkip => {
+                self.profile.lines.llm_fallback.clone()
+            }
+        };
+        self.speak_fixed(now, &line, Purpose::Fallback);
+    }
+
+    /// The model's answer is given up (failed, empty, too slow): the fallback line instead.
+    fn replace_reply_with_fallback(&mut self, now: Instant, kind: Fallback) {
+        if let Some(r) = self.reply.take() {
+            self.actions.push_back(Action::CancelReply { reply: r.id });
+            self.actions.push_back(Action::Flush);
+        }
+        self.fallback(now, kind);
+    }
+
+    fn say_goodbye(&mut self, now: Instant, reason: EndReason, limit: Duration) {
+        if self.reply.is_some() {
+            self.stop_reply(now, None);
+        }
+        self.phase = Phase::Ending {
+            reason: reason.clone(),
+            hang_up_by: now + limit,
+        };
+        let line = self.profile.lines.goodbye.clone();
+        self.speak_fixed(now, &line, Purpose::Goodbye(reason));
+    }
+
+    /// When the current reply has been said in full: its turn is written and what it was
+    /// for decides what comes next.
+    fn complete_reply_if_done(&mut self, now: Instant) {
+        if !self.reply.as_ref().is_some_and(Reply::is_complete) {
+            return;
+        }
+        let Some(r) = self.reply.take() else { return };
+        let now_ms = self.ms_since_answer(now);
+        let spoken = r.heard(now, None);
+        if !spoken.is_empty() {
+            self.write_turn(
+                Speaker::Agent,
+                &spoken,
+                r.started_ms.unwrap_or(now_ms),
+                now_ms,
+                false,
+            );
+            self.state.history.push(Speaker::Agent, &spoken);
+        }
+        self.actions.push_back(Action::SaveState);
+        match r.purpose {
+            Purpose::Goodbye(reason) => self.close(reason),
+            Purpose::EndingAnswer { .. } => {
+                self.say_goodbye(now, EndReason::AgentEnded, GOODBYE_LIMIT)
+            }
+            Purpose::Answer { .. } if self.state.turn_count >= self.profile.max_turns => {
+                self.say_goodbye(now, EndReason::MaxTurns, GOODBYE_LIMIT)
+            }
+            _ => {}
+        }
+    }
+
+    /// Cuts the current reply short (barge-in, the caller speaking on, a goodbye, the end
+    /// of the call): its model stream and speech stop, its audio is flushed unless the
+    /// media side already did (`flushed`), and what was heard is written as an
+    /// interrupted turn.
+    fn stop_reply(&mut self, now: Instant, flushed: Option<&FlushReport>) {
+        let Some(r) = self.reply.take() else { return };
+        self.actions.push_back(Action::CancelReply { reply: r.id });
+        if flushed.is_none() {
+            self.actions.push_back(Action::Flush);
+        }
+        let heard = r.heard(now, flushed);
+        if !heard.is_empty() {
+            let now_ms = self.ms_since_answer(now);
+            self.write_turn(
+                Speaker::Agent,
+                &heard,
+                r.started_ms.unwrap_or(now_ms),
+                now_ms,
+                true,
+            );
+            self.state.history.push(Speaker::Agent, &heard);
+        }
+        self.actions.push_back(Action::SaveState);
+    }
+
+    fn close(&mut self, reason: EndReason) {
+        self.phase = Phase::Closed;
+        self.waiting.clear();
+        self.actions.push_back(Action::HangUp(reason));
+    }
+
+    fn write_turn(
+        &mut self,
+        speaker: Speaker,
+        text: &str,
+        start_ms: u64,
+        end_ms: u64,
+        interrupted: bool,
+    ) {
+        let seq = self.state.next_seq;
+        self.state.next_seq += 1;
+        self.actions.push_back(Action::WriteTurn(TurnRecord {
+            seq,
+            speaker,
+            text: text.to_string(),
+            start_ms,
+            end_ms: end_ms.max(start_ms),
+            interrupted,
+        }));
+    }
+}
+
+/// Why a fallback line is spoken (its metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fallback {
+    Stt,
+    Llm,
+    LlmSlow,
+    TtsSkip,
+}
+
+impl Fallback {
+    fn label(self) -> &'static str {
+        match self {
+            Fallback::Stt => "stt",
+            Fallback::Llm => "llm",
+            Fallback::LlmSlow => "llm_slow",
+            Fallback::TtsSkip => "tts_skip",
+        }
+    }
+}
+
+/// Whether a transcript holds words, not just noise markers or punctuation.
+pub fn is_speech(text: &str) -> bool {
+    let stripped: String = text
+        .split(['[', '('])
+        .map(|part| part.split([']', ')']).next_back().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    stripped.chars().filter(|c| c.is_alphanumeric()).count() >= 2
+}
