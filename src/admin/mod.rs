@@ -26,7 +26,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
 use crate::ari::ConnectionState;
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::redis::RedisPool;
 use error::ApiError;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::error::AriError;
 
 /// The ARI password: the daemon's [`Secret`], which prints as `[redacted]`.
-pub type AriPassword = crate::config::Secret;
+pub type AriPassword = crate::secret::Secret;
 
 /// Default time allowed for one REST request, connect to last body byte.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);

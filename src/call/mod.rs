@@ -4,6 +4,7 @@
 //! its conversation (`live`). The media task and its sockets are in `media_driver`.
 pub mod context;
 pub mod controller;
+pub mod inputs;
 pub mod leases;
 mod live;
 mod reconcile;

@@ -15,7 +15,7 @@ use crate::ari::HangupReason;
 use crate::ari::events::StasisStart;
 use crate::call::context::{BRIDGE_PREFIX, MEDIA_CHANNEL_PREFIX};
 use crate::call::controller::CallController;
-use crate::call::session::CallInput;
+use crate::call::inputs::CallInput;
 use crate::call::setup;
 use crate::store::EndReason;
 

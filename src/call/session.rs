@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::ari::events::StasisStart;
 use crate::ari::{AriEvent, HangupReason};
-use crate::call::context::{BRIDGE_PREFIX, CallContext, MEDIA_CHANNEL_PREFIX};
+use crate::call::context::CallContext;
+use crate::call::inputs::{CallInput, SessionIds};
 use crate::call::live::LiveCall as Live;
 use crate::call::routing::{Decision, RejectReason, decide, dialled_numbers};
 use crate::call::setup::{self, CallResources, SetupError};
@@ -21,44 +22,6 @@ use crate::phone::mask;
 use crate::store::ai_profiles::{AiProfile, DEFAULT_ENDPOINTING_SILENCE_MS};
 use crate::store::call_log::{LiveCall, NewCall, Rejection};
 use crate::store::{CallStatus, EndReason};
-
-/// What the controller tells a session.
-#[derive(Debug)]
-pub enum CallInput {
-    /// An ARI event about one of the session's channels or its bridge.
-    Ari(Box<AriEvent>),
-    /// Hang the call up (daemon shutdown, operator request).
-    Hangup {
-        /// Stored as the end reason.
-        reason: EndReason,
-    },
-    /// After a reconnect, the caller's channel was no longer in our application.
-    ChannelGone,
-    /// The daemon is shutting down: say goodbye, then hang up.
-    WrapUp,
-}
-
-/// The ids a session answers to, so the controller can route events to it.
-#[derive(Debug, Clone)]
-pub struct SessionIds {
-    /// The caller's channel.
-    pub caller_channel: String,
-    /// Our External Media channel (chosen in advance).
-    pub media_channel: String,
-    /// Our bridge (chosen in advance; a re-adopted call may keep its old one).
-    pub bridge: String,
-}
-
-impl SessionIds {
-    /// The ids of a new call.
-    pub fn for_new_call(call_id: Uuid, caller_channel: &str) -> Self {
-        Self {
-            caller_channel: caller_channel.to_string(),
-            media_channel: format!("{MEDIA_CHANNEL_PREFIX}{call_id}"),
-            bridge: format!("{BRIDGE_PREFIX}{call_id}"),
-        }
-    }
-}
 
 fn media_config(ctx: &CallContext, profile: Option<&AiProfile>) -> MediaConfig {
     let mut cfg = MediaConfig {

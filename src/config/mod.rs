@@ -5,18 +5,18 @@
 //! setting (`VCA_ADMIN_LISTEN: ...`); `main` prints it and exits with status 2.
 
 mod layers;
-mod secret;
 
 use std::net::{IpAddr, SocketAddr};
 
+pub use crate::secret::Secret;
 pub use layers::{Layers, Source, env_name};
-pub use secret::Secret;
 
 use crate::engines::settings::{
     EngineSettings, LlmProvider, LlmSettings, SttProvider, SttSettings, TtsProvider, TtsSettings,
     key_required, parse_base_url, parse_llm_provider, parse_stt_provider, parse_timeout_ms,
     parse_tts_provider, parse_whisper_model_dir,
 };
+use crate::engines::{llm, stt, tts};
 use crate::media::g711::Law;
 
 /// A setting that is missing or does not parse.
@@ -421,14 +421,14 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
     let (stt_url, stt_model, stt_schemes, stt_timeout): (&str, Option<&str>, &[&str], &str) =
         match stt_provider {
             SttProvider::OpenAi => (
-                "https://api.openai.com/v1",
-                Some("whisper-1"),
+                stt::openai::DEFAULT_BASE_URL,
+                Some(stt::openai::DEFAULT_MODEL),
                 &["http", "https"],
                 "2500",
             ),
             SttProvider::Deepgram => (
-                "wss://api.deepgram.com/v1",
-                Some("nova-2"),
+                stt::deepgram::DEFAULT_BASE_URL,
+                Some(stt::deepgram::DEFAULT_MODEL),
                 &["ws", "wss"],
                 "2500",
             ),
@@ -458,10 +458,12 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
     })?;
 
     let llm_provider = r.parse("llm_provider", Some("openai"), parse_llm_provider)?;
-    let llm_base = r.parse("llm_base_url", Some("https://api.openai.com/v1"), |s| {
+    let llm_base = r.parse("llm_base_url", Some(llm::openai::DEFAULT_BASE_URL), |s| {
         parse_base_url(s, &["http", "https"])
     })?;
-    let llm_model = r.parse("llm_model", Some("gpt-4o-mini"), |s| Ok(s.to_string()))?;
+    let llm_model = r.parse("llm_model", Some(llm::openai::DEFAULT_MODEL), |s| {
+        Ok(s.to_string())
+    })?;
     let llm_key = if llm_provider == LlmProvider::Echo {
         r.secret("llm_api_key", false)?
     } else {
@@ -485,12 +487,20 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
 
     let tts_provider = r.parse("tts_provider", Some("espeak"), parse_tts_provider)?;
     let (tts_url, tts_model, tts_voice) = match tts_provider {
-        TtsProvider::Espeak => ("http://127.0.0.1", "espeak-ng", "en-us"),
-        TtsProvider::OpenAi => ("https://api.openai.com/v1", "gpt-4o-mini-tts", "alloy"),
+        TtsProvider::Espeak => (
+            "http://127.0.0.1",
+            tts::espeak::MODEL_NAME,
+            tts::espeak::DEFAULT_VOICE,
+        ),
+        TtsProvider::OpenAi => (
+            tts::openai::DEFAULT_BASE_URL,
+            tts::openai::DEFAULT_MODEL,
+            tts::openai::DEFAULT_VOICE,
+        ),
         TtsProvider::ElevenLabs => (
-            "https://api.elevenlabs.io/v1",
-            "eleven_flash_v2_5",
-            "21m00Tcm4TlvDq8ikWAM",
+            tts::elevenlabs::DEFAULT_BASE_URL,
+            tts::elevenlabs::DEFAULT_MODEL,
+            tts::elevenlabs::DEFAULT_VOICE,
         ),
     };
     let tts_base = r.parse("tts_base_url", Some(tts_url), |s| {

@@ -2,7 +2,6 @@
 //! provider with its own breaker, retry policy and time limits.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::error::EngineError;
 use super::llm::ChatCompletion;
@@ -17,8 +16,8 @@ use super::tts::TextToSpeech;
 use super::tts::elevenlabs::{ElevenLabs, ElevenLabsConfig};
 use super::tts::espeak::{Espeak, EspeakConfig};
 use super::tts::openai::{OpenAiSpeech, OpenAiSpeechConfig};
-use crate::config::Secret;
 use crate::media::g711::Law;
+use crate::secret::Secret;
 
 /// The engines of the daemon, shared by every call.
 #[derive(Debug, Clone)]
@@ -71,9 +70,9 @@ pub fn build_engines(settings: &EngineSettings, law: Law) -> Result<Engines, Eng
                 api_key: required_key(super::stt::deepgram::PROVIDER, &stt.api_key)?,
                 model: stt.model.clone(),
                 language: stt.language.clone(),
-                endpointing_ms: 300,
-                utterance_end_ms: 1000,
-                keepalive_every: Duration::from_secs(3),
+                endpointing_ms: super::stt::deepgram::ENDPOINTING_MS,
+                utterance_end_ms: super::stt::deepgram::UTTERANCE_END_MS,
+                keepalive_every: super::stt::deepgram::KEEPALIVE_EVERY,
             },
             guard(super::stt::deepgram::PROVIDER, stt_timeouts, &clock),
         )),

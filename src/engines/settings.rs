@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Which speech recognition provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

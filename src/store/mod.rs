@@ -21,7 +21,7 @@ use sqlx::postgres::PgPoolOptions;
 pub use error::StoreError;
 pub use outcome::{CallStatus, EndReason};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// The embedded migrations from `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

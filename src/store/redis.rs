@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use deadpool_redis::{Config, Pool, Runtime, Timeouts};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// A Redis failure.
 #[derive(Debug, thiserror::Error)]

@@ -27,7 +27,7 @@ use self::recognizer::Recognizer;
 use self::speech::Speech;
 use crate::ari::AriEvent;
 use crate::call::context::CallContext;
-use crate::call::session::{CallInput, SessionIds};
+use crate::call::inputs::{CallInput, SessionIds};
 use crate::clock::{Clock, SystemClock};
 use crate::conversation::{
     Action, AgentProfile, Conversation, ConversationState, Observation, RecognitionFailed,

@@ -10,14 +10,18 @@ use serde_json::json;
 use super::{
     ChatCompletion, ChatMessage, ChatRequest, LlmEvent, LlmStream, Role, TokenUsage, parse_chunk,
 };
-use crate::config::Secret;
 use crate::engines::error::EngineError;
 use crate::engines::resilience::Guard;
 use crate::engines::sse::SseParser;
 use crate::engines::{http, metrics};
+use crate::secret::Secret;
 
 /// Provider label in errors and metrics.
 pub const PROVIDER: &str = "openai_llm";
+/// Where requests go unless `VCA_LLM_BASE_URL` says otherwise.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// The model unless `VCA_LLM_MODEL` (or the AI profile) says otherwise.
+pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 
 /// Settings of the OpenAI-compatible chat provider.
 #[derive(Debug, Clone)]

@@ -21,14 +21,25 @@ use super::{
     DeepgramMessage, SpeechToText, SttEvent, SttOptions, SttSession, SttUsage, Transcript,
     TranscriptFuture, parse_message,
 };
-use crate::config::Secret;
 use crate::engines::error::EngineError;
 use crate::engines::resilience::Guard;
 use crate::engines::{http, metrics};
 use crate::media::g711::Law;
+use crate::secret::Secret;
 
 /// Provider label in errors and metrics.
 pub const PROVIDER: &str = "deepgram";
+/// Where sessions connect unless `VCA_STT_BASE_URL` says otherwise.
+pub const DEFAULT_BASE_URL: &str = "wss://api.deepgram.com/v1";
+/// The model unless `VCA_STT_MODEL` says otherwise.
+pub const DEFAULT_MODEL: &str = "nova-2";
+/// `endpointing`: ms of silence before Deepgram's `speech_final` (our own endpointer ends
+/// the turn; this only confirms it sooner).
+pub const ENDPOINTING_MS: u32 = 300;
+/// `utterance_end_ms`: the gap after the last word before `UtteranceEnd` (at least 1000).
+pub const UTTERANCE_END_MS: u32 = 1000;
+/// `KeepAlive` is sent when nothing was sent for this long (Deepgram closes after 10 s).
+pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(3);
 
 const KEEP_ALIVE: &str = r#"{"type":"KeepAlive"}"#;
 const FINALIZE: &str = r#"{"type":"Finalize"}"#;

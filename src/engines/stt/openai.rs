@@ -12,13 +12,17 @@ use super::{
     SpeechToText, SttOptions, SttSession, SttUsage, Transcript, TranscriptFuture, iso_639_1,
     upsample_8k_to_16k,
 };
-use crate::config::Secret;
 use crate::engines::error::EngineError;
 use crate::engines::resilience::Guard;
 use crate::engines::{http, metrics, wav};
+use crate::secret::Secret;
 
 /// Provider label in errors and metrics.
 pub const PROVIDER: &str = "openai_stt";
+/// Where requests go unless `VCA_STT_BASE_URL` says otherwise.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// The model unless `VCA_STT_MODEL` says otherwise.
+pub const DEFAULT_MODEL: &str = "whisper-1";
 
 /// Settings of the OpenAI-compatible transcription provider.
 #[derive(Debug, Clone)]

@@ -6,14 +6,20 @@ use serde_json::json;
 
 use super::http_audio::{BodyAudio, stream_audio};
 use super::{TextToSpeech, TtsRequest, TtsStream, refuse_empty};
-use crate::config::Secret;
 use crate::engines::error::EngineError;
 use crate::engines::http;
 use crate::engines::resilience::Guard;
 use crate::media::g711::Law;
+use crate::secret::Secret;
 
 /// Provider label in errors and metrics.
 pub const PROVIDER: &str = "elevenlabs";
+/// Where requests go unless `VCA_TTS_BASE_URL` says otherwise.
+pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io/v1";
+/// The model unless `VCA_TTS_MODEL` says otherwise.
+pub const DEFAULT_MODEL: &str = "eleven_flash_v2_5";
+/// The voice id unless `VCA_TTS_VOICE` (or the AI profile) says otherwise ("Rachel").
+pub const DEFAULT_VOICE: &str = "21m00Tcm4TlvDq8ikWAM";
 
 /// Settings of the ElevenLabs provider.
 #[derive(Debug, Clone)]

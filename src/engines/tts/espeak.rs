@@ -17,6 +17,10 @@ use crate::engines::wav::WavStreamReader;
 
 /// Provider label in errors and metrics.
 pub const PROVIDER: &str = "espeak";
+/// The voice unless `VCA_TTS_VOICE` (or the AI profile) says otherwise.
+pub const DEFAULT_VOICE: &str = "en-us";
+/// What `VCA_TTS_MODEL` shows for espeak-ng (it has no models).
+pub const MODEL_NAME: &str = "espeak-ng";
 
 /// Settings of the espeak-ng provider.
 #[derive(Debug, Clone)]

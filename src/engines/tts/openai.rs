@@ -5,13 +5,19 @@ use serde_json::json;
 
 use super::http_audio::{BodyAudio, stream_audio};
 use super::{TextToSpeech, TtsRequest, TtsStream, refuse_empty};
-use crate::config::Secret;
 use crate::engines::error::EngineError;
 use crate::engines::http;
 use crate::engines::resilience::Guard;
+use crate::secret::Secret;
 
 /// Provider label in errors and metrics.
 pub const PROVIDER: &str = "openai_tts";
+/// Where requests go unless `VCA_TTS_BASE_URL` says otherwise.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// The model unless `VCA_TTS_MODEL` says otherwise.
+pub const DEFAULT_MODEL: &str = "gpt-4o-mini-tts";
+/// The voice unless `VCA_TTS_VOICE` (or the AI profile) says otherwise.
+pub const DEFAULT_VOICE: &str = "alloy";
 
 /// The rate of `response_format: "pcm"`.
 pub const PCM_RATE: u32 = 24_000;
