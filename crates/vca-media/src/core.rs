@@ -323,3 +323,78 @@ fn frame_energy(pcm: &[i16; FRAME_SAMPLES]) -> i64 {
 
 /// Milliseconds in one frame, re-exported for callers computing offsets.
 pub const FRAME_LENGTH_MS: u64 = FRAME_MS;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::RtpIdentity;
+
+    fn rtp(seq: u16, ts: u32) -> Vec<u8> {
+        let mut p = vec![0x80, 0];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&7u32.to_be_bytes());
+        p.extend_from_slice(&[0xFF; 160]);
+        p
+    }
+
+    /// What one drain handed out, in order.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Transmit,
+        Started(PlayoutId),
+        Done(PlayoutId),
+        Inbound(u64),
+    }
+
+    fn drain(core: &mut MediaCore, now: Instant) -> Vec<Seen> {
+        let mut out = [0u8; OUT_PACKET_LEN];
+        let mut seen = Vec::new();
+        core.drain(now, &mut out, |o| match o {
+            Output::Transmit(p) => {
+                assert_eq!(p.len(), OUT_PACKET_LEN);
+                seen.push(Seen::Transmit);
+            }
+            Output::Event {
+                event: CoreEvent::PlayoutStarted { id },
+                ..
+            } => seen.push(Seen::Started(id)),
+            Output::Event {
+                event: CoreEvent::PlayoutDone { id },
+                ..
+            } => seen.push(Seen::Done(id)),
+            Output::Event { .. } => {}
+            Output::Inbound(f) => seen.push(Seen::Inbound(f.at_ms)),
+        });
+        seen
+    }
+
+    #[test]
+    fn drain_hands_out_packets_then_their_events_then_caller_frames() {
+        let remote: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let t0 = Instant::now();
+        let identity = RtpIdentity {
+            ssrc: 1,
+            first_seq: 0,
+            first_timestamp: 0,
+        };
+        let mut core = MediaCore::new(&MediaConfig::default(), remote, t0, identity).unwrap();
+        // A 20 ms clip: it starts and ends within the first frame.
+        core.handle_play(PlayoutId(1), 8000, &[1000; 160]).unwrap();
+        core.handle_datagram(t0, remote, &rtp(0, 160)).unwrap();
+        let seen = drain(&mut core, t0 + Duration::from_millis(20));
+        assert_eq!(
+            seen,
+            [
+                Seen::Transmit,
+                Seen::Transmit,
+                Seen::Started(PlayoutId(1)),
+                Seen::Done(PlayoutId(1)),
+                Seen::Inbound(0),
+            ]
+        );
+        // Nothing is due again before the next frame.
+        assert_eq!(core.poll_timeout(), t0 + Duration::from_millis(40));
+        assert!(drain(&mut core, t0 + Duration::from_millis(39)).is_empty());
+    }
+}
