@@ -27,6 +27,7 @@ impl Shared {
         let id = placed.id.clone();
         let mut status = placed.status.clone();
         let mut audio_done = placed.audio_done.clone();
+        let mut milestones = placed.milestones.clone();
         let hangup = spec.hangup;
         tokio::spawn(async move {
             let ended = async {
@@ -38,6 +39,12 @@ impl Shared {
                     HangupWhen::After(d) => tokio::time::sleep(d).await,
                     HangupWhen::AfterAudio(d) => {
                         if audio_done.wait_for(|done| *done).await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                        tokio::time::sleep(d).await;
+                    }
+                    HangupWhen::On(trigger, d) => {
+                        if milestones.wait_for(|m| m.reached(trigger)).await.is_err() {
                             std::future::pending::<()>().await;
                         }
                         tokio::time::sleep(d).await;
