@@ -10,8 +10,13 @@
 //! - [`Simulator`] / [`SimHandle`] (`handle.rs`): start it, place calls, drive the caller side,
 //!   drop the WebSocket, restart, inspect state and the REST request log.
 //! - `spec.rs`: what a call does ([`CallSpec`]) and how it ended ([`CallOutcome`]).
-//! - `model/`: the telephony state (channels, bridges, calls, the app) and the exact event
-//!   sequences each operation produces. One mutex, never held across an await.
+//! - `model/`: the telephony state (channels, bridges, calls, agent legs, the app and its
+//!   WebSockets, the dialplan) and the exact event sequences each operation produces. One
+//!   mutex, never held across an await; what happens later (an agent answering, a prompt
+//!   ending, a key press) is a timer the model queues and `core.rs` fires.
+//! - transfers: `continue` into the simulated `humans` dialplan, agent legs originated
+//!   into the app with `agent-sim` behaviours ([`AgentBehaviour`], configurable per
+//!   endpoint), music on hold, and what each party heard ([`Heard`]).
 //! - `ari/`: the axum routes under `/ari` (REST, auth, errors, the events WebSocket).
 //! - `rtp/`: the per-channel RTP peer: strict-RTP source learning, paced G.711 sending,
 //!   recording of what it receives.
@@ -37,12 +42,16 @@ mod timefmt;
 mod wav;
 
 pub use config::SimConfig;
-pub use control::{CallRequest, CallView};
+pub use control::{CallRequest, CallView, HeardView, KeysRequest};
 pub use error::SimError;
 pub use handle::{SimCall, SimHandle, Simulator};
+pub use model::agents::{AgentEnd, AgentView};
+pub use model::dialplan::DialplanConfig;
+pub use model::hearing::{Heard, HeardKind, HeardSegment, moh_ms_in, moh_sample};
 pub use model::request_log::RestRequest;
 pub use rtp::recording::{ReceivedPacket, RtpRecording, RtpStats};
 pub use spec::{
-    ArgsMode, AudioPart, CallOutcome, CallSpec, CallStatus, EndedBy, HangupWhen, RestartSpec,
+    AgentBehaviour, ArgsMode, AudioPart, CallOutcome, CallSpec, CallStatus, EndedBy, HangupWhen,
+    KeyPress, Milestones, RestartSpec, Trigger,
 };
 pub use wav::{read_wav_8k_mono, write_wav_8k_mono};

@@ -89,7 +89,6 @@ pub(crate) struct AgentRecord {
     pub(crate) endpoint: String,
     /// `100@agent-sim` or the resource of a non-Local endpoint.
     pub(crate) dialstring: String,
-    pub(crate) context: String,
     pub(crate) exten: String,
     pub(crate) behaviour: AgentBehaviour,
     pub(crate) timeout: Duration,
@@ -104,6 +103,7 @@ pub(crate) struct AgentRecord {
     /// Which caller the agent heard, and since when.
     pub(crate) hear_log: HearLog<Option<String>>,
     pub(crate) ended: Option<AgentEnd>,
+    pub(crate) ended_at: Option<Instant>,
 }
 
 /// What a test can read about an agent leg.
@@ -401,7 +401,6 @@ impl SimState {
             phone_id: s.phone_id,
             endpoint: s.endpoint,
             dialstring: s.dialstring,
-            context: s.context,
             exten: s.exten,
             behaviour: s.behaviour,
             timeout: s.timeout,
@@ -413,6 +412,7 @@ impl SimState {
             speech,
             hear_log: HearLog::default(),
             ended: None,
+            ended_at: None,
         };
         if let Some((app, app_data, args)) = s.stasis {
             self.pending_stasis
@@ -875,8 +875,12 @@ impl SimState {
         let Some(a) = self.agents.get_mut(agent_id) else {
             return;
         };
+        if a.phase == Phase::Ended {
+            return;
+        }
         a.phase = Phase::Ended;
         a.ended.get_or_insert(how);
+        a.ended_at = Some(Instant::now());
         let (leg, phone) = (a.id.clone(), a.phone_id.clone());
         self.pending_stasis.remove(agent_id);
         self.leave_bridge(&leg);
