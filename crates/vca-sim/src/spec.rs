@@ -177,6 +177,9 @@ pub struct CallSpec {
     pub record_to: Option<PathBuf>,
     /// Keys the caller presses by itself, at times counted from entering Stasis.
     pub keys: Vec<KeyPress>,
+    /// The caller-sim extension in the channel names (`Local/<exten>@caller-sim-…;1`),
+    /// `s` by default; the recordings use `press0`, `keys`, `hangup6`….
+    pub caller_exten: String,
 }
 
 impl CallSpec {
@@ -191,7 +194,14 @@ impl CallSpec {
             args: None,
             record_to: None,
             keys: Vec::new(),
+            caller_exten: "s".to_owned(),
         }
+    }
+
+    /// Names the caller's channels `Local/<exten>@caller-sim-…`.
+    pub fn caller_exten(mut self, exten: impl Into<String>) -> Self {
+        self.caller_exten = exten.into();
+        self
     }
 
     /// The caller presses `digits` starting `at` after entering Stasis, each held

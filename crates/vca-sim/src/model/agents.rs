@@ -111,6 +111,8 @@ pub(crate) struct AgentRecord {
 pub struct AgentView {
     /// The `;1` channel id (the originate's `channelId`).
     pub id: String,
+    /// The `;2` channel id (the agent's phone; `otherChannelId`).
+    pub phone_id: String,
     /// The endpoint as originated (`Local/100@agent-sim`, `PJSIP/1001`).
     pub endpoint: String,
     /// The call it was for, if known.
@@ -129,6 +131,7 @@ impl AgentRecord {
     pub(crate) fn view(&self) -> AgentView {
         AgentView {
             id: self.id.clone(),
+            phone_id: self.phone_id.clone(),
             endpoint: self.endpoint.clone(),
             call_id: self.call_id.clone(),
             answered: self.answered_at.is_some(),

@@ -108,7 +108,7 @@ impl SimState {
         let now = ari_timestamp();
         let inbound = Channel {
             id: id.clone(),
-            name: format!("Local/s@caller-sim-{local:08x};1"),
+            name: format!("Local/{}@caller-sim-{local:08x};1", spec.caller_exten),
             state: "Up",
             moh: None,
             caller: Party {
@@ -137,7 +137,7 @@ impl SimState {
         };
         let leg = Channel {
             id: leg_id.clone(),
-            name: format!("Local/s@caller-sim-{local:08x};2"),
+            name: format!("Local/{}@caller-sim-{local:08x};2", spec.caller_exten),
             state: "Up",
             moh: None,
             caller: Party::default(),

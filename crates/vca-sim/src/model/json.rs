@@ -28,8 +28,11 @@ pub(crate) fn channel(c: &Channel) -> Value {
     })
 }
 
-/// A Bridge object.
+/// A Bridge object. Asterisk lists the members sorted by id (every recorded bridge with
+/// two members lists them so, whatever the order they joined in).
 pub(crate) fn bridge(b: &Bridge) -> Value {
+    let mut channels: Vec<&String> = b.channels.iter().collect();
+    channels.sort();
     json!({
         "id": b.id,
         "technology": b.technology,
@@ -37,7 +40,7 @@ pub(crate) fn bridge(b: &Bridge) -> Value {
         "bridge_class": "stasis",
         "creator": "Stasis",
         "name": b.name,
-        "channels": b.channels,
+        "channels": channels,
         "creationtime": b.creationtime,
         "video_mode": "talker",
     })

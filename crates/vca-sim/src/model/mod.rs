@@ -126,6 +126,7 @@ pub(crate) struct Bridge {
     pub(crate) name: String,
     pub(crate) technology: &'static str,
     pub(crate) bridge_type: &'static str,
+    /// Members in the order they joined (BRIDGEPEER goes to the earlier one first).
     pub(crate) channels: Vec<String>,
     pub(crate) creationtime: String,
     pub(crate) order: u64,

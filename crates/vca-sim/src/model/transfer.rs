@@ -405,6 +405,7 @@ impl SimState {
             .unwrap_or_default();
         if let Some(c) = self.channels.get_mut(agent_id) {
             c.state = "Up";
+            c.dialplan.exten.clear();
             c.vars.insert("BRIDGEPEER".into(), caller_name);
         }
         if let Some(c) = self.channels.get_mut(&phone) {
