@@ -335,11 +335,8 @@ impl SimState {
             connected: s.caller.clone(),
             dialplan: Dialplan {
                 context: s.context.clone(),
-                exten: if dialled {
-                    String::new()
-                } else {
-                    s.exten.clone()
-                },
+                // A dialled leg shows its extension until it answers, then "" (recorded).
+                exten: s.exten.clone(),
                 priority: 1,
                 app_name: if dialled { "AppDial" } else { "AppDial2" }.to_owned(),
                 app_data: "(Outgoing Line)".to_owned(),

@@ -62,7 +62,9 @@ pub fn mask(s: &str) -> String {
             }
             continue;
         }
-        let Some(c) = s[i..].chars().next() else { break };
+        let Some(c) = s[i..].chars().next() else {
+            break;
+        };
         out.push(c);
         i += c.len_utf8();
     }
@@ -87,7 +89,8 @@ pub fn same_text(live: &str, rec: &str, ids: &HashMap<String, String>) -> bool {
 fn collect_names(v: &Value, out: &mut HashMap<String, String>) {
     match v {
         Value::Object(m) => {
-            if let (Some(Value::String(id)), Some(Value::String(name))) = (m.get("id"), m.get("name"))
+            if let (Some(Value::String(id)), Some(Value::String(name))) =
+                (m.get("id"), m.get("name"))
                 && name.contains('/')
             {
                 out.entry(id.clone()).or_insert_with(|| name.clone());
@@ -287,13 +290,16 @@ pub async fn replay_multi(file: &str, config: SimConfig) -> MultiReplay {
                 if let Some(wait) = (start + t).checked_duration_since(Instant::now()) {
                     tokio::time::sleep(wait).await;
                 }
-                live.wait_for_count(recorded_before, Duration::from_secs(2)).await;
+                live.wait_for_count(recorded_before, Duration::from_secs(2))
+                    .await;
                 let method = line["method"].as_str().unwrap();
                 let path = line["path"].as_str().unwrap();
                 let params = &line["params"];
                 if method == "POST"
                     && path == "/channels"
-                    && params["endpoint"].as_str().is_some_and(|e| e.contains("@caller-sim"))
+                    && params["endpoint"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("@caller-sim"))
                 {
                     placed_caller = true;
                     let endpoint = params["endpoint"].as_str().unwrap();
@@ -340,9 +346,15 @@ pub async fn replay_multi(file: &str, config: SimConfig) -> MultiReplay {
                     }
                 }
                 let q = query_string(params, &ids);
-                let url = format!("{base}{}{}{q}", map_text(path, &ids), if q.is_empty() { "" } else { "?" });
+                let url = format!(
+                    "{base}{}{}{q}",
+                    map_text(path, &ids),
+                    if q.is_empty() { "" } else { "?" }
+                );
                 let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-                let mut req = client.request(m, &url).basic_auth("vca", Some("vca-secret"));
+                let mut req = client
+                    .request(m, &url)
+                    .basic_auth("vca", Some("vca-secret"));
                 if let Some(b) = line.get("body").filter(|b| b.is_object()) {
                     req = req.json(b);
                 }
@@ -381,7 +393,16 @@ pub async fn replay_multi(file: &str, config: SimConfig) -> MultiReplay {
                         continue;
                     }
                 }
-                compare_response(&ctx, status.as_u16(), &body, line, &mut ids, &rec_names, &sim, &live.seen);
+                compare_response(
+                    &ctx,
+                    status.as_u16(),
+                    &body,
+                    line,
+                    &mut ids,
+                    &rec_names,
+                    &sim,
+                    &live.seen,
+                );
                 compared += 1;
             }
             _ => {}
@@ -392,7 +413,8 @@ pub async fn replay_multi(file: &str, config: SimConfig) -> MultiReplay {
         .filter(|l| l["dir"] == "event")
         .map(|l| l["event"].clone())
         .collect();
-    live.wait_for_count(recorded.len(), Duration::from_secs(3)).await;
+    live.wait_for_count(recorded.len(), Duration::from_secs(3))
+        .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     live.seen.extend(live.events.drain());
     MultiReplay {
@@ -419,7 +441,11 @@ fn compare_response(
     seen: &[Value],
 ) {
     let ctx = format!("{ctx} (t={})", line["t"]);
-    assert_eq!(status, line["status"].as_u64().unwrap() as u16, "status of {ctx}: {body}");
+    assert_eq!(
+        status,
+        line["status"].as_u64().unwrap() as u16,
+        "status of {ctx}: {body}"
+    );
     let rec = &line["body"];
     match rec {
         Value::Object(_) => {
@@ -448,8 +474,14 @@ fn compare_response(
                 for f in ["context", "exten", "priority", "app_name"] {
                     assert_eq!(body["dialplan"][f], dp[f], "dialplan.{f} of {ctx}: {body}");
                 }
-                assert_eq!(body["caller"]["number"], rec["caller"]["number"], "caller of {ctx}");
-                assert_eq!(body["connected"]["number"], rec["connected"]["number"], "connected of {ctx}");
+                assert_eq!(
+                    body["caller"]["number"], rec["caller"]["number"],
+                    "caller of {ctx}"
+                );
+                assert_eq!(
+                    body["connected"]["number"], rec["connected"]["number"],
+                    "connected of {ctx}"
+                );
             }
             if let Some(ch) = rec.get("channels").and_then(Value::as_array)
                 && rec.get("technology").is_some()
@@ -467,14 +499,24 @@ fn compare_response(
                 assert_eq!(live, mapped, "bridge channels of {ctx}");
             }
             if let Some(ch) = rec.get("channel_ids").and_then(Value::as_array) {
-                assert_eq!(body["channel_ids"].as_array().map(Vec::len), Some(ch.len()), "channel_ids of {ctx}: {body}");
+                assert_eq!(
+                    body["channel_ids"].as_array().map(Vec::len),
+                    Some(ch.len()),
+                    "channel_ids of {ctx}: {body}"
+                );
             }
         }
         Value::Array(items) => {
             let live = body.as_array().unwrap();
             assert_eq!(live.len(), items.len(), "list length of {ctx}: {body}");
-            let mut want: Vec<String> = items.iter().map(|c| mask(c["name"].as_str().unwrap_or(""))).collect();
-            let mut got: Vec<String> = live.iter().map(|c| mask(c["name"].as_str().unwrap_or(""))).collect();
+            let mut want: Vec<String> = items
+                .iter()
+                .map(|c| mask(c["name"].as_str().unwrap_or("")))
+                .collect();
+            let mut got: Vec<String> = live
+                .iter()
+                .map(|c| mask(c["name"].as_str().unwrap_or("")))
+                .collect();
             want.sort();
             got.sort();
             assert_eq!(got, want, "channel names of {ctx}");
@@ -534,15 +576,24 @@ pub fn assert_like(live: &Value, rec: &Value, ids: &HashMap<String, String>, ctx
             assert_eq!(l["state"], c["state"], "{obj} state, {ctx}");
         }
         for f in ["context", "exten", "priority", "app_name"] {
-            assert_eq!(l["dialplan"][f], c["dialplan"][f], "{obj} dialplan.{f}, {ctx}");
+            assert_eq!(
+                l["dialplan"][f], c["dialplan"][f],
+                "{obj} dialplan.{f}, {ctx}"
+            );
         }
         let (la, ra) = (
             l["dialplan"]["app_data"].as_str().unwrap_or(""),
             c["dialplan"]["app_data"].as_str().unwrap_or(""),
         );
         assert!(same_text(la, ra, ids), "{obj} app_data, {ctx}");
-        assert_eq!(l["caller"]["number"], c["caller"]["number"], "{obj} caller, {ctx}");
-        assert_eq!(l["connected"]["number"], c["connected"]["number"], "{obj} connected, {ctx}");
+        assert_eq!(
+            l["caller"]["number"], c["caller"]["number"],
+            "{obj} caller, {ctx}"
+        );
+        assert_eq!(
+            l["connected"]["number"], c["connected"]["number"],
+            "{obj} connected, {ctx}"
+        );
         assert_eq!(
             mask(l["name"].as_str().unwrap_or("")),
             mask(c["name"].as_str().unwrap_or("")),
@@ -556,7 +607,13 @@ pub fn assert_like(live: &Value, rec: &Value, ids: &HashMap<String, String>, ctx
     }
     if let Some(b) = rec.get("bridge") {
         let l = &live["bridge"];
-        for f in ["technology", "bridge_type", "bridge_class", "creator", "video_mode"] {
+        for f in [
+            "technology",
+            "bridge_type",
+            "bridge_class",
+            "creator",
+            "video_mode",
+        ] {
             assert_eq!(l[f], b[f], "bridge {f}, {ctx}");
         }
         let mapped: Vec<String> = b["channels"]
@@ -580,7 +637,10 @@ pub fn assert_like(live: &Value, rec: &Value, ids: &HashMap<String, String>, ctx
 /// in hangup-during-transfer.jsonl). Puts the state change after that Dial.
 fn canonical(mut v: Vec<&Value>) -> Vec<&Value> {
     for i in 0..v.len().saturating_sub(1) {
-        if v[i]["type"] == "ChannelStateChange" && v[i + 1]["type"] == "Dial" && v[i + 1]["dialstatus"] == "" {
+        if v[i]["type"] == "ChannelStateChange"
+            && v[i + 1]["type"] == "Dial"
+            && v[i + 1]["dialstatus"] == ""
+        {
             v.swap(i, i + 1);
         }
     }
@@ -618,7 +678,11 @@ impl MultiReplay {
             let live_key = match k.strip_prefix("bridge:") {
                 Some(b) => format!("bridge:{}", self.ids.get(b).cloned().unwrap_or_default()),
                 None if k == "app" => k.clone(),
-                None => self.ids.get(k).cloned().unwrap_or_else(|| format!("unmapped {k}")),
+                None => self
+                    .ids
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| format!("unmapped {k}")),
             };
             let live = canonical(live_by.get(&live_key).cloned().unwrap_or_default());
             let rec = &canonical(rec.clone());
