@@ -104,15 +104,23 @@ async fn application_replaced_matches_recording() {
     sim.wait_websocket().await;
     let call = sim.place_call(CallSpec::new("+15559876543", "+15551234567").caller_exten("long"));
     let id = call.id().to_owned();
-    let r = send(reqwest::Method::POST, format!("/channels/{id}/answer")).await.unwrap();
+    let r = send(reqwest::Method::POST, format!("/channels/{id}/answer"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = send(reqwest::Method::POST, "/bridges?type=mixing&bridgeId=rep-br-1".into())
-        .await
-        .unwrap();
+    let r = send(
+        reqwest::Method::POST,
+        "/bridges?type=mixing&bridgeId=rep-br-1".into(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 200);
-    let r = send(reqwest::Method::POST, format!("/bridges/rep-br-1/addChannel?channel={id}"))
-        .await
-        .unwrap();
+    let r = send(
+        reqwest::Method::POST,
+        format!("/bridges/rep-br-1/addChannel?channel={id}"),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 204);
     let mut a_events = a.events_within(Duration::from_millis(200)).await;
 
@@ -127,7 +135,9 @@ async fn application_replaced_matches_recording() {
         .unwrap();
     assert_eq!(r["channel_ids"], serde_json::json!([id]));
     assert_eq!(r["bridge_ids"], serde_json::json!(["rep-br-1"]));
-    let r = send(reqwest::Method::DELETE, format!("/channels/{id}")).await.unwrap();
+    let r = send(reqwest::Method::DELETE, format!("/channels/{id}"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     let mut b_events = b.events_within(Duration::from_millis(300)).await;
     assert!(a.events_within(Duration::from_millis(100)).await.is_empty());
@@ -145,9 +155,13 @@ async fn application_replaced_matches_recording() {
     let call2 = sim.place_call(CallSpec::new("+15559876543", "+15551234567"));
     let id2 = call2.id().to_owned();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let r = send(reqwest::Method::DELETE, format!("/channels/{id2}")).await.unwrap();
+    let r = send(reqwest::Method::DELETE, format!("/channels/{id2}"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = send(reqwest::Method::DELETE, "/bridges/rep-br-1".into()).await.unwrap();
+    let r = send(reqwest::Method::DELETE, "/bridges/rep-br-1".into())
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     let a2_events = a2.events_within(Duration::from_millis(300)).await;
 
