@@ -307,11 +307,7 @@ impl SimState {
     pub(crate) fn create_agent(&mut self, s: AgentSetup) {
         let local = self.next_local_seq();
         let is_local = s.endpoint.starts_with("Local/");
-        let base = if is_local {
-            format!("{}-{local:08x}", s.endpoint)
-        } else {
-            format!("{}-{local:08x}", s.endpoint)
-        };
+        let base = format!("{}-{local:08x}", s.endpoint);
         let now = ari_timestamp();
         let (leg_name, phone_name) = if is_local {
             (format!("{base};1"), format!("{base};2"))
@@ -880,7 +876,9 @@ impl SimState {
         }
         a.phase = Phase::Ended;
         a.ended.get_or_insert(how);
-        a.ended_at = Some(Instant::now());
+        let now = Instant::now();
+        a.ended_at = Some(now);
+        a.hear_log.push(now, None);
         let (leg, phone) = (a.id.clone(), a.phone_id.clone());
         self.pending_stasis.remove(agent_id);
         self.leave_bridge(&leg);

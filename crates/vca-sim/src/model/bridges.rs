@@ -128,6 +128,35 @@ impl SimState {
         let Some(b) = self.bridges.get(bridge_id) else {
             return;
         };
+        if b.channels.len() > 2 {
+            // Not recorded: each member's BRIDGEPEER lists the others, in join order.
+            let members = b.channels.clone();
+            let names: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    self.channels
+                        .get(m)
+                        .map(|c| c.name.clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let announcer = b.moh_announcer.clone();
+            for (i, m) in members.iter().enumerate() {
+                let others: Vec<&str> = announcer
+                    .iter()
+                    .map(String::as_str)
+                    .chain(
+                        names
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, _)| *j != i)
+                            .map(|(_, n)| n.as_str()),
+                    )
+                    .collect();
+                self.set_var_with_event(m, "BRIDGEPEER", &others.join(","));
+            }
+            return;
+        }
         let [a, z] = b.channels.as_slice() else {
             return;
         };

@@ -144,7 +144,11 @@ impl Heard {
 /// dBFS, so a recording can tell it from speech, the agent prompt (850 Hz) and test tones.
 /// `n` counts samples of music played so far on the channel (it resumes where it stopped).
 pub fn moh_sample(n: u64) -> i16 {
-    let f = if (n / 2000) % 2 == 0 { 440.0 } else { 660.0 };
+    let f = if (n / 2000).is_multiple_of(2) {
+        440.0
+    } else {
+        660.0
+    };
     let t = n as f64 / 8000.0;
     (5000.0 * (2.0 * std::f64::consts::PI * f * t).sin()) as i16
 }

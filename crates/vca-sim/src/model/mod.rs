@@ -304,12 +304,13 @@ impl SimState {
                 .is_some_and(|c| c.stasis_app.as_deref() == Some(self.config.app.as_str()))
     }
 
-    /// Schedules `action` for `after` from now.
+    /// Schedules `action` for `after` from now (never, if that is beyond what an
+    /// `Instant` can hold: a timeout of `i64::MAX` seconds from the network).
     pub(crate) fn schedule(&self, after: std::time::Duration, action: TimerAction) {
-        let _ = self.timers.send(Timer {
-            at: std::time::Instant::now() + after,
-            action,
-        });
+        let Some(at) = std::time::Instant::now().checked_add(after) else {
+            return;
+        };
+        let _ = self.timers.send(Timer { at, action });
     }
 
     /// A channel is gone: forget it and its subscription.
@@ -318,16 +319,19 @@ impl SimState {
         self.subscriptions.remove(id);
     }
 
-    /// Records what every live caller can hear now, where it changed.
+    /// Records what every live caller and agent can hear now, where it changed. Parties
+    /// that have ended are skipped (their logs got a last, silent step when they ended).
     pub(crate) fn refresh_hearing(&mut self) {
         let now = std::time::Instant::now();
-        let ids: Vec<String> = self.calls.keys().cloned().collect();
+        let ids: Vec<String> = self
+            .calls
+            .values()
+            .filter(|c| c.ended_at.is_none())
+            .map(|c| c.id.clone())
+            .collect();
         for id in ids {
             let h = self.hearing_of(&id);
             if let Some(c) = self.calls.get_mut(&id) {
-                if c.ended_at.is_some() && h == Hearing::default() && c.hear_log.steps.is_empty() {
-                    continue;
-                }
                 for s in &h.sources {
                     if let crate::model::hearing::Source::App(em) = s
                         && !c.em_ids.contains(em)
@@ -338,7 +342,12 @@ impl SimState {
                 c.hear_log.push(now, h);
             }
         }
-        let agent_ids: Vec<String> = self.agents.keys().cloned().collect();
+        let agent_ids: Vec<String> = self
+            .agents
+            .values()
+            .filter(|a| a.ended_at.is_none())
+            .map(|a| a.id.clone())
+            .collect();
         for id in agent_ids {
             let heard = self.agent_hears(&id);
             if let Some(a) = self.agents.get_mut(&id) {
@@ -408,7 +417,9 @@ impl SimState {
             ended_by,
             entered_stasis,
         }));
-        call.ended_at = Some(std::time::Instant::now());
+        let now = std::time::Instant::now();
+        call.ended_at = Some(now);
+        call.hear_log.push(now, Hearing::default());
         if call.em_id.is_none() {
             call.media_done.send_replace(true);
         }

@@ -182,9 +182,6 @@ fn live_names(sim: &SimHandle, events: &[Value]) -> Vec<(String, String)> {
             push(id, name);
         }
     }
-    for a in sim.agents() {
-        let _ = a;
-    }
     out
 }
 
@@ -460,7 +457,7 @@ fn compare_response(
             }
             if let Some(v) = rec.get("value").and_then(Value::as_str) {
                 let names = live_names(sim, seen);
-                for w in v.split(|c: char| c == ',' || c == ' ') {
+                for w in v.split([',', ' ']) {
                     if is_id(w) {
                         resolve(w, ids, rec_names, &names);
                     }
