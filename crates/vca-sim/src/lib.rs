@@ -25,6 +25,44 @@
 //! - [`engines`]: fake OpenAI-compatible STT, LLM and TTS servers for load runs.
 //! - [`load`]: `vca-sim load`, concurrent calls with latency, jitter, CPU and RSS figures.
 
+//! # Scripting a transfer call
+//!
+//! Agent endpoints behave as the `agent-sim` extensions of extensions.conf
+//! (`Local/100@agent-sim` answers and talks, `Local/busy@agent-sim`, `noanswer`,
+//! `congestion`, `ring3`, `short`); any other endpoint the app may originate is mapped in
+//! [`SimConfig::agents`] or with [`SimHandle::set_agent`] (`vca-sim serve --agent
+//! PJSIP/1001=busy`, `POST /sim/agents`). The caller presses keys at given times and hangs
+//! up on a [`Trigger`]; afterwards the call tells where `continue` sent it, which agent it
+//! reached and what it heard.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), vca_sim::SimError> {
+//! use std::time::Duration;
+//! use vca_sim::{AgentBehaviour, CallSpec, HangupWhen, HeardKind, SimConfig, Simulator, Trigger};
+//!
+//! let mut config = SimConfig::default();
+//! config.agents.insert("PJSIP/1001".into(), AgentBehaviour::Busy);
+//! config.agents.insert(
+//!     "PJSIP/1002".into(),
+//!     AgentBehaviour::Answer { ring: Duration::from_secs(2), speech: None, after_speech: None },
+//! );
+//! let sim = Simulator::start(config).await?;
+//! // … start the daemon against sim.ari_url() / sim.events_url() …
+//! let mut call = sim.place_call(
+//!     CallSpec::new("+15559876543", "+15551234567")
+//!         .keys(Duration::from_secs(3), "0", 100)
+//!         .hangup(HangupWhen::On(Trigger::BridgedWithAgent, Duration::from_secs(5))),
+//! );
+//! call.ended().await;
+//! let heard = call.heard().await.unwrap_or_default();
+//! assert!(heard.ms(HeardKind::Moh) > 0 && heard.ms(HeardKind::Agent) > 0);
+//! let agent = call.agent_reached();
+//! let views = sim.agents(); // every agent leg, how it ended
+//! # let _ = (agent, views);
+//! # Ok(())
+//! # }
+//! ```
+
 mod ari;
 mod config;
 mod control;

@@ -330,3 +330,43 @@ impl Default for RestartSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_senddtmf_spacing() {
+        let s = CallSpec::new("1", "2").keys(Duration::from_millis(2000), "1w2W*WW#", 100);
+        let at: Vec<(char, u64)> = s
+            .keys
+            .iter()
+            .map(|k| (k.digit, k.at.as_millis() as u64))
+            .collect();
+        // keys.jsonl: 1, 2, *, # ended 0.852, 1.352 and 2.354 s apart.
+        assert_eq!(at, [('1', 2000), ('2', 2850), ('*', 4200), ('#', 6550)]);
+    }
+
+    #[test]
+    fn behaviours_parse() {
+        assert_eq!(AgentBehaviour::parse("busy"), Some(AgentBehaviour::Busy));
+        assert_eq!(
+            AgentBehaviour::parse("noanswer"),
+            Some(AgentBehaviour::NoAnswer)
+        );
+        assert_eq!(
+            AgentBehaviour::parse("answer:3000:never"),
+            Some(AgentBehaviour::Answer {
+                ring: Duration::from_secs(3),
+                speech: None,
+                after_speech: None
+            })
+        );
+        assert_eq!(
+            AgentBehaviour::parse("answer"),
+            Some(AgentBehaviour::answers())
+        );
+        assert_eq!(AgentBehaviour::parse("answer:x"), None);
+        assert_eq!(AgentBehaviour::parse("maybe"), None);
+    }
+}

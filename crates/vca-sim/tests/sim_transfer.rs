@@ -2,6 +2,9 @@
 //! every response (status, body keys, messages, variable values, dialplans, bridge
 //! members) and every channel's events in order (types, causes, soft flags, varsets, Dial
 //! statuses, dialplans, states, caller and connected lines) as Asterisk 22.10.1 gave them.
+//!
+//! The replays take as long as the recordings (up to 93 s) and mostly wait, so one test
+//! runs them all at once and reports each recording that failed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod sim_support;
@@ -16,7 +19,6 @@ fn ended_by(s: CallStatus) -> EndedBy {
     }
 }
 
-#[tokio::test]
 async fn redirect_matches_recording() {
     let mut r = replay_multi("redirect.jsonl", replay_config()).await;
     // Every response but the callers\' originates (the simulator places those).
@@ -25,7 +27,6 @@ async fn redirect_matches_recording() {
     assert!(r.sim.channels().is_empty());
 }
 
-#[tokio::test]
 async fn dialplan_exists_and_variables_match_recording() {
     let mut r = replay_multi("dialplan-exists.jsonl", replay_config()).await;
     // Every response but the callers\' originates (the simulator places those).
@@ -41,7 +42,6 @@ async fn dialplan_exists_and_variables_match_recording() {
     assert_eq!(call.agent_reached(), Some(agents[0].id.clone()));
 }
 
-#[tokio::test]
 async fn transfer_continue_matches_recording() {
     let mut r = replay_multi("transfer-continue.jsonl", replay_config()).await;
     // Every response but the callers\' originates (the simulator places those).
@@ -80,7 +80,6 @@ async fn transfer_continue_matches_recording() {
     );
 }
 
-#[tokio::test]
 async fn transfer_originate_bridge_matches_recording() {
     let mut r = replay_multi("transfer-originate-bridge.jsonl", replay_config()).await;
     // Every response but the callers\' originates (the simulator places those).
@@ -111,7 +110,6 @@ async fn transfer_originate_bridge_matches_recording() {
     );
 }
 
-#[tokio::test]
 async fn hangup_during_transfer_matches_recording() {
     let mut r = replay_multi("hangup-during-transfer.jsonl", replay_config()).await;
     // Every response but the callers\' originates (the simulator places those).
@@ -131,7 +129,6 @@ async fn hangup_during_transfer_matches_recording() {
     assert_eq!(ended_by(r.calls[2].status()), EndedBy::Caller);
 }
 
-#[tokio::test]
 async fn moh_methods_match_recording() {
     let mut r = replay_multi("moh-methods.jsonl", replay_config()).await;
     // Every response but the callers\' originates (the simulator places those).
@@ -148,10 +145,62 @@ async fn moh_methods_match_recording() {
     }
 }
 
-#[tokio::test]
 async fn dtmf_keys_match_recording() {
     let mut r = replay_multi("dtmf-keys.jsonl", replay_config()).await;
     // Every response but the callers\' originates (the simulator places those).
     assert_eq!(r.responses_compared, 33);
     r.assert_same_events_per_channel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_recordings_match() {
+    let mut set = tokio::task::JoinSet::new();
+    set.spawn(async {
+        (
+            "transfer-originate-bridge",
+            tokio::spawn(transfer_originate_bridge_matches_recording()).await,
+        )
+    });
+    set.spawn(async {
+        (
+            "transfer-continue",
+            tokio::spawn(transfer_continue_matches_recording()).await,
+        )
+    });
+    set.spawn(async {
+        (
+            "hangup-during-transfer",
+            tokio::spawn(hangup_during_transfer_matches_recording()).await,
+        )
+    });
+    set.spawn(async { ("dtmf-keys", tokio::spawn(dtmf_keys_match_recording()).await) });
+    set.spawn(async {
+        (
+            "moh-methods",
+            tokio::spawn(moh_methods_match_recording()).await,
+        )
+    });
+    set.spawn(async {
+        (
+            "dialplan-exists",
+            tokio::spawn(dialplan_exists_and_variables_match_recording()).await,
+        )
+    });
+    set.spawn(async { ("redirect", tokio::spawn(redirect_matches_recording()).await) });
+    let mut failed = Vec::new();
+    while let Some(done) = set.join_next().await {
+        let (name, result) = done.unwrap();
+        if let Err(e) = result {
+            let msg = match e.try_into_panic() {
+                Ok(p) => p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default(),
+                Err(e) => e.to_string(),
+            };
+            failed.push(format!("{name}.jsonl: {msg}"));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
 }
