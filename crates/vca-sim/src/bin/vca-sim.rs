@@ -101,6 +101,11 @@ struct CallArgs {
     /// Where to write what the caller heard.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where to write the caller's whole recording once the call is over: a timeline from
+    /// the call's start with the app's audio, music on hold and the agent, as heard
+    /// (prints its summary: ms of each, segments).
+    #[arg(long)]
+    heard_out: Option<PathBuf>,
     /// Silence before the caller speaks, ms.
     #[arg(long)]
     pause_before_ms: Option<u64>,
@@ -237,6 +242,11 @@ async fn call(a: CallArgs) -> anyhow::Result<bool> {
         Some(p) => Some(std::env::current_dir()?.join(p)),
         None => None,
     };
+    let heard_out = match &a.heard_out {
+        Some(p) if p.is_absolute() => Some(p.clone()),
+        Some(p) => Some(std::env::current_dir()?.join(p)),
+        None => None,
+    };
     let wav = match &a.wav {
         Some(p) => Some(std::fs::canonicalize(p).with_context(|| format!("{}", p.display()))?),
         None => None,
@@ -291,6 +301,19 @@ async fn call(a: CallArgs) -> anyhow::Result<bool> {
             // Give the app time to delete the External Media channel (final recording).
             if view.media_done || since.elapsed() > Duration::from_secs(10) {
                 println!("{}", serde_json::to_string_pretty(&view)?);
+                if let Some(p) = &heard_out {
+                    let wav: String =
+                        url::form_urlencoded::byte_serialize(p.display().to_string().as_bytes())
+                            .collect();
+                    let url = format!("{base}/calls/{id}/heard?wav={wav}");
+                    let heard: vca_sim::HeardView = client
+                        .get(url)
+                        .send()
+                        .await?
+                        .json()
+                        .await?;
+                    println!("{}", serde_json::to_string_pretty(&heard)?);
+                }
                 return Ok(outcome.entered_stasis);
             }
         }
