@@ -25,6 +25,8 @@ pub(crate) struct Extension {
     pub(crate) priorities: i64,
     /// Application name and data of each priority (index 0 = priority 1).
     pub(crate) apps: Vec<(String, String)>,
+    /// Priority labels (`same => n(label),…`).
+    pub(crate) labels: Vec<(String, i64)>,
     pub(crate) target: Target,
 }
 
@@ -37,6 +39,7 @@ fn ext(context: &str, exten: &str, apps: &[(&str, &str)], target: Target) -> Ext
             .iter()
             .map(|(a, d)| ((*a).to_owned(), (*d).to_owned()))
             .collect(),
+        labels: Vec::new(),
         target,
     }
 }
@@ -52,15 +55,26 @@ impl Default for DialplanConfig {
     fn default() -> Self {
         let noop = ("NoOp", "");
         let humans = ("NoOp", "humans ${EXTEN} for ${CALLERID(num)} on ${CHANNEL}");
+        // The recorded trunk context (priorities 1-4), plus the `unavailable` label of the
+        // daemon's shipped asterisk-config/extensions.conf (5-8), where a draining daemon
+        // sends new calls.
         let trunk = [
             ("NoOp", "inbound ${EXTEN} from ${CALLERID(num)}"),
             ("Stasis", "vca-bridge"),
             ("NoOp", "Stasis returned STASISSTATUS=${STASISSTATUS}"),
             ("Hangup", ""),
+            ("NoOp", "vca-bridge unavailable: STASISSTATUS=${STASISSTATUS}"),
+            ("Answer", ""),
+            ("Playback", "ss-noservice"),
+            ("Hangup", ""),
         ];
+        let with_label = |mut e: Extension| {
+            e.labels.push(("unavailable".to_owned(), 5));
+            e
+        };
         let mut extensions = vec![
-            ext("from-tata-trunk", "_X.", &trunk, Target::AfterStasis),
-            ext("from-tata-trunk", "_+X.", &trunk, Target::AfterStasis),
+            with_label(ext("from-tata-trunk", "_X.", &trunk, Target::AfterStasis)),
+            with_label(ext("from-tata-trunk", "_+X.", &trunk, Target::AfterStasis)),
             ext(
                 "humans",
                 "100",
@@ -198,6 +212,12 @@ impl DialplanConfig {
         in_ctx()
             .find(|e| e.exten == exten)
             .or_else(|| in_ctx().find(|e| pattern_matches(&e.exten, exten)))
+    }
+
+    /// The priority of `label` in `context,exten`.
+    pub(crate) fn label(&self, context: &str, exten: &str, label: &str) -> Option<i64> {
+        let e = self.find(context, exten)?;
+        e.labels.iter().find(|(l, _)| l == label).map(|(_, p)| *p)
     }
 
     /// `DIALPLAN_EXISTS(context[,exten[,priority]])`.

@@ -73,15 +73,21 @@ impl SimState {
             None if context.is_none() && extension.is_none() => cur_prio + 1,
             None => 1,
         };
-        if let Some(label) = non_empty(p.label) {
-            match label.trim().parse::<i64>() {
-                Ok(n) if n > 0 => priority = n,
-                Ok(_) => return Err(AriFailure::bad_request("Requested priority is illegal")),
-                Err(_) => return Err(AriFailure::not_found("Requested label can not be found")),
-            }
-        }
         let context = context.unwrap_or(cur_ctx);
         let exten = extension.unwrap_or(cur_exten);
+        // A label is looked up; failing that it may be a priority number (FINDINGS 31).
+        if let Some(label) = non_empty(p.label) {
+            match (self.dialplan.label(&context, &exten, &label), label.trim().parse::<i64>()) {
+                (Some(n), _) => priority = n,
+                (None, Ok(n)) if n > 0 => priority = n,
+                (None, Ok(_)) => {
+                    return Err(AriFailure::bad_request("Requested priority is illegal"));
+                }
+                (None, Err(_)) => {
+                    return Err(AriFailure::not_found("Requested label can not be found"));
+                }
+            }
+        }
         let Some(call_id) = kind_call else {
             if let Some(agent) = self.agent_of_channel(id) {
                 self.app_hangs_up_agent(&agent);
