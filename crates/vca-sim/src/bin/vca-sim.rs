@@ -306,12 +306,7 @@ async fn call(a: CallArgs) -> anyhow::Result<bool> {
                         url::form_urlencoded::byte_serialize(p.display().to_string().as_bytes())
                             .collect();
                     let url = format!("{base}/calls/{id}/heard?wav={wav}");
-                    let heard: vca_sim::HeardView = client
-                        .get(url)
-                        .send()
-                        .await?
-                        .json()
-                        .await?;
+                    let heard: vca_sim::HeardView = client.get(url).send().await?.json().await?;
                     println!("{}", serde_json::to_string_pretty(&heard)?);
                 }
                 return Ok(outcome.entered_stasis);

@@ -111,7 +111,8 @@ pub(crate) struct AgentRecord {
 pub struct AgentView {
     /// The `;1` channel id (the originate's `channelId`).
     pub id: String,
-    /// The `;2` channel id (the agent's phone; `otherChannelId`).
+    /// The `;2` channel id (the agent's phone; `otherChannelId`). A non-Local endpoint
+    /// (`PJSIP/…`) has no `;2` channel: the id is reserved but no channel carries it.
     pub phone_id: String,
     /// The endpoint as originated (`Local/100@agent-sim`, `PJSIP/1001`).
     pub endpoint: String,

@@ -63,7 +63,10 @@ impl Default for DialplanConfig {
             ("Stasis", "vca-bridge"),
             ("NoOp", "Stasis returned STASISSTATUS=${STASISSTATUS}"),
             ("Hangup", ""),
-            ("NoOp", "vca-bridge unavailable: STASISSTATUS=${STASISSTATUS}"),
+            (
+                "NoOp",
+                "vca-bridge unavailable: STASISSTATUS=${STASISSTATUS}",
+            ),
             ("Answer", ""),
             ("Playback", "ss-noservice"),
             ("Hangup", ""),

@@ -77,7 +77,10 @@ impl SimState {
         let exten = extension.unwrap_or(cur_exten);
         // A label is looked up; failing that it may be a priority number (FINDINGS 31).
         if let Some(label) = non_empty(p.label) {
-            match (self.dialplan.label(&context, &exten, &label), label.trim().parse::<i64>()) {
+            match (
+                self.dialplan.label(&context, &exten, &label),
+                label.trim().parse::<i64>(),
+            ) {
                 (Some(n), _) => priority = n,
                 (None, Ok(n)) if n > 0 => priority = n,
                 (None, Ok(_)) => {
