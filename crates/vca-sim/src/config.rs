@@ -5,7 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::spec::ArgsMode;
+use std::collections::BTreeMap;
+
+use crate::model::dialplan::DialplanConfig;
+use crate::spec::{AgentBehaviour, ArgsMode};
 
 /// Settings of one simulator. `Default` matches the recordings (user `vca`, password
 /// `vca-secret`, app `vca-bridge`, RTP 10000-20000 on 127.0.0.1, 5 s strict-RTP learning)
@@ -36,6 +39,15 @@ pub struct SimConfig {
     pub default_args: ArgsMode,
     /// Where per-call recordings go when a call does not name a file (none: not written).
     pub record_dir: Option<PathBuf>,
+    /// How agent endpoints behave when the app originates a leg to them, on top of the
+    /// `agent-sim` extensions of extensions.conf (`Local/100@agent-sim` answers,
+    /// `Local/busy@agent-sim` is busy, …). Key: the endpoint without options, e.g.
+    /// `PJSIP/1001` or `Local/200@agents`. An endpoint in neither fails as an unknown
+    /// technology does (500 `Allocation failed`). Change at run time with
+    /// [`crate::SimHandle::set_agent`].
+    pub agents: BTreeMap<String, AgentBehaviour>,
+    /// The dialplan `continue` and `DIALPLAN_EXISTS` see (default: extensions.conf).
+    pub dialplan: DialplanConfig,
 }
 
 impl Default for SimConfig {
@@ -53,6 +65,8 @@ impl Default for SimConfig {
             media_start_delay: Duration::from_millis(500),
             default_args: ArgsMode::DidAndCaller,
             record_dir: None,
+            agents: BTreeMap::new(),
+            dialplan: DialplanConfig::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The JSON control API under `/sim` (no auth; loopback only) that shell scripts and the
-//! `vca-sim call` client use: place calls, hang up, DTMF, drop/refuse the WebSocket,
-//! restart, and read call status, state and the REST log.
+//! `vca-sim call` client use: place calls (with keys to press and hang-up triggers), hang
+//! up, DTMF, agent behaviours per endpoint, drop/refuse the WebSocket, restart, and read
+//! call status, what the caller and agents heard, agent legs, state and the REST log.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,9 +18,13 @@ use serde_json::{Value, json};
 
 use crate::core::Shared;
 use crate::error::SimError;
+use crate::model::agents::AgentView;
+use crate::model::hearing::{HeardKind, HeardSegment};
 use crate::model::json as ari_json;
 use crate::rtp::recording::RtpStats;
-use crate::spec::{ArgsMode, CallSpec, CallStatus, HangupWhen, RestartSpec};
+use crate::spec::{
+    AgentBehaviour, ArgsMode, CallSpec, CallStatus, HangupWhen, Milestones, RestartSpec, Trigger,
+};
 use crate::wav::read_wav_8k_mono;
 
 /// `POST /sim/calls`.
@@ -50,6 +55,28 @@ pub struct CallRequest {
     /// Where to write what the caller heard.
     #[serde(default)]
     pub record_to: Option<PathBuf>,
+    /// Keys the caller presses by itself.
+    #[serde(default)]
+    pub keys: Vec<KeysRequest>,
+    /// Caller hangs up when this happens (plus `hangup_on_delay_ms`).
+    #[serde(default)]
+    pub hangup_on: Option<Trigger>,
+    /// Delay after `hangup_on`, ms.
+    #[serde(default)]
+    pub hangup_on_delay_ms: Option<u64>,
+}
+
+/// Keys pressed by the caller: `digits` (with `w`/`W` pauses, as SendDTMF) from `at_ms`
+/// after the call entered Stasis.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct KeysRequest {
+    /// Start, ms after entering Stasis.
+    pub at_ms: u64,
+    /// `0-9*#A-D`, `w` = 0.5 s pause, `W` = 1 s.
+    pub digits: String,
+    /// Per digit, ms (default 100).
+    #[serde(default = "default_digit_ms")]
+    pub duration_ms: u32,
 }
 
 /// `GET /sim/calls/{id}`.
@@ -75,6 +102,43 @@ pub struct CallView {
     pub dropped_source: u64,
     /// Packets dropped for their payload type.
     pub dropped_payload_type: u64,
+    /// Where `continue` sent the caller (`context,exten,priority`).
+    #[serde(default)]
+    pub dialplan_target: Option<String>,
+    /// The agent leg the caller was connected to.
+    #[serde(default)]
+    pub agent_reached: Option<String>,
+    /// What has happened so far.
+    #[serde(default)]
+    pub milestones: Milestones,
+}
+
+/// `GET /sim/calls/{id}/heard` and `/sim/agents/{id}/heard`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HeardView {
+    /// ms of the app's audio heard.
+    pub app_ms: u64,
+    /// ms of music on hold heard.
+    pub moh_ms: u64,
+    /// ms of an agent's voice heard.
+    pub agent_ms: u64,
+    /// ms of the caller's audio heard (agents).
+    pub caller_ms: u64,
+    /// The whole recording in segments.
+    pub segments: Vec<HeardSegment>,
+    /// Where the WAV was written (`?wav=PATH`).
+    pub wav: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AgentRequest {
+    endpoint: String,
+    behaviour: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct HeardQuery {
+    wav: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +184,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/calls/{id}", get(call_view))
         .route("/calls/{id}/hangup", post(hangup))
         .route("/calls/{id}/dtmf", post(dtmf))
+        .route("/calls/{id}/heard", get(call_heard))
+        .route("/agents", get(list_agents).post(set_agent))
+        .route("/agents/{id}/hangup", post(hangup_agent))
+        .route("/agents/{id}/heard", get(agent_heard))
         .route("/websocket/drop", post(drop_ws))
         .route("/websocket/refuse", post(refuse_ws))
         .route("/restart", post(restart))
@@ -143,10 +211,21 @@ async fn place_call(State(s): State<Arc<Shared>>, Json(req): Json<CallRequest>) 
             Err(e) => return error(StatusCode::BAD_REQUEST, e),
         }
     }
-    spec.hangup = match (req.hangup_after_ms, req.hangup_after_audio_ms) {
-        (Some(ms), _) => HangupWhen::After(Duration::from_millis(ms)),
-        (None, Some(ms)) => HangupWhen::AfterAudio(Duration::from_millis(ms)),
-        (None, None) => HangupWhen::Never,
+    for k in &req.keys {
+        spec = spec.keys(Duration::from_millis(k.at_ms), &k.digits, k.duration_ms);
+    }
+    spec.hangup = match (
+        req.hangup_on,
+        req.hangup_after_ms,
+        req.hangup_after_audio_ms,
+    ) {
+        (Some(t), _, _) => HangupWhen::On(
+            t,
+            Duration::from_millis(req.hangup_on_delay_ms.unwrap_or(0)),
+        ),
+        (None, Some(ms), _) => HangupWhen::After(Duration::from_millis(ms)),
+        (None, None, Some(ms)) => HangupWhen::AfterAudio(Duration::from_millis(ms)),
+        (None, None, None) => HangupWhen::Never,
     };
     let placed = s.place_call(&spec);
     let status = placed.status.borrow().clone();
@@ -172,6 +251,9 @@ async fn view(s: &Shared, id: &str) -> Option<CallView> {
             rtp: None,
             dropped_source: 0,
             dropped_payload_type: 0,
+            dialplan_target: c.dialplan_target.clone(),
+            agent_reached: c.agent_reached.clone(),
+            milestones: *c.milestones.borrow(),
         }
     };
     if let Some(rec) = s.recording(id).await {
@@ -277,4 +359,78 @@ async fn bridges(State(s): State<Arc<Shared>>) -> Json<Value> {
 
 async fn requests(State(s): State<Arc<Shared>>) -> Json<Value> {
     Json(serde_json::to_value(s.requests()).unwrap_or(Value::Null))
+}
+
+fn heard_view(h: &crate::Heard, wav: Option<PathBuf>) -> Response {
+    let written = match wav {
+        Some(p) => match h.write_wav(&p) {
+            Ok(()) => Some(p),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        },
+        None => None,
+    };
+    Json(HeardView {
+        app_ms: h.ms(HeardKind::App),
+        moh_ms: h.ms(HeardKind::Moh),
+        agent_ms: h.ms(HeardKind::Agent),
+        caller_ms: h.ms(HeardKind::Caller),
+        segments: h.segments(),
+        wav: written,
+    })
+    .into_response()
+}
+
+async fn call_heard(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HeardQuery>,
+) -> Response {
+    match s.caller_heard(&id).await {
+        Some(h) => heard_view(&h, q.wav),
+        None => error(StatusCode::NOT_FOUND, SimError::UnknownCall(id)),
+    }
+}
+
+async fn agent_heard(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HeardQuery>,
+) -> Response {
+    match s.agent_heard(&id) {
+        Some(h) => heard_view(&h, q.wav),
+        None => error(StatusCode::NOT_FOUND, SimError::UnknownCall(id)),
+    }
+}
+
+async fn list_agents(State(s): State<Arc<Shared>>) -> Json<Vec<AgentView>> {
+    let st = s.state();
+    let mut v: Vec<_> = st.agents.values().collect();
+    v.sort_by_key(|a| a.created);
+    Json(v.into_iter().map(|a| a.view()).collect())
+}
+
+async fn set_agent(State(s): State<Arc<Shared>>, Json(req): Json<AgentRequest>) -> Response {
+    match AgentBehaviour::parse(&req.behaviour) {
+        Some(b) => {
+            s.state().agent_map.insert(req.endpoint, b);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "behaviour must be answer[:RING_MS[:AFTER_MS|never]], busy, noanswer or congestion, not {:?}",
+                req.behaviour
+            ),
+        ),
+    }
+}
+
+async fn hangup_agent(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let mut st = s.state();
+    if !st.agents.contains_key(&id) {
+        return error(StatusCode::NOT_FOUND, SimError::UnknownCall(id));
+    }
+    st.agent_hangs_up(&id);
+    st.refresh_hearing();
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -1,15 +1,17 @@
 //! What every part of a running simulator shares: the telephony state behind its one mutex,
 //! the REST request log, the listener gate and the readiness windows of a restart.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::SimConfig;
 use crate::model::SimState;
 use crate::model::channels::PeerLaunch;
 use crate::model::request_log::RestRequest;
+use crate::model::timers::{Timer, TimerAction};
 use crate::rtp::peer::run_peer;
 use crate::rtp::recording::RtpRecording;
 
@@ -38,15 +40,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Needs a tokio runtime: it starts the task that fires the model's timers.
     pub(crate) fn new(config: SimConfig) -> Arc<Self> {
         let config = Arc::new(config);
-        Arc::new(Shared {
-            state: Mutex::new(SimState::new(config.clone())),
+        let (timers, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(SimState::new(config.clone(), timers)),
             config,
             requests: Mutex::new(Vec::new()),
             readiness: Mutex::new(Readiness::default()),
             accepting: watch::Sender::new(true),
-        })
+        });
+        tokio::spawn(run_timers(Arc::downgrade(&shared), rx));
+        shared
     }
 
     /// The telephony state. Never hold the guard across an await.
@@ -96,11 +102,20 @@ impl Shared {
         let shared = Arc::clone(self);
         tokio::spawn(async move {
             let rec = run_peer(launch.setup, launch.commands).await;
-            shared.deposit_recording(&launch.channel_id, rec);
+            shared.deposit_recording(&launch.channel_id, launch.created, rec);
         });
     }
 
-    fn deposit_recording(&self, em_id: &str, rec: RtpRecording) {
+    fn deposit_recording(&self, em_id: &str, created: std::time::Instant, rec: RtpRecording) {
+        {
+            let mut st = self.state();
+            for call in st.calls.values_mut() {
+                if call.em_ids.iter().any(|e| e == em_id) {
+                    call.em_recordings
+                        .insert(em_id.to_owned(), (created, rec.clone()));
+                }
+            }
+        }
         let target = self
             .state()
             .calls
@@ -116,6 +131,56 @@ impl Shared {
             call.recording = Some(rec);
             call.recording_path = written;
             call.media_done.send_replace(true);
+        }
+    }
+}
+
+/// Earliest-first order for the timer heap.
+struct Due(Timer, u64);
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0.at, self.1) == (other.0.at, other.1)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.0.at, other.1).cmp(&(self.0.at, self.1))
+    }
+}
+
+/// Fires the model's timers at their instants, in order (ties in the order queued), until
+/// the simulator is gone.
+async fn run_timers(shared: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Timer>) {
+    let mut heap: BinaryHeap<Due> = BinaryHeap::new();
+    let mut seq = 0u64;
+    loop {
+        let next = heap.peek().map(|d| Instant::from_std(d.0.at));
+        tokio::select! {
+            t = rx.recv() => match t {
+                Some(t) => {
+                    seq += 1;
+                    heap.push(Due(t, seq));
+                }
+                None => return,
+            },
+            () = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let Some(Due(t, _)) = heap.pop() else { continue };
+                let Some(shared) = shared.upgrade() else { return };
+                let action: TimerAction = t.action;
+                shared.state().fire(action);
+            }
         }
     }
 }

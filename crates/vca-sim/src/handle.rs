@@ -13,10 +13,14 @@ use crate::config::SimConfig;
 use crate::core::Shared;
 use crate::error::SimError;
 use crate::listener::GatedListener;
+use crate::model::agents::AgentView;
+use crate::model::hearing::Heard;
 use crate::model::json;
 use crate::model::request_log::RestRequest;
 use crate::rtp::recording::RtpRecording;
-use crate::spec::{CallOutcome, CallSpec, CallStatus, RestartSpec};
+use crate::spec::{
+    AgentBehaviour, CallOutcome, CallSpec, CallStatus, Milestones, RestartSpec, Trigger,
+};
 
 /// Starts simulators.
 #[derive(Debug)]
@@ -105,7 +109,59 @@ impl SimHandle {
             status: placed.status,
             media_done: placed.media_done,
             audio_done: placed.audio_done,
+            milestones: placed.milestones,
         }
+    }
+
+    /// From now on, agent legs originated to `endpoint` (`PJSIP/1001`, `Local/200@agents`,
+    /// without `/n` options) behave like `behaviour`.
+    pub fn set_agent(&self, endpoint: impl Into<String>, behaviour: AgentBehaviour) {
+        self.shared
+            .state()
+            .agent_map
+            .insert(endpoint.into(), behaviour);
+    }
+
+    /// Every agent leg so far (originated by the app or dialled by the dialplan), oldest
+    /// first.
+    pub fn agents(&self) -> Vec<AgentView> {
+        let st = self.shared.state();
+        let mut v: Vec<_> = st.agents.values().collect();
+        v.sort_by_key(|a| a.created);
+        v.into_iter().map(|a| a.view()).collect()
+    }
+
+    /// The agent leg with this `;1` channel id.
+    pub fn agent(&self, id: &str) -> Option<AgentView> {
+        self.shared.state().agents.get(id).map(|a| a.view())
+    }
+
+    /// What the agent of leg `id` heard (the caller's audio while they were connected).
+    pub fn agent_heard(&self, id: &str) -> Option<Heard> {
+        self.shared.agent_heard(id)
+    }
+
+    /// The agent of leg `id` hangs up now (as its phone's `Hangup()` would).
+    pub fn hangup_agent(&self, id: &str) -> Result<(), SimError> {
+        let mut st = self.shared.state();
+        if !st.agents.contains_key(id) {
+            return Err(SimError::UnknownCall(id.to_owned()));
+        }
+        st.agent_hangs_up(id);
+        st.refresh_hearing();
+        Ok(())
+    }
+
+    /// What the caller of call `id` heard.
+    pub async fn caller_heard(&self, id: &str) -> Option<Heard> {
+        self.shared.caller_heard(id).await
+    }
+
+    /// How many events WebSockets of the app are open: the current one plus those an
+    /// `ApplicationReplaced` left open and silent.
+    pub fn websockets_open(&self) -> usize {
+        let st = self.shared.state();
+        st.ws.iter().count() + st.replaced.len()
     }
 
     /// The caller of call `id` hangs up.
@@ -222,9 +278,46 @@ pub struct SimCall {
     status: watch::Receiver<CallStatus>,
     media_done: watch::Receiver<bool>,
     audio_done: watch::Receiver<bool>,
+    milestones: watch::Receiver<Milestones>,
 }
 
 impl SimCall {
+    /// What has happened in the call so far.
+    pub fn milestones(&self) -> Milestones {
+        *self.milestones.borrow()
+    }
+
+    /// Waits until `t` has happened (returns at once if it already has; also returns if
+    /// the simulator goes away).
+    pub async fn wait_for(&mut self, t: Trigger) {
+        let _ = self.milestones.wait_for(|m| m.reached(t)).await;
+    }
+
+    /// Where `continue` sent the caller (`context,exten,priority`), if it did.
+    pub fn dialplan_target(&self) -> Option<String> {
+        self.shared
+            .state()
+            .calls
+            .get(&self.id)
+            .and_then(|c| c.dialplan_target.clone())
+    }
+
+    /// The agent leg (`;1` id) the caller ended up connected to: bridged with it by the
+    /// app, or reached by the dialplan's `Dial()` after `continue`.
+    pub fn agent_reached(&self) -> Option<String> {
+        self.shared
+            .state()
+            .calls
+            .get(&self.id)
+            .and_then(|c| c.agent_reached.clone())
+    }
+
+    /// What the caller heard so far: 8 kHz audio from entering Stasis, tagged per 20 ms
+    /// (app audio, music on hold, agent).
+    pub async fn heard(&self) -> Option<Heard> {
+        self.shared.caller_heard(&self.id).await
+    }
+
     /// The inbound channel id (also the call id).
     pub fn id(&self) -> &str {
         &self.id

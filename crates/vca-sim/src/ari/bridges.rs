@@ -66,3 +66,13 @@ pub(crate) async fn remove_channel(
         .remove_from_bridge(&id, p.get("channel").as_deref())?;
     Ok(no_content())
 }
+
+pub(crate) async fn moh_start(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> AriResponse {
+    s.state().start_bridge_moh(&id)?;
+    Ok(no_content())
+}
+
+pub(crate) async fn moh_stop(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> AriResponse {
+    s.state().stop_bridge_moh(&id)?;
+    Ok(no_content())
+}

@@ -11,9 +11,11 @@ use serde_json::Value;
 use crate::ari::no_content;
 use crate::ari::params::Params;
 use crate::core::Shared;
+use crate::model::agents::OriginateParams;
 use crate::model::channels::ExternalMediaParams;
 use crate::model::failure::AriFailure;
 use crate::model::json;
+use crate::model::transfer::ContinueParams;
 
 type AriResponse = Result<Response, AriFailure>;
 
@@ -70,8 +72,55 @@ pub(crate) async fn answer(State(s): State<Arc<Shared>>, Path(id): Path<String>)
 pub(crate) async fn continue_in_dialplan(
     State(s): State<Arc<Shared>>,
     Path(id): Path<String>,
+    p: Params,
 ) -> AriResponse {
-    s.state().continue_in_dialplan(&id)?;
+    let params = ContinueParams {
+        context: p.get("context"),
+        extension: p.get("extension"),
+        priority: p.get("priority"),
+        label: p.get("label"),
+    };
+    s.state().continue_in_dialplan(&id, params)?;
+    Ok(no_content())
+}
+
+pub(crate) async fn originate(State(s): State<Arc<Shared>>, p: Params) -> AriResponse {
+    let params = OriginateParams {
+        endpoint: p.get("endpoint"),
+        app: p.get("app"),
+        app_args: p.get("appArgs"),
+        extension: p.get("extension"),
+        channel_id: p.get("channelId"),
+        other_channel_id: p.get("otherChannelId"),
+        caller_id: p.get("callerId"),
+        timeout: p.get("timeout"),
+    };
+    let mut st = s.state();
+    let body = st.originate(params)?;
+    st.refresh_hearing();
+    Ok(Json(body).into_response())
+}
+
+pub(crate) async fn moh_start(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> AriResponse {
+    s.state().start_moh(&id, p.get("mohClass").as_deref())?;
+    Ok(no_content())
+}
+
+pub(crate) async fn moh_stop(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> AriResponse {
+    s.state().stop_moh(&id)?;
+    Ok(no_content())
+}
+
+pub(crate) async fn redirect(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> AriResponse {
+    s.state().redirect(&id, p.get("endpoint").as_deref())?;
     Ok(no_content())
 }
 
@@ -106,8 +155,12 @@ pub(crate) async fn play(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub(crate) async fn dtmf(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> AriResponse {
-    s.state().send_dtmf_to_channel(&id)?;
+pub(crate) async fn dtmf(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> AriResponse {
+    s.state().app_dtmf(&id, p.get("dtmf").as_deref())?;
     Ok(no_content())
 }
 

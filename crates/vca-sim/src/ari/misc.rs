@@ -41,3 +41,32 @@ pub(crate) async fn application(
         .map(Json)
         .ok_or_else(|| AriFailure::not_found("Application not found"))
 }
+
+/// `POST /applications/{app}/subscription?eventSource=channel:<id>` (FINDINGS 29): the app
+/// keeps getting a channel's events after `StasisEnd`. Other sources are accepted and
+/// ignored.
+pub(crate) async fn subscribe(
+    State(s): State<Arc<Shared>>,
+    Path(app): Path<String>,
+    p: crate::ari::params::Params,
+) -> Result<Json<Value>, AriFailure> {
+    let mut st = s.state();
+    if st.application_json(&app).is_none() {
+        return Err(AriFailure::not_found("Application not found"));
+    }
+    let sources = p.get("eventSource").unwrap_or_default();
+    for src in sources.split(',') {
+        if let Some(id) = src.trim().strip_prefix("channel:") {
+            if !st.channels.contains_key(id) {
+                return Err(AriFailure::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "Event source was not found",
+                ));
+            }
+            st.subscriptions.insert(id.to_owned());
+        }
+    }
+    st.application_json(&app)
+        .map(Json)
+        .ok_or_else(|| AriFailure::not_found("Application not found"))
+}

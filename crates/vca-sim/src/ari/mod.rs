@@ -36,7 +36,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/asterisk/ping", get(misc::ping))
         .route("/applications", get(misc::applications))
         .route("/applications/{app}", get(misc::application))
-        .route("/channels", get(channels::list))
+        .route("/applications/{app}/subscription", post(misc::subscribe))
+        .route("/channels", get(channels::list).post(channels::originate))
         .route("/channels/externalMedia", post(channels::external_media))
         .route(
             "/channels/{id}",
@@ -52,6 +53,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(channels::get_variable).post(channels::set_variable),
         )
         .route("/channels/{id}/play", post(channels::play))
+        .route(
+            "/channels/{id}/moh",
+            post(channels::moh_start).delete(channels::moh_stop),
+        )
+        .route(
+            "/channels/{id}/hold",
+            post(channels::moh_start).delete(channels::moh_stop),
+        )
+        .route("/channels/{id}/redirect", post(channels::redirect))
         .route("/channels/{id}/dtmf", post(channels::dtmf))
         .route(
             "/channels/{id}/rtp_statistics",
@@ -64,6 +74,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/bridges/{id}/addChannel", post(bridges::add_channel))
         .route("/bridges/{id}/removeChannel", post(bridges::remove_channel))
+        .route(
+            "/bridges/{id}/moh",
+            post(bridges::moh_start).delete(bridges::moh_stop),
+        )
         .route("/events", get(events::upgrade))
         .fallback(resource_not_found)
         .method_not_allowed_fallback(invalid_method)

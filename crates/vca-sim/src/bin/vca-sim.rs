@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use vca_sim::{ArgsMode, CallRequest, CallStatus, CallView, SimConfig, Simulator};
+use vca_sim::{
+    AgentBehaviour, ArgsMode, CallRequest, CallStatus, CallView, DialplanConfig, KeysRequest,
+    SimConfig, Simulator, Trigger,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,6 +69,19 @@ struct ServeArgs {
     /// Directory for recordings of calls that name no file.
     #[arg(long)]
     record_dir: Option<PathBuf>,
+    /// How an agent endpoint behaves when the app originates a leg to it, as
+    /// `ENDPOINT=BEHAVIOUR` with BEHAVIOUR `answer[:RING_MS[:AFTER_MS|never]]`, `busy`,
+    /// `noanswer` or `congestion` (repeatable). `Local/<ext>@agent-sim` behave as in
+    /// extensions.conf without this, e.g. `--agent PJSIP/1001=busy`.
+    #[arg(long = "agent", value_name = "ENDPOINT=BEHAVIOUR")]
+    agents: Vec<String>,
+    /// A dialplan transfer target of your own, `CONTEXT,EXTEN,ENDPOINT[,TIMEOUT_S]`: the
+    /// extension dials ENDPOINT like `humans,100` (repeatable).
+    #[arg(
+        long = "dial-target",
+        value_name = "CONTEXT,EXTEN,ENDPOINT[,TIMEOUT_S]"
+    )]
+    dial_targets: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -85,6 +101,11 @@ struct CallArgs {
     /// Where to write what the caller heard.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where to write the caller's whole recording once the call is over: a timeline from
+    /// the call's start with the app's audio, music on hold and the agent, as heard
+    /// (prints its summary: ms of each, segments).
+    #[arg(long)]
+    heard_out: Option<PathBuf>,
     /// Silence before the caller speaks, ms.
     #[arg(long)]
     pause_before_ms: Option<u64>,
@@ -100,6 +121,53 @@ struct CallArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout_s: u64,
+    /// Keys the caller presses, `AT_MS:DIGITS` (`w`/`W` pause 0.5/1 s), repeatable.
+    #[arg(long = "keys", value_name = "AT_MS:DIGITS")]
+    keys: Vec<String>,
+    /// Hang up when this happens: `moh_started`, `agent_ringing`, `agent_answered`,
+    /// `bridged_with_agent` or `continued`, optionally `:DELAY_MS` (overrides the other
+    /// hang-up options).
+    #[arg(long, value_name = "TRIGGER[:DELAY_MS]")]
+    hangup_on: Option<String>,
+}
+
+fn parse_agent(s: &str) -> anyhow::Result<(String, AgentBehaviour)> {
+    let (endpoint, spec) = s
+        .split_once('=')
+        .context("--agent must be ENDPOINT=BEHAVIOUR")?;
+    let b = AgentBehaviour::parse(spec).with_context(|| {
+        format!("--agent {s}: BEHAVIOUR is answer[:RING_MS[:AFTER_MS|never]], busy, noanswer or congestion")
+    })?;
+    Ok((endpoint.trim().to_owned(), b))
+}
+
+fn parse_dial_target(s: &str, d: &mut DialplanConfig) -> anyhow::Result<()> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    match parts.as_slice() {
+        [ctx, exten, endpoint] => d.add_dial_target(*ctx, *exten, *endpoint, 20),
+        [ctx, exten, endpoint, t] => d.add_dial_target(*ctx, *exten, *endpoint, t.parse()?),
+        _ => bail!("--dial-target must be CONTEXT,EXTEN,ENDPOINT[,TIMEOUT_S], not {s:?}"),
+    }
+    Ok(())
+}
+
+fn parse_keys(s: &str) -> anyhow::Result<KeysRequest> {
+    let (at, digits) = s.split_once(':').context("--keys must be AT_MS:DIGITS")?;
+    Ok(KeysRequest {
+        at_ms: at.trim().parse()?,
+        digits: digits.to_owned(),
+        duration_ms: 100,
+    })
+}
+
+fn parse_trigger(s: &str) -> anyhow::Result<(Trigger, u64)> {
+    let (name, delay) = match s.split_once(':') {
+        Some((n, d)) => (n, d.trim().parse()?),
+        None => (s, 0),
+    };
+    let t: Trigger = serde_json::from_value(serde_json::Value::String(name.trim().to_owned()))
+        .with_context(|| format!("unknown --hangup-on trigger {name:?}"))?;
+    Ok((t, delay))
 }
 
 fn parse_args_mode(s: &str) -> anyhow::Result<ArgsMode> {
@@ -128,7 +196,18 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             .to_owned(),
         None => SimConfig::default().password,
     };
+    let mut dialplan = DialplanConfig::default();
+    for t in &a.dial_targets {
+        parse_dial_target(t, &mut dialplan)?;
+    }
+    let agents = a
+        .agents
+        .iter()
+        .map(|s| parse_agent(s))
+        .collect::<anyhow::Result<_>>()?;
     let config = SimConfig {
+        agents,
+        dialplan,
         listen: a.listen,
         user: a.user,
         password,
@@ -163,11 +242,25 @@ async fn call(a: CallArgs) -> anyhow::Result<bool> {
         Some(p) => Some(std::env::current_dir()?.join(p)),
         None => None,
     };
+    let heard_out = match &a.heard_out {
+        Some(p) if p.is_absolute() => Some(p.clone()),
+        Some(p) => Some(std::env::current_dir()?.join(p)),
+        None => None,
+    };
     let wav = match &a.wav {
         Some(p) => Some(std::fs::canonicalize(p).with_context(|| format!("{}", p.display()))?),
         None => None,
     };
+    let keys = a
+        .keys
+        .iter()
+        .map(|k| parse_keys(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let hangup_on = a.hangup_on.as_deref().map(parse_trigger).transpose()?;
     let req = CallRequest {
+        keys,
+        hangup_on: hangup_on.map(|(t, _)| t),
+        hangup_on_delay_ms: hangup_on.map(|(_, d)| d),
         did: a.did,
         caller: a.caller,
         wav,
@@ -208,6 +301,14 @@ async fn call(a: CallArgs) -> anyhow::Result<bool> {
             // Give the app time to delete the External Media channel (final recording).
             if view.media_done || since.elapsed() > Duration::from_secs(10) {
                 println!("{}", serde_json::to_string_pretty(&view)?);
+                if let Some(p) = &heard_out {
+                    let wav: String =
+                        url::form_urlencoded::byte_serialize(p.display().to_string().as_bytes())
+                            .collect();
+                    let url = format!("{base}/calls/{id}/heard?wav={wav}");
+                    let heard: vca_sim::HeardView = client.get(url).send().await?.json().await?;
+                    println!("{}", serde_json::to_string_pretty(&heard)?);
+                }
                 return Ok(outcome.entered_stasis);
             }
         }

@@ -62,6 +62,7 @@ impl SimState {
             channels: Vec::new(),
             creationtime: ari_timestamp(),
             order,
+            moh_announcer: None,
         };
         let body = ari::bridge(&bridge);
         self.bridges.insert(id, bridge);
@@ -112,36 +113,82 @@ impl SimState {
             added = true;
         }
         if added {
-            self.announce_two_party(bridge_id);
+            self.announce_peers(bridge_id);
             self.connect_media(bridge_id);
+            self.note_agent_bridged(bridge_id);
+            self.refresh_hearing();
         }
         Ok(())
     }
 
-    /// BRIDGEPEER for both, then ConnectedLine (second channel first), as recorded.
-    fn announce_two_party(&mut self, bridge_id: &str) {
+    /// BRIDGEPEER for both members of a two-party bridge (in bridge order), then
+    /// ConnectedLine for each whose connected line changed (second channel first), as
+    /// recorded. While bridge MOH plays, BRIDGEPEER names the Announcer too (FINDINGS 41c).
+    pub(crate) fn announce_peers(&mut self, bridge_id: &str) {
         let Some(b) = self.bridges.get(bridge_id) else {
             return;
         };
+        if b.channels.len() > 2 {
+            // Not recorded: each member's BRIDGEPEER lists the others, in join order.
+            let members = b.channels.clone();
+            let names: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    self.channels
+                        .get(m)
+                        .map(|c| c.name.clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let announcer = b.moh_announcer.clone();
+            for (i, m) in members.iter().enumerate() {
+                let others: Vec<&str> = announcer
+                    .iter()
+                    .map(String::as_str)
+                    .chain(
+                        names
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, _)| *j != i)
+                            .map(|(_, n)| n.as_str()),
+                    )
+                    .collect();
+                self.set_var_with_event(m, "BRIDGEPEER", &others.join(","));
+            }
+            return;
+        }
         let [a, z] = b.channels.as_slice() else {
             return;
         };
-        let (a, z) = (a.clone(), z.clone());
+        let (a, z, announcer) = (a.clone(), z.clone(), b.moh_announcer.clone());
         let (Some(ca), Some(cz)) = (self.channels.get(&a), self.channels.get(&z)) else {
             return;
         };
         let (a_name, z_name) = (ca.name.clone(), cz.name.clone());
         let (a_num, z_num) = (ca.caller.number.clone(), cz.caller.number.clone());
-        self.set_var_with_event(&a, "BRIDGEPEER", &z_name);
-        self.set_var_with_event(&z, "BRIDGEPEER", &a_name);
-        if let Some(c) = self.channels.get_mut(&z) {
-            c.connected.number = a_num;
+        match &announcer {
+            Some(ann) => {
+                self.set_var_with_event(&z, "BRIDGEPEER", &format!("{ann},{a_name}"));
+                self.set_var_with_event(&a, "BRIDGEPEER", &format!("{ann},{z_name}"));
+                return;
+            }
+            None => {
+                self.set_var_with_event(&a, "BRIDGEPEER", &z_name);
+                self.set_var_with_event(&z, "BRIDGEPEER", &a_name);
+            }
         }
-        if let Some(c) = self.channels.get_mut(&a) {
-            c.connected.number = z_num;
+        let mut changed = Vec::new();
+        for (id, num) in [(&z, a_num), (&a, z_num)] {
+            if let Some(c) = self.channels.get_mut(id)
+                && c.connected.number != num
+            {
+                c.connected.number = num;
+                changed.push(id.clone());
+            }
         }
-        self.emit_channel("ChannelConnectedLine", &z, json!({}));
-        self.emit_channel("ChannelConnectedLine", &a, json!({}));
+        for id in changed {
+            self.emit_channel("ChannelConnectedLine", &id, json!({}));
+        }
     }
 
     /// If the bridge holds a call's inbound channel and an External Media channel that
@@ -217,10 +264,13 @@ impl SimState {
         b.channels.retain(|c| c != channel_id);
         let bridge_json = ari::bridge(b);
         let remaining = b.channels.clone();
-        if let Some(c) = self.channels.get_mut(channel_id) {
+        let had_peer = self.channels.get_mut(channel_id).is_some_and(|c| {
             c.bridge = None;
+            c.vars.get("BRIDGEPEER").is_some_and(|v| !v.is_empty())
+        });
+        if had_peer {
+            self.set_var_with_event(channel_id, "BRIDGEPEER", "");
         }
-        self.set_var_with_event(channel_id, "BRIDGEPEER", "");
         self.emit_channel(
             "ChannelLeftBridge",
             channel_id,
@@ -238,6 +288,32 @@ impl SimState {
                 *media_connected = false;
                 let _ = peer.send(PeerCommand::Disconnect);
             }
+        }
+        self.refresh_hearing();
+    }
+
+    /// A caller and an agent in one bridge: the call's `bridged_with_agent` milestone.
+    fn note_agent_bridged(&mut self, bridge_id: &str) {
+        let Some(b) = self.bridges.get(bridge_id) else {
+            return;
+        };
+        let mut call = None;
+        let mut agent = None;
+        for m in &b.channels {
+            match self.channels.get(m).map(|c| &c.kind) {
+                Some(ChannelKind::Inbound { call_id }) => call = Some(call_id.clone()),
+                Some(ChannelKind::AgentLeg { agent_id }) => agent = Some(agent_id.clone()),
+                _ => {}
+            }
+        }
+        if let (Some(call), Some(agent)) = (call, agent) {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.agent_reached = Some(agent.clone());
+            }
+            if let Some(a) = self.agents.get_mut(&agent) {
+                a.call_id.get_or_insert(call.clone());
+            }
+            self.milestone(&call, |m| m.bridged_with_agent = true);
         }
     }
 

@@ -19,6 +19,7 @@ pub(crate) struct PlacedCall {
     pub(crate) status: watch::Receiver<CallStatus>,
     pub(crate) media_done: watch::Receiver<bool>,
     pub(crate) audio_done: watch::Receiver<bool>,
+    pub(crate) milestones: watch::Receiver<crate::spec::Milestones>,
 }
 
 impl SimState {
@@ -48,6 +49,7 @@ impl SimState {
         let (status, status_rx) = watch::channel(initial);
         let (media_done, media_rx) = watch::channel(!exists);
         let (audio_done, audio_rx) = watch::channel(false);
+        let (milestones, milestones_rx) = watch::channel(crate::spec::Milestones::default());
         let record_to = spec.record_to.clone().or_else(|| {
             self.config
                 .record_dir
@@ -72,6 +74,16 @@ impl SimState {
                 audio_done,
                 order,
                 audio_started: None,
+                started: std::time::Instant::now(),
+                ended_at: None,
+                hear_log: crate::model::hearing::HearLog::default(),
+                em_ids: Vec::new(),
+                em_recordings: std::collections::HashMap::new(),
+                dialplan_target: None,
+                agent_reached: None,
+                playback_since: None,
+                keys: spec.keys.clone(),
+                milestones,
             },
         );
         let placed = PlacedCall {
@@ -79,15 +91,26 @@ impl SimState {
             status: status_rx,
             media_done: media_rx,
             audio_done: audio_rx,
+            milestones: milestones_rx,
         };
         if !exists {
             return placed;
         }
+        for (index, k) in spec.keys.iter().enumerate() {
+            self.schedule(
+                k.at,
+                crate::model::timers::TimerAction::KeyDown {
+                    call_id: id.clone(),
+                    index,
+                },
+            );
+        }
         let now = ari_timestamp();
         let inbound = Channel {
             id: id.clone(),
-            name: format!("Local/s@caller-sim-{local:08x};1"),
-            up: true,
+            name: format!("Local/{}@caller-sim-{local:08x};1", spec.caller_exten),
+            state: "Up",
+            moh: None,
             caller: Party {
                 name: String::new(),
                 number: spec.caller.clone(),
@@ -114,8 +137,9 @@ impl SimState {
         };
         let leg = Channel {
             id: leg_id.clone(),
-            name: format!("Local/s@caller-sim-{local:08x};2"),
-            up: true,
+            name: format!("Local/{}@caller-sim-{local:08x};2", spec.caller_exten),
+            state: "Up",
+            moh: None,
             caller: Party::default(),
             connected: Party {
                 name: String::new(),
@@ -160,11 +184,42 @@ impl SimState {
     /// External Media channel and the bridge stay.
     pub(crate) fn caller_hangup(&mut self, call_id: &str) -> Result<(), SimError> {
         let inbound = self.inbound_of(call_id)?;
+        let in_stasis = self
+            .channels
+            .get(&inbound)
+            .is_some_and(|c| c.stasis_app.is_some());
+        if !in_stasis {
+            // Continued into the dialplan: a subscribed app sees the hang-up and the
+            // channel's end (not recorded for this case; the agent its Dial() reached goes
+            // with it, as Dial hangs up its callee).
+            self.emit_channel("ChannelHangupRequest", &inbound, json!({ "cause": 16 }));
+            if self
+                .channels
+                .get(&inbound)
+                .is_some_and(|c| c.vars.get("BRIDGEPEER").is_some_and(|v| !v.is_empty()))
+            {
+                self.set_var_with_event(&inbound, "BRIDGEPEER", "");
+            }
+            if let Some(c) = self.channels.get_mut(&inbound) {
+                c.dialplan.app_name = "AppDial2".to_owned();
+                c.dialplan.app_data = "(Outgoing Line)".to_owned();
+            }
+            self.emit_channel(
+                "ChannelDestroyed",
+                &inbound,
+                json!({ "cause": 16, "cause_txt": "Normal Clearing" }),
+            );
+            self.end_continued(call_id, EndedBy::Caller);
+            self.refresh_hearing();
+            return Ok(());
+        }
         self.emit_channel("ChannelHangupRequest", &inbound, json!({ "cause": 16 }));
         self.leave_bridge(&inbound);
         self.emit_channel("StasisEnd", &inbound, json!({}));
         self.remove_call_channels(call_id);
+        self.subscriptions.remove(call_id);
         self.end_call(call_id, EndedBy::Caller, true);
+        self.refresh_hearing();
         Ok(())
     }
 
@@ -174,7 +229,7 @@ impl SimState {
             ChannelKind::Inbound { call_id: id } | ChannelKind::CallerLeg { call_id: id } => {
                 id != call_id
             }
-            ChannelKind::ExternalMedia { .. } => true,
+            _ => true,
         });
     }
 
@@ -191,13 +246,16 @@ impl SimState {
         let inbound = self.inbound_of(call_id)?;
         let em = self.calls.get(call_id).and_then(|c| c.em_id.clone());
         let in_bridge = self.channels.get(&inbound).and_then(|c| c.bridge.clone());
+        let on_moh = self.channels.get(&inbound).is_some_and(|c| c.moh.is_some());
         if let Some(em) = em
             && let Some(c) = self.channels.get(&em)
             && c.bridge.is_some()
             && c.bridge == in_bridge
             && let ChannelKind::ExternalMedia { peer, .. } = &c.kind
         {
-            let gap = std::time::Duration::from_millis(u64::from(duration_ms));
+            // During channel MOH the recorded gap was 474 ms for a 100 ms digit.
+            let extra = if on_moh { 360 } else { 0 };
+            let gap = std::time::Duration::from_millis(u64::from(duration_ms) + extra);
             let _ = peer.send(PeerCommand::Dtmf(gap));
         }
         Ok(())

@@ -14,6 +14,7 @@ use crate::model::json as ari;
 use crate::model::{Channel, ChannelKind, Dialplan, Party, SimState};
 use crate::rtp::peer::{PeerCommand, PeerSetup};
 use crate::spec::EndedBy;
+
 use crate::timefmt::{ari_timestamp, fake_pointer};
 use vca_media::g711::Law;
 
@@ -52,6 +53,7 @@ pub(crate) struct ExternalMediaParams {
 /// A peer to spawn once the state lock is released.
 pub(crate) struct PeerLaunch {
     pub(crate) channel_id: String,
+    pub(crate) created: std::time::Instant,
     pub(crate) setup: PeerSetup,
     pub(crate) commands: mpsc::UnboundedReceiver<PeerCommand>,
 }
@@ -205,6 +207,7 @@ impl SimState {
         let socket =
             tokio::net::UdpSocket::from_std(std_socket).map_err(|_| AriFailure::internal())?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let created = std::time::Instant::now();
         let host_text = p.external_host.clone().unwrap_or_default();
         let dialstring = format!("{host_text}/c({})", law.asterisk_format());
         let mut vars = p.variables.clone();
@@ -218,7 +221,8 @@ impl SimState {
         let channel = Channel {
             id: id.clone(),
             name: format!("UnicastRTP/{host_text}-{}", fake_pointer()),
-            up: false,
+            state: "Down",
+            moh: None,
             caller: Party::default(),
             connected: Party::default(),
             dialplan: Dialplan::app_dial("default"),
@@ -231,6 +235,7 @@ impl SimState {
                 peer: tx,
                 call_id: None,
                 media_connected: false,
+                created,
             },
         };
         let mut body = ari::channel(&channel);
@@ -246,7 +251,7 @@ impl SimState {
         self.channels.insert(id.clone(), channel);
         self.emit_dial(&id, "", &dialstring);
         if let Some(c) = self.channels.get_mut(&id) {
-            c.up = true;
+            c.state = "Up";
         }
         self.emit_channel("ChannelStateChange", &id, json!({}));
         self.emit_dial(&id, "ANSWER", &dialstring);
@@ -263,6 +268,7 @@ impl SimState {
         self.emit_channel("StasisStart", &id, json!({ "args": [] }));
         let launch = PeerLaunch {
             channel_id: id,
+            created,
             setup: PeerSetup {
                 socket,
                 external_host,
@@ -270,6 +276,7 @@ impl SimState {
                 learn: self.config.strict_learn,
                 probation: self.config.strict_probation,
                 start_delay: self.config.media_start_delay,
+                created,
             },
             commands: rx,
         };
@@ -297,10 +304,10 @@ impl SimState {
 
     /// `POST /channels/{id}/answer`.
     pub(crate) fn answer(&mut self, id: &str) -> AriResult<()> {
-        let up = self.require_stasis(id, StatusCode::CONFLICT)?.up;
+        let up = self.require_stasis(id, StatusCode::CONFLICT)?.state == "Up";
         if !up {
             if let Some(c) = self.channels.get_mut(id) {
-                c.up = true;
+                c.state = "Up";
             }
             self.emit_channel("ChannelStateChange", id, json!({}));
         }
@@ -314,10 +321,18 @@ impl SimState {
         reason: Option<&str>,
         reason_code: Option<&str>,
     ) -> AriResult<()> {
-        let kind_call = match &self.channel(id)?.kind {
+        let c = self.channel(id)?;
+        let in_stasis = c.stasis_app.is_some();
+        let kind_call = match &c.kind {
             ChannelKind::Inbound { call_id } => Some((call_id.clone(), true)),
             ChannelKind::CallerLeg { call_id } => Some((call_id.clone(), false)),
             ChannelKind::ExternalMedia { .. } => None,
+            ChannelKind::AgentLeg { agent_id } | ChannelKind::AgentPhone { agent_id } => {
+                let agent_id = agent_id.clone();
+                self.app_hangs_up_agent(&agent_id);
+                self.refresh_hearing();
+                return Ok(());
+            }
         };
         let (reason, reason_code) = (
             reason.filter(|r| !r.is_empty()),
@@ -342,6 +357,25 @@ impl SimState {
             ));
         }
         match kind_call {
+            Some((call_id, true)) if !in_stasis => {
+                // A continued caller, hung up in the dialplan (not recorded: the events a
+                // subscribed app gets are those of a dialplan hang-up).
+                self.emit_channel(
+                    "ChannelHangupRequest",
+                    id,
+                    json!({ "cause": 32, "soft": true }),
+                );
+                self.emit_channel(
+                    "ChannelDestroyed",
+                    id,
+                    json!({ "cause": 16, "cause_txt": "Normal Clearing" }),
+                );
+                let by = EndedBy::App {
+                    reason: reason.map(str::to_owned),
+                    reason_code: code,
+                };
+                self.end_continued(&call_id, by);
+            }
             Some((call_id, true)) => {
                 self.emit_channel(
                     "ChannelHangupRequest",
@@ -371,6 +405,7 @@ impl SimState {
                 self.external_media_leaves(id);
             }
         }
+        self.refresh_hearing();
         Ok(())
     }
 
@@ -392,39 +427,78 @@ impl SimState {
                 json!({ "cause": 16, "cause_txt": "Normal Clearing" }),
             );
         }
-        self.channels.remove(id);
+        self.destroy_channel(id);
     }
 
-    /// `POST /channels/{id}/continue`: the channel leaves Stasis; the dialplan then hangs up.
-    pub(crate) fn continue_in_dialplan(&mut self, id: &str) -> AriResult<()> {
-        let kind_call = match &self.require_stasis(id, StatusCode::CONFLICT)?.kind {
-            ChannelKind::Inbound { call_id } => Some(call_id.clone()),
-            _ => None,
-        };
-        match kind_call {
-            Some(call_id) => {
-                self.leave_bridge(id);
-                self.emit_channel("StasisEnd", id, json!({}));
-                self.remove_call_channels(&call_id);
-                self.end_call(&call_id, EndedBy::AppContinued, true);
-            }
-            None => self.external_media_leaves(id),
-        }
-        Ok(())
-    }
-
-    /// `GET /channels/{id}/variable?variable=…`.
+    /// `GET /channels/{id}/variable?variable=…` (FINDINGS 33-34): dialplan functions
+    /// (`DIALPLAN_EXISTS`, `VALID_EXTEN`, `CALLERID`, `CHANNEL`), the built-in variables
+    /// and the channel's own. Works on any channel, in Stasis or not.
     pub(crate) fn get_variable(&self, id: &str, name: Option<&str>) -> AriResult<Value> {
         let name = name
             .filter(|n| !n.is_empty())
             .ok_or_else(|| AriFailure::bad_request("Variable name is required"))?;
-        let c = self.channel(id)?;
+        let c = self
+            .channels
+            .get(id)
+            .ok_or_else(|| AriFailure::not_found("Provided channel was not found"))?;
+        let unreadable = || {
+            AriFailure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Unable to read provided function",
+            )
+        };
+        if let Some(open) = name.find('(') {
+            let func = &name[..open];
+            let args = name[open + 1..].strip_suffix(')').ok_or_else(unreadable)?;
+            let value = match func {
+                "DIALPLAN_EXISTS" | "VALID_EXTEN" => {
+                    let mut a = args.split(',').map(str::trim);
+                    let first = a.next().filter(|s| !s.is_empty()).ok_or_else(unreadable)?;
+                    let (ctx, exten, prio) = if func == "VALID_EXTEN" {
+                        // VALID_EXTEN([context,]extension[,priority])
+                        let second = a.next();
+                        match second {
+                            Some(x) => (first, Some(x), a.next()),
+                            None => (c.dialplan.context.as_str(), Some(first), None),
+                        }
+                    } else {
+                        (first, a.next(), a.next())
+                    };
+                    let prio = prio
+                        .filter(|p| !p.is_empty())
+                        .map_or(Some(1), |p| p.parse::<i64>().ok())
+                        .unwrap_or(0);
+                    let ok = self
+                        .dialplan
+                        .exists(ctx, exten.filter(|x| !x.is_empty()), prio);
+                    if ok { "1" } else { "0" }.to_owned()
+                }
+                "CALLERID" => match args {
+                    "num" | "number" => c.caller.number.clone(),
+                    "name" => c.caller.name.clone(),
+                    "all" => format!("\"{}\" <{}>", c.caller.name, c.caller.number),
+                    _ => return Err(unreadable()),
+                },
+                "CHANNEL" => match args {
+                    "name" => c.name.clone(),
+                    "state" => c.state.to_owned(),
+                    "uniqueid" => c.id.clone(),
+                    _ => return Err(unreadable()),
+                },
+                _ => return Err(unreadable()),
+            };
+            return Ok(json!({ "value": value }));
+        }
         let value = match name {
-            "CALLERID(num)" => Some(c.caller.number.clone()),
-            "CALLERID(name)" => Some(c.caller.name.clone()),
-            "CHANNEL" | "CHANNEL(name)" => Some(c.name.clone()),
+            "CHANNEL" => Some(c.name.clone()),
             "UNIQUEID" => Some(c.id.clone()),
+            "CONTEXT" => Some(c.dialplan.context.clone()),
             "EXTEN" => Some(c.dialplan.exten.clone()),
+            "PRIORITY" => Some(c.dialplan.priority.to_string()),
+            "HANGUPCAUSE" => Some(c.vars.get(name).cloned().unwrap_or_else(|| "0".into())),
+            "STASISSTATUS" if c.stasis_app.is_some() => {
+                Some(c.vars.get(name).cloned().unwrap_or_default())
+            }
             _ => c.vars.get(name).cloned(),
         };
         value
@@ -442,7 +516,7 @@ impl SimState {
         let name = name
             .filter(|n| !n.is_empty())
             .ok_or_else(|| AriFailure::bad_request("Variable name is required"))?;
-        self.channel(id)?;
+        self.require_stasis(id, StatusCode::CONFLICT)?;
         self.set_var_with_event(id, name, value.unwrap_or(""));
         Ok(())
     }
@@ -473,11 +547,6 @@ impl SimState {
             json!({ "playback": ari::playback(&pb_id, media, id, "failed") }),
         );
         Ok(ari::playback(&pb_id, media, id, "queued"))
-    }
-
-    /// `POST /channels/{id}/dtmf`: accepted (nothing to play it to).
-    pub(crate) fn send_dtmf_to_channel(&self, id: &str) -> AriResult<()> {
-        self.require_stasis(id, StatusCode::CONFLICT).map(|_| ())
     }
 
     /// `GET /channels/{id}/rtp_statistics`: 404 for UnicastRTP, 403 for Local channels.

@@ -11,7 +11,7 @@ pub(crate) fn channel(c: &Channel) -> Value {
     json!({
         "id": c.id,
         "name": c.name,
-        "state": if c.up { "Up" } else { "Down" },
+        "state": c.state,
         "protocol_id": "",
         "caller": { "name": c.caller.name, "number": c.caller.number },
         "connected": { "name": c.connected.name, "number": c.connected.number },
@@ -28,8 +28,11 @@ pub(crate) fn channel(c: &Channel) -> Value {
     })
 }
 
-/// A Bridge object.
+/// A Bridge object. Asterisk lists the members sorted by id (every recorded bridge with
+/// two members lists them so, whatever the order they joined in).
 pub(crate) fn bridge(b: &Bridge) -> Value {
+    let mut channels: Vec<&String> = b.channels.iter().collect();
+    channels.sort();
     json!({
         "id": b.id,
         "technology": b.technology,
@@ -37,7 +40,7 @@ pub(crate) fn bridge(b: &Bridge) -> Value {
         "bridge_class": "stasis",
         "creator": "Stasis",
         "name": b.name,
-        "channels": b.channels,
+        "channels": channels,
         "creationtime": b.creationtime,
         "video_mode": "talker",
     })
@@ -65,4 +68,14 @@ pub(crate) fn event(kind: &str, fields: Value, asterisk_id: &str, app: &str) -> 
     m.insert("asterisk_id".into(), Value::from(asterisk_id));
     m.insert("application".into(), Value::from(app));
     Value::Object(m)
+}
+
+/// `ApplicationReplaced`, sent to the connection a newer one replaced (FINDINGS 48).
+pub(crate) fn replaced_event(asterisk_id: &str, app: &str) -> Value {
+    json!({
+        "type": "ApplicationReplaced",
+        "timestamp": ari_timestamp(),
+        "application": app,
+        "asterisk_id": asterisk_id,
+    })
 }

@@ -6,16 +6,27 @@
 //! - `json.rs`: ARI object shapes. `failure.rs`: ARI error answers.
 //! - `calls.rs`: the caller side (place, hang up, DTMF). `channels.rs`: channel routes.
 //! - `bridges.rs`: bridge routes and media connection. `restart.rs`: restart and WebSocket.
+//! - `dialplan.rs`: the extensions of extensions.conf. `transfer.rs`: `continue` into them.
+//! - `agents.rs`: agent legs originated into the app (`agent-sim` behaviours).
+//! - `moh.rs`: channel and bridge music on hold, hold, redirect, app-sent DTMF.
+//! - `hearing.rs`: what the caller and the agents heard, rendered from a log.
+//! - `timers.rs`: the actions the model schedules for later (rings, prompts, timeouts).
 
+pub(crate) mod agents;
 pub(crate) mod bridges;
 pub(crate) mod calls;
 pub(crate) mod channels;
+pub(crate) mod dialplan;
 pub(crate) mod failure;
+pub(crate) mod hearing;
 pub(crate) mod json;
+pub(crate) mod moh;
 pub(crate) mod request_log;
 pub(crate) mod restart;
+pub(crate) mod timers;
+pub(crate) mod transfer;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,9 +35,15 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SimConfig;
+use crate::model::agents::AgentRecord;
+use crate::model::dialplan::DialplanConfig;
+use crate::model::hearing::{HearLog, Hearing};
+use crate::model::timers::{Timer, TimerAction};
 use crate::rtp::peer::PeerCommand;
 use crate::rtp::recording::RtpRecording;
-use crate::spec::{AudioPart, CallOutcome, CallStatus, EndedBy};
+use crate::spec::{
+    AgentBehaviour, AudioPart, CallOutcome, CallStatus, EndedBy, KeyPress, Milestones,
+};
 use crate::timefmt::epoch_seconds;
 
 /// Name and number (caller or connected line).
@@ -71,7 +88,13 @@ pub(crate) enum ChannelKind {
         peer: mpsc::UnboundedSender<PeerCommand>,
         call_id: Option<String>,
         media_connected: bool,
+        /// When it was created: its peer's recording times count from here.
+        created: std::time::Instant,
     },
+    /// The `;1` leg of an agent (originated into the app, or dialled by the dialplan).
+    AgentLeg { agent_id: String },
+    /// The `;2` leg of an agent: the agent's phone running its `agent-sim` extension.
+    AgentPhone { agent_id: String },
 }
 
 /// One channel.
@@ -79,7 +102,10 @@ pub(crate) enum ChannelKind {
 pub(crate) struct Channel {
     pub(crate) id: String,
     pub(crate) name: String,
-    pub(crate) up: bool,
+    /// `Down`, `Ring`, `Ringing`, `Busy` or `Up`.
+    pub(crate) state: &'static str,
+    /// The music-on-hold class playing on the channel (channel MOH or hold).
+    pub(crate) moh: Option<String>,
     pub(crate) caller: Party,
     pub(crate) connected: Party,
     pub(crate) dialplan: Dialplan,
@@ -100,9 +126,12 @@ pub(crate) struct Bridge {
     pub(crate) name: String,
     pub(crate) technology: &'static str,
     pub(crate) bridge_type: &'static str,
+    /// Members in the order they joined (BRIDGEPEER goes to the earlier one first).
     pub(crate) channels: Vec<String>,
     pub(crate) creationtime: String,
     pub(crate) order: u64,
+    /// The `Announcer/ARI_MOH-…;2` channel name while bridge MOH plays.
+    pub(crate) moh_announcer: Option<String>,
 }
 
 /// A placed call, kept after it ends so tests can read its outcome and recording.
@@ -129,6 +158,26 @@ pub(crate) struct CallRecord {
     /// When the caller's audio was first connected to an External Media channel; a
     /// later External Media channel (a re-adopting app) continues the same timeline.
     pub(crate) audio_started: Option<std::time::Instant>,
+    /// When the call entered Stasis (the caller's recording starts here).
+    pub(crate) started: std::time::Instant,
+    /// When it ended.
+    pub(crate) ended_at: Option<std::time::Instant>,
+    /// What the caller could hear, and since when.
+    pub(crate) hear_log: HearLog,
+    /// Every External Media channel the caller was ever bridged with.
+    pub(crate) em_ids: Vec<String>,
+    /// Final recordings of those channels, with their creation instants.
+    pub(crate) em_recordings: HashMap<String, (std::time::Instant, RtpRecording)>,
+    /// Where a `continue` sent the caller: `context,exten,priority`.
+    pub(crate) dialplan_target: Option<String>,
+    /// The agent the caller ended up talking to (`;1` id), if any.
+    pub(crate) agent_reached: Option<String>,
+    /// Since when a continued caller hears a dialplan `Playback` of the agent prompt.
+    pub(crate) playback_since: Option<std::time::Instant>,
+    /// Keys the caller presses by itself.
+    pub(crate) keys: Vec<KeyPress>,
+    /// What has happened to the call so far (hang-up triggers wait on it).
+    pub(crate) milestones: watch::Sender<Milestones>,
 }
 
 /// The events WebSocket of the app, while one is connected.
@@ -148,20 +197,41 @@ pub(crate) struct SimState {
     pub(crate) bridges: HashMap<String, Bridge>,
     pub(crate) calls: HashMap<String, CallRecord>,
     pub(crate) ws: Option<WsLink>,
+    /// Connections replaced by a newer one (ApplicationReplaced): open and silent.
+    pub(crate) replaced: Vec<WsLink>,
     next_ws_id: u64,
+    pub(crate) dialplan: DialplanConfig,
+    /// How agent endpoints behave (`Local/100@agent-sim`, `PJSIP/1001`…).
+    pub(crate) agent_map: BTreeMap<String, AgentBehaviour>,
+    /// Agent legs, kept after they end so tests can read what happened.
+    pub(crate) agents: HashMap<String, AgentRecord>,
+    /// Channels the app subscribed to explicitly (or through an originate).
+    pub(crate) subscriptions: HashSet<String>,
+    /// Originated agent legs not yet answered: app, `Stasis` app data, args.
+    pub(crate) pending_stasis: HashMap<String, (String, String, Vec<String>)>,
+    timers: mpsc::UnboundedSender<Timer>,
     counter: u64,
     local_seq: u64,
     order: u64,
 }
 
 impl SimState {
-    pub(crate) fn new(config: Arc<SimConfig>) -> Self {
+    pub(crate) fn new(config: Arc<SimConfig>, timers: mpsc::UnboundedSender<Timer>) -> Self {
+        let mut agent_map = crate::model::agents::builtin_agents();
+        agent_map.extend(config.agents.clone());
         SimState {
+            dialplan: config.dialplan.clone(),
+            agent_map,
+            agents: HashMap::new(),
+            subscriptions: HashSet::new(),
+            pending_stasis: HashMap::new(),
+            timers,
             config,
             channels: HashMap::new(),
             bridges: HashMap::new(),
             calls: HashMap::new(),
             ws: None,
+            replaced: Vec::new(),
             next_ws_id: 1,
             counter: 0,
             local_seq: 0,
@@ -224,11 +294,81 @@ impl SimState {
         true
     }
 
-    /// Whether the app is subscribed to this channel (it is in our Stasis app).
+    /// Whether the app is subscribed to this channel: it is in our Stasis app, or the app
+    /// subscribed to it (`POST /applications/{app}/subscription`, or an originate).
     pub(crate) fn subscribed(&self, channel_id: &str) -> bool {
-        self.channels
-            .get(channel_id)
-            .is_some_and(|c| c.stasis_app.as_deref() == Some(self.config.app.as_str()))
+        self.subscriptions.contains(channel_id)
+            || self
+                .channels
+                .get(channel_id)
+                .is_some_and(|c| c.stasis_app.as_deref() == Some(self.config.app.as_str()))
+    }
+
+    /// Schedules `action` for `after` from now (never, if that is beyond what an
+    /// `Instant` can hold: a timeout of `i64::MAX` seconds from the network).
+    pub(crate) fn schedule(&self, after: std::time::Duration, action: TimerAction) {
+        let Some(at) = std::time::Instant::now().checked_add(after) else {
+            return;
+        };
+        let _ = self.timers.send(Timer { at, action });
+    }
+
+    /// A channel is gone: forget it and its subscription.
+    pub(crate) fn destroy_channel(&mut self, id: &str) {
+        self.channels.remove(id);
+        self.subscriptions.remove(id);
+    }
+
+    /// Records what every live caller and agent can hear now, where it changed. Parties
+    /// that have ended are skipped (their logs got a last, silent step when they ended).
+    pub(crate) fn refresh_hearing(&mut self) {
+        let now = std::time::Instant::now();
+        let ids: Vec<String> = self
+            .calls
+            .values()
+            .filter(|c| c.ended_at.is_none())
+            .map(|c| c.id.clone())
+            .collect();
+        for id in ids {
+            let h = self.hearing_of(&id);
+            if let Some(c) = self.calls.get_mut(&id) {
+                for s in &h.sources {
+                    if let crate::model::hearing::Source::App(em) = s
+                        && !c.em_ids.contains(em)
+                    {
+                        c.em_ids.push(em.clone());
+                    }
+                }
+                c.hear_log.push(now, h);
+            }
+        }
+        let agent_ids: Vec<String> = self
+            .agents
+            .values()
+            .filter(|a| a.ended_at.is_none())
+            .map(|a| a.id.clone())
+            .collect();
+        for id in agent_ids {
+            let heard = self.agent_hears(&id);
+            if let Some(a) = self.agents.get_mut(&id) {
+                a.hear_log.push(now, heard);
+            }
+        }
+    }
+
+    /// Updates a call's milestones.
+    pub(crate) fn milestone(&mut self, call_id: &str, f: impl FnOnce(&mut Milestones)) {
+        if let Some(c) = self.calls.get(call_id) {
+            c.milestones.send_if_modified(|m| {
+                let before = *m;
+                f(m);
+                before != *m
+            });
+        }
+    }
+
+    fn hearing_of(&self, call_id: &str) -> Hearing {
+        crate::model::hearing::hearing_of(self, call_id)
     }
 
     /// Emits a channel event (`channel` field plus `extra`) if the app is subscribed.
@@ -277,18 +417,25 @@ impl SimState {
             ended_by,
             entered_stasis,
         }));
+        let now = std::time::Instant::now();
+        call.ended_at = Some(now);
+        call.hear_log.push(now, Hearing::default());
         if call.em_id.is_none() {
             call.media_done.send_replace(true);
         }
     }
 
-    /// Registers a new events WebSocket, dropping any previous one.
+    /// Registers a new events WebSocket. The previous one, if any, gets
+    /// `ApplicationReplaced` and stays open and silent (FINDINGS 48).
     pub(crate) fn attach_ws(
         &mut self,
         tx: mpsc::UnboundedSender<String>,
     ) -> (u64, CancellationToken) {
         if let Some(old) = self.ws.take() {
-            old.kill.cancel();
+            let ev = json::replaced_event(&self.config.asterisk_id, &self.config.app);
+            if old.tx.send(ev.to_string()).is_ok() {
+                self.replaced.push(old);
+            }
         }
         let id = self.next_ws_id;
         self.next_ws_id += 1;
@@ -306,10 +453,14 @@ impl SimState {
         if self.ws.as_ref().is_some_and(|w| w.id == id) {
             self.ws = None;
         }
+        self.replaced.retain(|w| w.id != id);
     }
 
     /// Drops the WebSocket abruptly (no close frame); later events are discarded.
     pub(crate) fn drop_ws(&mut self) -> bool {
+        for w in self.replaced.drain(..) {
+            w.kill.cancel();
+        }
         match self.ws.take() {
             Some(w) => {
                 w.kill.cancel();
@@ -341,7 +492,7 @@ impl SimState {
         let channel_ids: Vec<&str> = self
             .channels_in_order()
             .into_iter()
-            .filter(|c| c.stasis_app.as_deref() == Some(name))
+            .filter(|c| c.stasis_app.as_deref() == Some(name) || self.subscriptions.contains(&c.id))
             .map(|c| c.id.as_str())
             .collect();
         let bridge_ids: Vec<&str> = self

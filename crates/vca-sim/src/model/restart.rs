@@ -75,8 +75,19 @@ impl SimState {
     /// The new process: no channels, no bridges, ids start again. Call records stay so
     /// tests can read their outcomes; dropping the channels stops every RTP peer.
     pub(crate) fn forget_everything(&mut self) {
+        let live: Vec<String> = self
+            .agents
+            .values()
+            .filter(|a| a.ended_at.is_none())
+            .map(|a| a.id.clone())
+            .collect();
+        for id in live {
+            self.end_agent(&id, crate::model::agents::AgentEnd::Caller);
+        }
         self.channels.clear();
         self.bridges.clear();
+        self.subscriptions.clear();
+        self.pending_stasis.clear();
         self.reset_counters();
     }
 }

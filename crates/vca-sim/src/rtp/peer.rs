@@ -38,6 +38,9 @@ pub(crate) enum PeerCommand {
     Dtmf(Duration),
     /// A copy of what was received so far.
     Snapshot(oneshot::Sender<RtpRecording>),
+    /// Bridge MOH starts (`true`) or stops: the music is mixed into what the app receives
+    /// (FINDINGS 41c).
+    Music(bool),
 }
 
 /// What a peer is created with.
@@ -49,6 +52,8 @@ pub(crate) struct PeerSetup {
     pub(crate) learn: Duration,
     pub(crate) probation: u32,
     pub(crate) start_delay: Duration,
+    /// When the channel was created (the recording's arrival times count from here).
+    pub(crate) created: std::time::Instant,
 }
 
 /// Outbound stream state: one SSRC, continuous sequence and timestamp.
@@ -76,7 +81,7 @@ pub(crate) async fn run_peer(
     setup: PeerSetup,
     mut commands: mpsc::UnboundedReceiver<PeerCommand>,
 ) -> RtpRecording {
-    let created = Instant::now();
+    let created = Instant::from_std(setup.created);
     let mut strict = StrictRtp::new(
         setup.external_host,
         created.into_std(),
@@ -98,6 +103,7 @@ pub(crate) async fn run_peer(
     };
     let mut feed: Option<(CallerFeed, watch::Sender<bool>)> = None;
     let mut next_tick: Option<Instant> = None;
+    let mut music: Option<u64> = None;
     let mut rx_buf = [0u8; 2048];
     let mut decoded = [0i16; 2048];
     let mut pcm = [0i16; FRAME_SAMPLES];
@@ -138,6 +144,7 @@ pub(crate) async fn run_peer(
                 Some(PeerCommand::Snapshot(tx)) => {
                     let _ = tx.send(rec.clone());
                 }
+                Some(PeerCommand::Music(on)) => music = on.then_some(music.unwrap_or(0)),
             },
             () = tick => {
                 let Some(due) = next_tick else { continue };
@@ -152,17 +159,23 @@ pub(crate) async fn run_peer(
                 if f.is_done() && !*done.borrow() {
                     done.send_replace(true);
                 }
-                let n = match frame {
-                    Frame::Speech(n) => n,
-                    Frame::Silence => {
+                let n = match (frame, music.is_some()) {
+                    (Frame::Speech(n), _) => n,
+                    (Frame::Silence, _) | (Frame::Nothing, true) => {
                         pcm.fill(0);
                         FRAME_SAMPLES
                     }
-                    Frame::Nothing => {
+                    (Frame::Nothing, false) => {
                         out.gap_tick();
                         continue;
                     }
                 };
+                if let Some(pos) = music.as_mut() {
+                    for s in pcm[..n].iter_mut() {
+                        *s = s.saturating_add(crate::model::hearing::moh_sample(*pos) / 3);
+                        *pos += 1;
+                    }
+                }
                 let mut header = [0u8; HEADER_LEN];
                 packet::write_header(&mut header, out.marker_next, setup.law.payload_type(), out.sequence, out.timestamp, out.ssrc);
                 tx_buf[..HEADER_LEN].copy_from_slice(&header);

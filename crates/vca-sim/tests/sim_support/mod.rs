@@ -11,6 +11,8 @@ use serde_json::Value;
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+pub mod multi;
+
 use vca_sim::{ArgsMode, CallSpec, SimCall, SimConfig, SimHandle, Simulator};
 
 /// All lines of a recorded transcript.
