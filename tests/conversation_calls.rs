@@ -7,9 +7,9 @@ mod support_daemon;
 
 use std::time::Duration;
 
-use support_daemon::fake_providers::http::{Reply, Route};
 use support_daemon::{World, caller_speech};
 use uuid::Uuid;
+use vca_sim::engines::http::{Reply, Route};
 use vca_sim::{CallSpec, HangupWhen, SimCall};
 
 const DID: &str = "+918012345678";

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support_daemon::common;
-use support_daemon::fake_providers::http::FakeHttp;
+use vca_sim::engines::http::FakeHttp;
 use vca_sim::{CallSpec, HangupWhen, SimConfig, Simulator};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vca-bridge");
@@ -34,7 +34,7 @@ async fn notifies_systemd_logs_calls_and_drains_on_sigterm() {
     })
     .await
     .unwrap();
-    let engines = FakeHttp::start().await;
+    let engines = FakeHttp::start().await.unwrap();
     let (store, db) = common::store().await;
     let tid: (uuid::Uuid,) =
         sqlx::query_as("INSERT INTO tenants (name) VALUES ('Acme') RETURNING id")

@@ -20,9 +20,9 @@ use vca_bridge::engines::stt::SttOptions;
 use vca_bridge::engines::tts::TtsRequest;
 use vca_media::g711::Law;
 use vca_sim::SimConfig;
+use vca_sim::engines::http::Behaviour;
 use vca_sim::engines::{
-    EngineLatencies, FakeEngines, FakeEnginesConfig, REPLY_TEXT, TRANSCRIPT_TEXT,
-    speech_samples_for,
+    EngineLatencies, FakeHttp, REPLY_TEXT, TRANSCRIPT_TEXT, speech_samples_for,
 };
 use vca_sim::load::{LoadConfig, LoadRig, RigConfig, builtin_utterance, daemon_env, run_step};
 
@@ -32,23 +32,20 @@ fn loopback0() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
-async fn engines(latency_ms: u64) -> FakeEngines {
+async fn engines(latency_ms: u64) -> FakeHttp {
     let l = Duration::from_millis(latency_ms);
-    FakeEngines::start(FakeEnginesConfig {
-        listen: loopback0(),
-        api_key: KEY.into(),
-        latencies: EngineLatencies {
-            stt: l,
-            llm: l,
-            tts: l,
-        },
-    })
-    .await
-    .unwrap()
+    let latencies = EngineLatencies {
+        stt: l,
+        llm: l,
+        tts: l,
+    };
+    FakeHttp::bind(loopback0(), Behaviour::for_load(KEY, latencies))
+        .await
+        .unwrap()
 }
 
 /// Daemon settings whose engines point at `engines` with `key`.
-fn engine_settings(engines: &FakeEngines, key: &str) -> Settings {
+fn engine_settings(engines: &FakeHttp, key: &str) -> Settings {
     let mut env: HashMap<String, String> = HashMap::from([
         (
             "VCA_DATABASE_URL".into(),

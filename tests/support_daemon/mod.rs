@@ -14,8 +14,6 @@ use vca_sim::{SimConfig, SimHandle, Simulator};
 
 #[path = "../common/mod.rs"]
 pub mod common;
-#[path = "../fake_providers/mod.rs"]
-pub mod fake_providers;
 
 pub const TOKEN: &str = "scenario-admin-token-0123456789";
 
@@ -137,7 +135,7 @@ pub fn settings(
 pub struct World {
     pub sim: SimHandle,
     /// The fake OpenAI-compatible / ElevenLabs server the engines talk to.
-    pub engines: fake_providers::http::FakeHttp,
+    pub engines: vca_sim::engines::FakeHttp,
     extra: Vec<(String, String)>,
     pub store: Store,
     pub database_url: String,
@@ -151,7 +149,7 @@ impl World {
 
     pub async fn with(extra: &[(&str, &str)]) -> World {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
-        let engines = fake_providers::http::FakeHttp::start().await;
+        let engines = vca_sim::engines::FakeHttp::start().await.unwrap();
         let (store, database_url) = common::store().await;
         let daemon =
             DaemonProc::start(settings(&sim, &database_url, &engines.base_url(), extra)).await;

@@ -17,7 +17,8 @@
 //!   recording of what it receives.
 //! - `control.rs`: the JSON control API under `/sim` used by the `vca-sim` binary.
 //! - `listener.rs`: a TCP listener that can refuse connections for a while (restart).
-//! - [`engines`]: fake OpenAI-compatible STT, LLM and TTS servers for load runs.
+//! - [`engines`]: fake STT, LLM and TTS providers (OpenAI-compatible, ElevenLabs, Deepgram)
+//!   for load runs and the daemon's tests.
 //! - [`load`]: `vca-sim load`, concurrent calls with latency, jitter, CPU and RSS figures.
 
 mod ari;
