@@ -20,6 +20,7 @@
 //! - [`engines`]: fake STT, LLM and TTS providers (OpenAI-compatible, ElevenLabs, Deepgram)
 //!   for load runs and the daemon's tests.
 //! - [`load`]: `vca-sim load`, concurrent calls with latency, jitter, CPU and RSS figures.
+//! - [`speech`]: espeak-ng test speech, the phone band to STT, and word error rates.
 
 mod ari;
 mod config;
@@ -34,6 +35,7 @@ mod model;
 mod ops;
 mod rtp;
 mod spec;
+pub mod speech;
 mod timefmt;
 mod wav;
 
