@@ -1,13 +1,12 @@
 //! Whole conversations: vca-sim's caller speaks, the daemon transcribes through a fake
 //! OpenAI-compatible server, answers through the echo model or the fake chat server,
 //! speaks with espeak-ng, and the simulated caller records what it heard.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support_daemon;
 
 use std::time::Duration;
 
-use support_daemon::{World, caller_speech};
+use crate::support::daemon::World;
+use crate::support::db;
+use crate::support::sim::caller_speech;
 use uuid::Uuid;
 use vca_sim::engines::http::{Reply, Route};
 use vca_sim::{CallSpec, HangupWhen, SimCall};
@@ -400,10 +399,9 @@ async fn a_readopted_call_continues_its_conversation() {
     }
     assert!(n >= 3, "first exchange never completed");
     // The conversation state is in Redis.
-    let redis = vca_bridge::store::redis::RedisPool::new(&vca_bridge::config::Secret::new(
-        support_daemon::common::redis_url(),
-    ))
-    .unwrap();
+    let redis =
+        vca_bridge::store::redis::RedisPool::new(&vca_bridge::config::Secret::new(db::redis_url()))
+            .unwrap();
     let mut conn = redis.get().await.unwrap();
     let saved: Option<String> = deadpool_redis::redis::cmd("GET")
         .arg(format!("vca:call:{}:state", row.id))

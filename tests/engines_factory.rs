@@ -1,6 +1,5 @@
 //! Settings → engines: `build_engines` from validated settings gives working providers
 //! (checked against the fake servers), and no key shows in any Debug output.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 

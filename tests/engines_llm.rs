@@ -1,6 +1,5 @@
 //! The chat engines against a fake OpenAI-compatible server: streaming, usage, history,
 //! retries, timeouts, cut streams, bad JSON, cancellation and the circuit breaker.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,6 @@
 //! The speech recognition engines: Deepgram live against a fake WebSocket server (query,
 //! auth, audio, Finalize, KeepAlive, CloseStream, failures) and OpenAI-compatible
 //! transcriptions against the fake HTTP server (multipart WAV at 16 kHz, retries).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -1,7 +1,6 @@
 //! The speech engines: OpenAI-compatible PCM and ElevenLabs against the fake server
 //! (odd byte splits, µ-law decoding, retries, timeouts, cuts, cancellation), and the real
 //! espeak-ng when installed.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

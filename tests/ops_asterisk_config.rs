@@ -5,13 +5,10 @@
 //! label exists). The daemon's defaults come from the built binary (`check-config`),
 //! the dialplan is run by a small interpreter of the applications it uses, and every
 //! `<PLACEHOLDER>` must be upper case and explained in docs/operating.md.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod ops_support;
 
 use std::collections::HashMap;
 
-use ops_support::{
+use crate::support::ops::{
     Dialect, Section, daemon_defaults, is_upper_placeholder, parse_ini, placeholders,
     read_repo_file, repo_file, sections,
 };

@@ -7,16 +7,13 @@
 //!
 //! The systemd tools come from the Debian package `systemd` (no running systemd
 //! needed). Where a tool is absent the test prints `SKIPPED ...` and passes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod ops_support;
 
 use std::collections::HashMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ops_support::{
+use crate::support::ops::{
     BINARY, Dialect, Section, TempDir, check_config, find_tool, minimal_env, parse_ini,
     path_string, placeholders, read_repo_file, repo_file, sections, settings_in_help, skip,
 };

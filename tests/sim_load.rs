@@ -2,16 +2,14 @@
 //! the latency/jitter math on synthetic recordings, the sweep chart, `--print-daemon-env`,
 //! and one small end-to-end run (3 calls × 8 s) against a real in-process daemon with
 //! PostgreSQL and Redis.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support_daemon;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::support::daemon::{self, DaemonProc};
+use crate::support::db;
 use futures_util::StreamExt;
-use support_daemon::{DaemonProc, common};
 use vca_bridge::config::{Layers, Needs, Settings};
 use vca_bridge::engines::EngineError;
 use vca_bridge::engines::build_engines;
@@ -180,7 +178,7 @@ async fn three_calls_against_a_real_daemon() {
     })
     .await
     .unwrap();
-    let (store, database_url) = common::store().await;
+    let (store, database_url) = db::store().await;
     let did = "+918044556677";
     let (tid,): (uuid::Uuid,) = sqlx::query_as(
         "INSERT INTO tenants (name, max_concurrent_calls) VALUES ('Load', 10) RETURNING id",
@@ -204,7 +202,7 @@ async fn three_calls_against_a_real_daemon() {
     .unwrap();
     let env = rig.daemon_env();
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let daemon = DaemonProc::start(support_daemon::settings(
+    let daemon = DaemonProc::start(daemon::settings(
         &rig.sim,
         &database_url,
         &rig.engines.base_url(),
