@@ -10,9 +10,10 @@
 
 use std::time::Duration;
 
+use vca_sim::{CallSpec, HangupWhen};
+
 use crate::support::daemon::World;
 use crate::support::{speech, whisper};
-use vca_sim::{CallSpec, HangupWhen};
 
 const DID: &str = "+918035550100";
 

@@ -18,6 +18,8 @@ use vca_media::g711::Law;
 use vca_sim::engines::http::{FakeHttp, Reply, Route};
 use vca_sim::engines::tone;
 
+use crate::support::speech::espeak_or_skip;
+
 fn guard(provider: &'static str) -> Guard {
     Guard::new(
         provider,
@@ -246,17 +248,6 @@ async fn empty_text_is_refused_without_a_request() {
     assert_eq!(fake.count(Route::Speech), 0);
 }
 
-fn espeak_installed() -> bool {
-    let found = std::process::Command::new("espeak-ng")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        println!("espeak-ng is not installed (apt-get install -y espeak-ng): skipping");
-    }
-    found
-}
-
 fn espeak_guard() -> Guard {
     let mut g = guard("espeak");
     g.timeouts.first_byte = Duration::from_secs(10);
@@ -266,7 +257,7 @@ fn espeak_guard() -> Guard {
 
 #[tokio::test]
 async fn espeak_speaks_non_silent_pcm_of_plausible_length() {
-    if !espeak_installed() {
+    if !espeak_or_skip() {
         return;
     }
     let tts = Espeak::new(EspeakConfig::default(), espeak_guard());
@@ -292,7 +283,7 @@ async fn espeak_speaks_non_silent_pcm_of_plausible_length() {
 
 #[tokio::test]
 async fn espeak_child_is_killed_when_the_stream_is_dropped() {
-    if !espeak_installed() {
+    if !espeak_or_skip() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("vca-espeak-{}", std::process::id()));

@@ -1,7 +1,7 @@
 //! Endpointing and barge-in on real speech, through the whole sans-IO inbound path on a
 //! virtual clock: the caller speech Asterisk recorded (`caller-speech.ulaw`, packetized as
-//! in `rtp-from-asterisk.csv`), speech made with espeak-ng (skipped with a message when it
-//! is not installed), silence and noise.
+//! in `rtp-from-asterisk.csv`), speech made with espeak-ng (skipped when it is not
+//! installed, a failure in CI), silence and noise.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

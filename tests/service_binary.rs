@@ -7,9 +7,10 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::db;
 use vca_sim::engines::http::FakeHttp;
 use vca_sim::{CallSpec, HangupWhen, SimConfig, Simulator};
+
+use crate::support::db;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vca-bridge");
 const TOKEN: &str = "binary-test-admin-token-0123456789";

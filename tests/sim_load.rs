@@ -7,8 +7,6 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::support::daemon::{self, DaemonProc};
-use crate::support::db;
 use futures_util::StreamExt;
 use vca_bridge::config::{Layers, Needs, Settings};
 use vca_bridge::engines::EngineError;
@@ -23,6 +21,9 @@ use vca_sim::engines::{
     EngineLatencies, FakeHttp, REPLY_TEXT, TRANSCRIPT_TEXT, speech_samples_for,
 };
 use vca_sim::load::{LoadConfig, LoadRig, RigConfig, builtin_utterance, daemon_env, run_step};
+
+use crate::support::daemon::{self, DaemonProc};
+use crate::support::db;
 
 const KEY: &str = "load-test-key-42";
 

@@ -1,7 +1,7 @@
 //! `whisper-local`: the log-mel frontend through its public API, the bounded pool (refuses
 //! when full, runs off the runtime, reports queueing) with a blocking stand-in engine, and
-//! the real Whisper tiny.en model on phone-band espeak-ng speech (skipped with a message when
-//! `models/whisper-tiny.en` has not been fetched or espeak-ng is missing).
+//! the real Whisper tiny.en model on phone-band espeak-ng speech (skipped when the model has
+//! not been fetched or espeak-ng is missing, a failure in CI).
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,8 @@
 //! - `sim`: the simulated caller's audio.
 //! - `speech`: espeak-ng speech at 8 kHz.
 //! - `whisper` (feature `whisper-local`): the tiny.en model and phone-band speech.
-//! - `ops`: repository files, host tools, INI parsing and `check-config` runs.
+//! - `ops`: repository files, INI parsing and `check-config` runs.
+//! - `skip`: the one way a test skips for a missing tool or model (a failure under `CI`).
 //!
 //! The fake providers themselves are library code: `vca_sim::engines`.
 
@@ -14,6 +15,7 @@ pub mod daemon;
 pub mod db;
 pub mod ops;
 pub mod sim;
+pub mod skip;
 pub mod speech;
 #[cfg(feature = "whisper-local")]
 pub mod whisper;

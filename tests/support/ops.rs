@@ -1,5 +1,5 @@
 //! What the operator-file tests (`ops_asterisk_config`, `ops_systemd`) share: paths into
-//! the repository, finding optional host tools, private temp directories, a tiny INI
+//! the repository, private temp directories, a tiny INI
 //! parser for systemd units and Asterisk `.conf` files, and running the built
 //! `vca-bridge check-config` to learn which settings it knows and their defaults.
 
@@ -19,21 +19,6 @@ pub fn repo_file(rel: &str) -> PathBuf {
 /// The text of a repository file.
 pub fn read_repo_file(rel: &str) -> String {
     std::fs::read_to_string(repo_file(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
-}
-
-/// The full path of a program found on `PATH`, if any.
-pub fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Says loudly that a test did not run, and why.
-pub fn skip(test: &str, reason: &str) {
-    println!("SKIPPED {test}: {reason}");
-    eprintln!("SKIPPED {test}: {reason}");
 }
 
 /// A private directory under the system temp dir, removed on drop.
