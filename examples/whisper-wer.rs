@@ -5,15 +5,13 @@
 //! `cargo run --release --features whisper-local --example whisper-wer -- models/whisper-tiny.en`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/whisper_support/mod.rs"]
-mod whisper_support;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use vca_bridge::whisper::{ModelOptions, Precision, Transcribe, WhisperModel};
 use vca_media::g711::Law;
+use vca_sim::speech::{SENTENCES, VOICE, phone_speech, wideband_speech, word_errors};
 
 #[derive(Parser)]
 struct Args {
@@ -29,7 +27,7 @@ struct Args {
     #[arg(long)]
     float32: bool,
     /// espeak-ng voice.
-    #[arg(long, default_value = whisper_support::VOICE)]
+    #[arg(long, default_value = VOICE)]
     voice: String,
     /// espeak-ng speaking rate in words per minute (0: its default, 175).
     #[arg(long, default_value_t = 0)]
@@ -38,7 +36,7 @@ struct Args {
     #[arg(long)]
     wideband: bool,
     /// Only the first N sentences.
-    #[arg(long, default_value_t = whisper_support::SENTENCES.len())]
+    #[arg(long, default_value_t = SENTENCES.len())]
     sentences: usize,
     /// Print each sentence's transcript.
     #[arg(long, short)]
@@ -47,7 +45,6 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    whisper_support::SPEED_WPM.store(args.speed, std::sync::atomic::Ordering::SeqCst);
     let options = ModelOptions {
         precision: if args.float32 {
             Precision::Float32
@@ -65,11 +62,11 @@ fn main() {
 
     let mut clips = Vec::new();
     for law in [Law::Alaw, Law::Ulaw] {
-        for sentence in whisper_support::SENTENCES.iter().take(args.sentences) {
+        for sentence in SENTENCES.iter().take(args.sentences) {
             let speech = if args.wideband {
-                whisper_support::wideband_speech(sentence, &args.voice)
+                wideband_speech(sentence, &args.voice, args.speed)
             } else {
-                whisper_support::phone_speech_voice(sentence, law, &args.voice)
+                phone_speech(sentence, law, &args.voice, args.speed)
             }
             .expect("espeak-ng");
             clips.push((law, sentence, speech));
@@ -90,7 +87,7 @@ fn main() {
             .expect("transcribe");
         compute += started.elapsed();
         audio += speech.len() as f64 / 16_000.0;
-        let (e, n) = whisper_support::word_errors(sentence, &heard.text);
+        let (e, n) = word_errors(sentence, &heard.text);
         errors += e;
         words += n;
         let slot = &mut per_law[usize::from(*law == Law::Ulaw)];

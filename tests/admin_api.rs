@@ -1,14 +1,12 @@
 //! The admin API against the real PostgreSQL and Redis: every route, every rule,
 //! every error shape, and tenant isolation on every route.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
-use common::{TOKEN, api, assert_error};
+use crate::support::admin::{self, TOKEN, api, assert_error};
+use crate::support::db;
 
 #[tokio::test]
 async fn tenants_crud() {
@@ -149,7 +147,7 @@ async fn health_and_readiness_need_no_token() {
 #[tokio::test]
 async fn readiness_fails_when_redis_is_down() {
     // Nothing listens on port 1 of loopback.
-    let api = common::api_with_redis("redis://127.0.0.1:1").await;
+    let api = admin::api_with_redis("redis://127.0.0.1:1").await;
     let r = api
         .send(Request::get("/readyz").body(Body::empty()).unwrap())
         .await;
@@ -556,7 +554,7 @@ async fn another_tenants_resources_are_404_on_every_route() {
 }
 
 /// Inserts a finished call with an event and two transcript turns directly.
-async fn insert_call(api: &common::Api, tenant: &str) -> String {
+async fn insert_call(api: &admin::Api, tenant: &str) -> String {
     let tenant = uuid::Uuid::parse_str(tenant).unwrap();
     let (id,): (uuid::Uuid,) = sqlx::query_as(
         "INSERT INTO calls (tenant_id, channel_id, caller, called, status, answered_at, ended_at, duration_ms, end_reason) \
@@ -745,11 +743,10 @@ async fn errors_never_leak_sql() {
 #[tokio::test]
 async fn readiness_includes_ari_when_the_daemon_runs_calls() {
     use vca_bridge::ari::{ConnectionState, DisconnectReason};
-    let (store, _) = common::store().await;
-    let redis = vca_bridge::store::redis::RedisPool::new(&vca_bridge::config::Secret::new(
-        common::redis_url(),
-    ))
-    .unwrap();
+    let (store, _) = db::store().await;
+    let redis =
+        vca_bridge::store::redis::RedisPool::new(&vca_bridge::config::Secret::new(db::redis_url()))
+            .unwrap();
     let (tx, rx) = tokio::sync::watch::channel(ConnectionState::Disconnected {
         reason: DisconnectReason::NotYetAvailable {
             detail: "connection refused".into(),
@@ -763,10 +760,9 @@ async fn readiness_includes_ari_when_the_daemon_runs_calls() {
         91,
     )
     .with_ari_state(rx);
-    let api = common::Api {
+    let api = admin::Api {
         router: vca_bridge::admin::router(state),
         store,
-        database_url: String::new(),
     };
     let r = api
         .send(Request::get("/readyz").body(Body::empty()).unwrap())

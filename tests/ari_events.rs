@@ -1,7 +1,6 @@
 //! Every event recorded from Asterisk 22 (`shared/asterisk/events/*.jsonl`) decodes into the
 //! typed event enum, known types into their variants with the recorded field values, and the
 //! recorded REST bodies decode into the typed models.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

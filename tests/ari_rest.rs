@@ -3,7 +3,6 @@
 //! make is made through the client, the request it sends is checked against the recorded one
 //! (method, path, query parameters and their percent-encoding, JSON body, basic auth), and the
 //! recorded status and body must come back as the right typed result or error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;

@@ -4,7 +4,6 @@
 //!
 //! No assertion depends on how long anything took; the intervals are shortened only so the
 //! tests finish quickly, and every wait has a generous guard so a bug fails instead of hanging.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
 use std::time::Duration;

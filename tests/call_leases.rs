@@ -1,8 +1,5 @@
 //! Per-tenant call leases against the real Redis: shared by several daemons, expiring
 //! when a daemon dies, and counted locally while Redis is down.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::Duration;
 
@@ -11,13 +8,15 @@ use vca_bridge::call::leases::CallLeases;
 use vca_bridge::config::Secret;
 use vca_bridge::store::redis::RedisPool;
 
+use crate::support::db;
+
 fn keeper(url: &str, ttl: Duration) -> CallLeases {
     CallLeases::with_ttl(RedisPool::new(&Secret::new(url)).unwrap(), ttl)
 }
 
 #[tokio::test]
 async fn two_daemons_share_a_tenants_limit() {
-    let url = common::redis_url();
+    let url = db::redis_url();
     let (a, b) = (
         keeper(&url, Duration::from_secs(30)),
         keeper(&url, Duration::from_secs(30)),
@@ -42,7 +41,7 @@ async fn two_daemons_share_a_tenants_limit() {
 
 #[tokio::test]
 async fn a_dead_daemons_leases_expire() {
-    let url = common::redis_url();
+    let url = db::redis_url();
     let ttl = Duration::from_millis(400);
     let dead = keeper(&url, ttl);
     let alive = keeper(&url, ttl);

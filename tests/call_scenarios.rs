@@ -1,14 +1,12 @@
 //! Call scenarios: the real daemon against vca-sim (which behaves like the recorded
 //! Asterisk 22), the real PostgreSQL and Redis. Each test builds its own world.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support_daemon;
 
 use std::time::Duration;
 
 use vca_sim::{CallSpec, CallStatus, EndedBy, HangupWhen, RestartSpec};
 
-use support_daemon::{World, caller_speech};
+use crate::support::daemon::World;
+use crate::support::sim::caller_speech;
 
 const DID: &str = "+918012345678";
 

@@ -1,12 +1,11 @@
 //! The `vca-bridge` binary as an operator meets it: help, exit status 2 with one
 //! line naming a bad setting, secrets kept out of every output, `migrate`,
 //! `check-config` with a dependency down, and `run` serving until SIGTERM.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+
+use crate::support::db;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vca-bridge");
 const SECRET_TOKEN: &str = "super-secret-admin-token-42";
@@ -16,7 +15,7 @@ fn base_env(cmd: &mut Command, database_url: &str) {
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("VCA_DATABASE_URL", database_url)
-        .env("VCA_REDIS_URL", common::redis_url())
+        .env("VCA_REDIS_URL", db::redis_url())
         .env("VCA_ADMIN_TOKEN", SECRET_TOKEN)
         .env("VCA_ARI_USERNAME", "vca")
         .env("VCA_ARI_PASSWORD", SECRET_PASSWORD)
@@ -129,7 +128,7 @@ fn flags_beat_environment_beat_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_then_check_config() {
-    let url = common::fresh_database().await;
+    let url = db::fresh_database().await;
     let mut cmd = Command::new(BIN);
     base_env(&mut cmd, &url);
     let out = cmd.arg("migrate").output().unwrap();
@@ -220,7 +219,7 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn run_migrates_serves_and_stops_on_sigterm() {
-    let url = common::fresh_database().await;
+    let url = db::fresh_database().await;
     let port = free_port();
     let sim = vca_sim::Simulator::start(vca_sim::SimConfig {
         password: SECRET_PASSWORD.into(),

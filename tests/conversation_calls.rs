@@ -1,16 +1,17 @@
 //! Whole conversations: vca-sim's caller speaks, the daemon transcribes through a fake
 //! OpenAI-compatible server, answers through the echo model or the fake chat server,
 //! speaks with espeak-ng, and the simulated caller records what it heard.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support_daemon;
 
 use std::time::Duration;
 
-use support_daemon::fake_providers::http::{Reply, Route};
-use support_daemon::{World, caller_speech};
 use uuid::Uuid;
+use vca_sim::engines::http::{Reply, Route};
 use vca_sim::{CallSpec, HangupWhen, SimCall};
+
+use crate::support::daemon::World;
+use crate::support::db;
+use crate::support::sim::caller_speech;
+use crate::support::speech::espeak_or_skip;
 
 const DID: &str = "+918012345678";
 
@@ -52,26 +53,9 @@ fn audible_ms(pcm: &[i16]) -> u64 {
         * 20
 }
 
-/// Whether espeak-ng (the agent's voice) is installed; says SKIPPED when it is not, and
-/// fails in CI, where scripts/test installs it.
-fn espeak_available() -> bool {
-    let here = std::process::Command::new("espeak-ng")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !here {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "espeak-ng is not installed; scripts/test installs it"
-        );
-        eprintln!("SKIPPED: espeak-ng is not installed (scripts/test installs it)");
-    }
-    here
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_turn_conversation_is_heard_and_transcribed() {
-    if !espeak_available() {
+    if !espeak_or_skip() {
         return;
     }
     let w = World::new().await;
@@ -154,7 +138,7 @@ async fn a_multi_turn_conversation_is_heard_and_transcribed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn barge_in_cuts_the_reply_to_what_was_heard() {
-    if !espeak_available() {
+    if !espeak_or_skip() {
         return;
     }
     let long_reply = "Thank you for asking. We are open every day from nine in the morning. \
@@ -219,7 +203,7 @@ async fn barge_in_cuts_the_reply_to_what_was_heard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speech_recognition_down_speaks_the_apology() {
-    if !espeak_available() {
+    if !espeak_or_skip() {
         return;
     }
     let w = World::new().await;
@@ -266,7 +250,7 @@ async fn speech_recognition_down_speaks_the_apology() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn language_model_down_speaks_the_fallback_line() {
-    if !espeak_available() {
+    if !espeak_or_skip() {
         return;
     }
     let w = World::with(&[("VCA_LLM_PROVIDER", "openai")]).await;
@@ -299,7 +283,7 @@ async fn language_model_down_speaks_the_fallback_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_turns_ends_with_a_goodbye_and_a_hangup() {
-    if !espeak_available() {
+    if !espeak_or_skip() {
         return;
     }
     let w = World::new().await;
@@ -332,7 +316,7 @@ async fn max_turns_ends_with_a_goodbye_and_a_hangup() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_model_can_end_the_call() {
-    if !espeak_available() {
+    if !espeak_or_skip() {
         return;
     }
     let w = World::with(&[("VCA_LLM_PROVIDER", "openai")]).await;
@@ -374,7 +358,7 @@ async fn the_model_can_end_the_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_readopted_call_continues_its_conversation() {
-    if !espeak_available() {
+    if !espeak_or_skip() {
         return;
     }
     let mut w = World::new().await;
@@ -400,10 +384,9 @@ async fn a_readopted_call_continues_its_conversation() {
     }
     assert!(n >= 3, "first exchange never completed");
     // The conversation state is in Redis.
-    let redis = vca_bridge::store::redis::RedisPool::new(&vca_bridge::config::Secret::new(
-        support_daemon::common::redis_url(),
-    ))
-    .unwrap();
+    let redis =
+        vca_bridge::store::redis::RedisPool::new(&vca_bridge::config::Secret::new(db::redis_url()))
+            .unwrap();
     let mut conn = redis.get().await.unwrap();
     let saved: Option<String> = deadpool_redis::redis::cmd("GET")
         .arg(format!("vca:call:{}:state", row.id))

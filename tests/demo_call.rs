@@ -7,17 +7,13 @@
 //! with `scripts/fetch-whisper-model tiny`; `VCA_TEST_WHISPER_MODEL` points elsewhere). In CI
 //! (`CI` set) a missing model or espeak-ng fails the test; elsewhere it is skipped with a
 //! message.
-#![cfg(feature = "whisper-local")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod speech_support;
-mod support_daemon;
-
-use std::path::PathBuf;
 use std::time::Duration;
 
-use support_daemon::World;
 use vca_sim::{CallSpec, HangupWhen};
+
+use crate::support::daemon::World;
+use crate::support::{speech, whisper};
 
 const DID: &str = "+918035550100";
 
@@ -34,31 +30,9 @@ const SENTENCES: [(&str, &[&str]); 3] = [
     ),
 ];
 
-/// The tiny.en model directory, or `None` with a message (a failure in CI).
-fn model_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VCA_TEST_WHISPER_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/whisper-tiny.en")
-        });
-    if dir.join("model.bin").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "no Whisper model at {}; scripts/test fetches it",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED: no Whisper model at {} (scripts/fetch-whisper-model tiny)",
-        dir.display()
-    );
-    None
-}
-
 /// espeak-ng's speech of `text` at the demo's 150 words per minute, at 8 kHz.
 fn speech_8k(text: &str) -> Option<Vec<i16>> {
-    speech_support::espeak_8k(text, "en-us", 150)
+    speech::espeak_8k(text, "en-us", 150)
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -71,7 +45,9 @@ struct TurnRow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_call_is_heard_by_local_whisper_and_answered() {
-    let Some(model) = model_dir() else { return };
+    let Some(model) = whisper::tiny_en() else {
+        return;
+    };
     let mut speech = Vec::new();
     for (text, _) in SENTENCES {
         let Some(pcm) = speech_8k(text) else { return };

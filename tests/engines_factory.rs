@@ -1,14 +1,8 @@
 //! Settings → engines: `build_engines` from validated settings gives working providers
 //! (checked against the fake servers), and no key shows in any Debug output.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod fake_providers;
 
 use std::collections::HashMap;
 
-use fake_providers::audio::tone;
-use fake_providers::deepgram::{self as dg, FakeDeepgram};
-use fake_providers::http::{FakeHttp, Route};
 use futures_util::StreamExt;
 use vca_bridge::config::{Layers, Needs, Settings};
 use vca_bridge::engines::build_engines;
@@ -16,6 +10,9 @@ use vca_bridge::engines::llm::{ChatMessage, ChatRequest, LlmEvent};
 use vca_bridge::engines::stt::SttOptions;
 use vca_bridge::engines::tts::TtsRequest;
 use vca_media::g711::Law;
+use vca_sim::engines::deepgram::{self as dg, FakeDeepgram};
+use vca_sim::engines::http::{FakeHttp, Route};
+use vca_sim::engines::tone;
 
 fn settings(extra: &[(&str, String)]) -> Result<Settings, String> {
     let mut env: Vec<(String, String)> = [
@@ -36,7 +33,7 @@ fn settings(extra: &[(&str, String)]) -> Result<Settings, String> {
 
 #[tokio::test]
 async fn openai_compatible_engines_built_from_settings_work() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let key = fake.api_key();
     let s = settings(&[
         ("VCA_STT_BASE_URL", fake.base_url()),
@@ -90,8 +87,8 @@ async fn openai_compatible_engines_built_from_settings_work() {
 
 #[tokio::test]
 async fn deepgram_elevenlabs_and_echo_built_from_settings_work() {
-    let fake = FakeHttp::start().await;
-    let deepgram = FakeDeepgram::start(dg::Behaviour::default()).await;
+    let fake = FakeHttp::start().await.unwrap();
+    let deepgram = FakeDeepgram::start(dg::Behaviour::default()).await.unwrap();
     let s = settings(&[
         ("VCA_STT_PROVIDER", "deepgram".into()),
         ("VCA_STT_BASE_URL", deepgram.base_url()),

@@ -1,13 +1,9 @@
 //! The chat engines against a fake OpenAI-compatible server: streaming, usage, history,
 //! retries, timeouts, cut streams, bad JSON, cancellation and the circuit breaker.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod fake_providers;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_providers::http::{FakeHttp, Reply, Route};
 use futures_util::StreamExt;
 use serde_json::Value;
 use vca_bridge::config::Secret;
@@ -16,6 +12,7 @@ use vca_bridge::engines::llm::echo::EchoChat;
 use vca_bridge::engines::llm::openai::{OpenAiChat, OpenAiChatConfig};
 use vca_bridge::engines::llm::{ChatCompletion, ChatMessage, ChatRequest, LlmEvent, LlmStream};
 use vca_bridge::engines::resilience::{BreakerPolicy, Guard, ManualClock, RetryPolicy, Timeouts};
+use vca_sim::engines::http::{FakeHttp, Reply, Route};
 
 fn timeouts() -> Timeouts {
     Timeouts {
@@ -90,7 +87,7 @@ async fn collect(mut stream: LlmStream) -> (String, Result<LlmEvent, EngineError
 
 #[tokio::test]
 async fn streams_the_reply_with_provider_usage_and_bounded_history() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let llm = provider(&fake, &ManualClock::new(), retry());
     let stream = llm.stream_chat(request()).await.unwrap();
     let (text, done) = collect(stream).await;
@@ -128,7 +125,7 @@ async fn streams_the_reply_with_provider_usage_and_bounded_history() {
 
 #[tokio::test]
 async fn per_call_overrides_and_estimated_usage_without_a_usage_chunk() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.set(|b| b.omit_usage = true);
     let llm = provider(&fake, &ManualClock::new(), retry());
     let mut req = request();
@@ -147,7 +144,7 @@ async fn per_call_overrides_and_estimated_usage_without_a_usage_chunk() {
 
 #[tokio::test]
 async fn retries_500_and_429_then_succeeds() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(
         Route::Chat,
         [
@@ -170,7 +167,7 @@ async fn retries_500_and_429_then_succeeds() {
 
 #[tokio::test]
 async fn does_not_retry_400_or_a_wrong_key() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(
         Route::Chat,
         [Reply::Status {
@@ -216,7 +213,7 @@ async fn does_not_retry_400_or_a_wrong_key() {
 
 #[tokio::test]
 async fn gives_up_after_the_bounded_retries() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(
         Route::Chat,
         (0..5).map(|_| Reply::Status {
@@ -232,7 +229,7 @@ async fn gives_up_after_the_bounded_retries() {
 
 #[tokio::test]
 async fn a_slow_first_token_times_out() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(Route::Chat, [Reply::SlowStart(Duration::from_secs(30))]);
     let llm = provider(&fake, &ManualClock::new(), retry());
     let err = llm.stream_chat(request()).await.err().unwrap();
@@ -242,7 +239,7 @@ async fn a_slow_first_token_times_out() {
 
 #[tokio::test]
 async fn a_stream_hanging_mid_reply_ends_with_a_timeout() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(Route::Chat, [Reply::HangAfter(12)]);
     let llm = provider(&fake, &ManualClock::new(), retry());
     let (text, end) = collect(llm.stream_chat(request()).await.unwrap()).await;
@@ -252,7 +249,7 @@ async fn a_stream_hanging_mid_reply_ends_with_a_timeout() {
 
 #[tokio::test]
 async fn a_stream_cut_mid_sentence_is_a_protocol_error() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(Route::Chat, [Reply::CutAfter(12)]);
     let llm = provider(&fake, &ManualClock::new(), retry());
     let (text, end) = collect(llm.stream_chat(request()).await.unwrap()).await;
@@ -262,7 +259,7 @@ async fn a_stream_cut_mid_sentence_is_a_protocol_error() {
 
 #[tokio::test]
 async fn bad_json_is_a_protocol_error_not_a_panic() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(Route::Chat, [Reply::BadJson]);
     let llm = provider(&fake, &ManualClock::new(), retry());
     let err = llm.stream_chat(request()).await.err().unwrap();
@@ -272,7 +269,7 @@ async fn bad_json_is_a_protocol_error_not_a_panic() {
 
 #[tokio::test]
 async fn dropping_the_stream_closes_the_connection() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(Route::Chat, [Reply::Trickle(Duration::from_millis(30))]);
     let llm = provider(&fake, &ManualClock::new(), retry());
     let mut stream = llm.stream_chat(request()).await.unwrap();
@@ -287,7 +284,7 @@ async fn dropping_the_stream_closes_the_connection() {
 
 #[tokio::test]
 async fn the_circuit_opens_fails_fast_half_opens_and_closes() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(
         Route::Chat,
         (0..3).map(|_| Reply::Status {

@@ -1,17 +1,11 @@
 //! The speech recognition engines: Deepgram live against a fake WebSocket server (query,
 //! auth, audio, Finalize, KeepAlive, CloseStream, failures) and OpenAI-compatible
 //! transcriptions against the fake HTTP server (multipart WAV at 16 kHz, retries).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod fake_providers;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_providers::audio::tone;
-use fake_providers::deepgram::{self as dg, FakeDeepgram, Mode};
-use fake_providers::http::{FakeHttp, Reply, Route};
 use vca_bridge::config::Secret;
 use vca_bridge::engines::EngineError;
 use vca_bridge::engines::resilience::{BreakerPolicy, Guard, ManualClock, RetryPolicy, Timeouts};
@@ -19,6 +13,9 @@ use vca_bridge::engines::stt::deepgram::{Deepgram, DeepgramConfig};
 use vca_bridge::engines::stt::openai::{OpenAiTranscribe, OpenAiTranscribeConfig};
 use vca_bridge::engines::stt::{SpeechToText, SttEvent, SttOptions, SttSession};
 use vca_media::g711::Law;
+use vca_sim::engines::deepgram::{self as dg, FakeDeepgram, Mode};
+use vca_sim::engines::http::{FakeHttp, Reply, Route};
+use vca_sim::engines::tone;
 
 fn guard(provider: &'static str) -> Guard {
     Guard::new(
@@ -68,7 +65,7 @@ fn drain_events(session: &mut dyn SttSession) -> Vec<SttEvent> {
 
 #[tokio::test]
 async fn deepgram_streams_audio_and_finalizes_the_utterance() {
-    let fake = FakeDeepgram::start(dg::Behaviour::default()).await;
+    let fake = FakeDeepgram::start(dg::Behaviour::default()).await.unwrap();
     let stt = deepgram(&fake, &fake.api_key(), Duration::from_secs(3));
     let options = SttOptions {
         language: Some("en-IN".into()),
@@ -123,7 +120,7 @@ async fn deepgram_streams_audio_and_finalizes_the_utterance() {
 
 #[tokio::test]
 async fn deepgram_ulaw_calls_send_mulaw() {
-    let fake = FakeDeepgram::start(dg::Behaviour::default()).await;
+    let fake = FakeDeepgram::start(dg::Behaviour::default()).await.unwrap();
     let stt = deepgram(&fake, &fake.api_key(), Duration::from_secs(3));
     let _session = stt.open(SttOptions::new(Law::Ulaw)).await.unwrap();
     assert_eq!(fake.records()[0].query["encoding"], "mulaw");
@@ -140,7 +137,7 @@ async fn deepgram_own_speech_final_is_used_once() {
         auto_final_after: Some(8000),
         ..dg::Behaviour::default()
     };
-    let fake = FakeDeepgram::start(behaviour).await;
+    let fake = FakeDeepgram::start(behaviour).await.unwrap();
     let stt = deepgram(&fake, &fake.api_key(), Duration::from_secs(3));
     let mut session = stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
     push_audio(session.as_mut(), 1);
@@ -164,7 +161,7 @@ async fn deepgram_own_speech_final_is_used_once() {
 
 #[tokio::test]
 async fn deepgram_keepalive_while_no_audio_flows() {
-    let fake = FakeDeepgram::start(dg::Behaviour::default()).await;
+    let fake = FakeDeepgram::start(dg::Behaviour::default()).await.unwrap();
     let stt = deepgram(&fake, &fake.api_key(), Duration::from_millis(50));
     let mut session = stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
     assert!(
@@ -179,7 +176,7 @@ async fn deepgram_keepalive_while_no_audio_flows() {
 
 #[tokio::test]
 async fn deepgram_wrong_key_is_auth_and_not_retried() {
-    let fake = FakeDeepgram::start(dg::Behaviour::default()).await;
+    let fake = FakeDeepgram::start(dg::Behaviour::default()).await.unwrap();
     let stt = deepgram(&fake, "wrong-dg-key", Duration::from_secs(3));
     let err = stt.open(SttOptions::new(Law::Alaw)).await.err().unwrap();
     assert!(
@@ -196,7 +193,7 @@ async fn deepgram_upgrade_500_is_retried() {
         reject_next: VecDeque::from([500, 503]),
         ..dg::Behaviour::default()
     };
-    let fake = FakeDeepgram::start(behaviour).await;
+    let fake = FakeDeepgram::start(behaviour).await.unwrap();
     let stt = deepgram(&fake, &fake.api_key(), Duration::from_secs(3));
     assert!(stt.open(SttOptions::new(Law::Alaw)).await.is_ok());
     assert_eq!(fake.upgrades_tried(), 3);
@@ -208,7 +205,7 @@ async fn deepgram_unanswered_finalize_returns_the_interim_in_time() {
         mode: Mode::IgnoreFinalize,
         ..dg::Behaviour::default()
     };
-    let fake = FakeDeepgram::start(behaviour).await;
+    let fake = FakeDeepgram::start(behaviour).await.unwrap();
     let stt = deepgram(&fake, &fake.api_key(), Duration::from_secs(3));
     let mut session = stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
     push_audio(session.as_mut(), 1);
@@ -239,7 +236,7 @@ async fn deepgram_bad_json_and_dropped_socket_are_errors_not_hangs() {
             mode,
             ..dg::Behaviour::default()
         };
-        let fake = FakeDeepgram::start(behaviour).await;
+        let fake = FakeDeepgram::start(behaviour).await.unwrap();
         let stt = deepgram(&fake, &fake.api_key(), Duration::from_secs(3));
         let mut session = stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
         push_audio(session.as_mut(), 1);
@@ -260,7 +257,7 @@ async fn deepgram_bad_json_and_dropped_socket_are_errors_not_hangs() {
 
 #[tokio::test]
 async fn dropping_a_deepgram_session_closes_the_socket() {
-    let fake = FakeDeepgram::start(dg::Behaviour::default()).await;
+    let fake = FakeDeepgram::start(dg::Behaviour::default()).await.unwrap();
     let stt = deepgram(&fake, &fake.api_key(), Duration::from_secs(3));
     let session = stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
     assert!(fake.wait_for(|r| !r.ended).await);
@@ -284,7 +281,7 @@ fn whisper(fake: &FakeHttp, key: &str) -> OpenAiTranscribe {
 
 #[tokio::test]
 async fn openai_uploads_a_16k_wav_per_utterance() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let stt = whisper(&fake, &fake.api_key());
     let mut session = stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
     push_audio(session.as_mut(), 1);
@@ -307,7 +304,7 @@ async fn openai_uploads_a_16k_wav_per_utterance() {
 
 #[tokio::test]
 async fn openai_per_call_model_and_language() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let stt = whisper(&fake, &fake.api_key());
     let options = SttOptions {
         law: Law::Ulaw,
@@ -323,7 +320,7 @@ async fn openai_per_call_model_and_language() {
 
 #[tokio::test]
 async fn openai_retries_500_not_401_and_reports_bad_json_and_hangs() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let stt = whisper(&fake, &fake.api_key());
     let mut session = stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
     let audio = tone(8000, 8000);
@@ -357,7 +354,7 @@ async fn openai_retries_500_not_401_and_reports_bad_json_and_hangs() {
 
 #[tokio::test]
 async fn openai_empty_utterance_sends_nothing() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let stt = whisper(&fake, &fake.api_key());
     let mut session = stt.open(SttOptions::new(Law::Alaw)).await.unwrap();
     assert_eq!(session.finish_utterance(Vec::new()).await.unwrap().text, "");

@@ -1,15 +1,10 @@
 //! The speech engines: OpenAI-compatible PCM and ElevenLabs against the fake server
 //! (odd byte splits, µ-law decoding, retries, timeouts, cuts, cancellation), and the real
 //! espeak-ng when installed.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod fake_providers;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_providers::audio::tone;
-use fake_providers::http::{FakeHttp, Reply, Route};
 use futures_util::StreamExt;
 use serde_json::Value;
 use vca_bridge::config::Secret;
@@ -20,6 +15,10 @@ use vca_bridge::engines::tts::espeak::{Espeak, EspeakConfig};
 use vca_bridge::engines::tts::openai::{OpenAiSpeech, OpenAiSpeechConfig};
 use vca_bridge::engines::tts::{TextToSpeech, TtsRequest, TtsStream};
 use vca_media::g711::Law;
+use vca_sim::engines::http::{FakeHttp, Reply, Route};
+use vca_sim::engines::tone;
+
+use crate::support::speech::espeak_or_skip;
 
 fn guard(provider: &'static str) -> Guard {
     Guard::new(
@@ -85,7 +84,7 @@ const TEXT: &str = "Your table is booked.";
 
 #[tokio::test]
 async fn openai_pcm_streams_24k_samples_exactly() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let tts = openai(&fake);
     let (rate, samples, err) = collect(tts.synthesize(TtsRequest::new(TEXT)).await.unwrap()).await;
     assert!(err.is_none(), "{err:?}");
@@ -109,7 +108,7 @@ async fn openai_pcm_streams_24k_samples_exactly() {
 
 #[tokio::test]
 async fn per_call_voice_and_model_override() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let tts = openai(&fake);
     let req = TtsRequest {
         voice: Some("nova".into()),
@@ -124,7 +123,7 @@ async fn per_call_voice_and_model_override() {
 
 #[tokio::test]
 async fn elevenlabs_ulaw_for_ulaw_calls_decodes_to_8k() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let tts = elevenlabs(&fake, Law::Ulaw, &fake.api_key());
     let (rate, samples, err) = collect(tts.synthesize(TtsRequest::new(TEXT)).await.unwrap()).await;
     assert!(err.is_none(), "{err:?}");
@@ -145,7 +144,7 @@ async fn elevenlabs_ulaw_for_ulaw_calls_decodes_to_8k() {
 
 #[tokio::test]
 async fn elevenlabs_pcm_16000_for_alaw_calls() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let tts = elevenlabs(&fake, Law::Alaw, &fake.api_key());
     let (rate, samples, _) = collect(tts.synthesize(TtsRequest::new(TEXT)).await.unwrap()).await;
     assert_eq!(rate, 16_000);
@@ -158,7 +157,7 @@ async fn elevenlabs_pcm_16000_for_alaw_calls() {
 
 #[tokio::test]
 async fn elevenlabs_wrong_key_is_auth_and_not_retried() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let tts = elevenlabs(&fake, Law::Ulaw, "not-the-key");
     let err = tts.synthesize(TtsRequest::new(TEXT)).await.err().unwrap();
     assert!(
@@ -171,7 +170,7 @@ async fn elevenlabs_wrong_key_is_auth_and_not_retried() {
 
 #[tokio::test]
 async fn retries_5xx_before_the_first_byte_but_not_400() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(
         Route::Speech,
         [Reply::Status {
@@ -197,7 +196,7 @@ async fn retries_5xx_before_the_first_byte_but_not_400() {
 
 #[tokio::test]
 async fn slow_first_byte_times_out() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(Route::Speech, [Reply::SlowStart(Duration::from_secs(30))]);
     let err = openai(&fake)
         .synthesize(TtsRequest::new(TEXT))
@@ -209,7 +208,7 @@ async fn slow_first_byte_times_out() {
 
 #[tokio::test]
 async fn hang_mid_stream_times_out_and_cut_is_a_protocol_error() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(Route::Speech, [Reply::HangAfter(3), Reply::CutAfter(3)]);
     let tts = openai(&fake);
     let (_, samples, err) = collect(tts.synthesize(TtsRequest::new(TEXT)).await.unwrap()).await;
@@ -222,7 +221,7 @@ async fn hang_mid_stream_times_out_and_cut_is_a_protocol_error() {
 
 #[tokio::test]
 async fn dropping_the_stream_cancels_the_request() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     fake.script(
         Route::ElevenLabs,
         [Reply::Trickle(Duration::from_millis(30))],
@@ -239,7 +238,7 @@ async fn dropping_the_stream_cancels_the_request() {
 
 #[tokio::test]
 async fn empty_text_is_refused_without_a_request() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start().await.unwrap();
     let err = openai(&fake)
         .synthesize(TtsRequest::new("  "))
         .await
@@ -247,17 +246,6 @@ async fn empty_text_is_refused_without_a_request() {
         .unwrap();
     assert_eq!(err.kind(), "invalid_request");
     assert_eq!(fake.count(Route::Speech), 0);
-}
-
-fn espeak_installed() -> bool {
-    let found = std::process::Command::new("espeak-ng")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        println!("espeak-ng is not installed (apt-get install -y espeak-ng): skipping");
-    }
-    found
 }
 
 fn espeak_guard() -> Guard {
@@ -269,7 +257,7 @@ fn espeak_guard() -> Guard {
 
 #[tokio::test]
 async fn espeak_speaks_non_silent_pcm_of_plausible_length() {
-    if !espeak_installed() {
+    if !espeak_or_skip() {
         return;
     }
     let tts = Espeak::new(EspeakConfig::default(), espeak_guard());
@@ -295,7 +283,7 @@ async fn espeak_speaks_non_silent_pcm_of_plausible_length() {
 
 #[tokio::test]
 async fn espeak_child_is_killed_when_the_stream_is_dropped() {
-    if !espeak_installed() {
+    if !espeak_or_skip() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("vca-espeak-{}", std::process::id()));

@@ -2,7 +2,6 @@
 //! drift even with a timer that wakes late, the outbound stream is continuous with markers
 //! on talk spurts, inbound audio reaches its consumers, a lagging consumer never blocks
 //! media, and the port pool hands out, exhausts and takes back ports.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,16 +5,14 @@
 //! label exists). The daemon's defaults come from the built binary (`check-config`),
 //! the dialplan is run by a small interpreter of the applications it uses, and every
 //! `<PLACEHOLDER>` must be upper case and explained in docs/operating.md.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod ops_support;
 
 use std::collections::HashMap;
 
-use ops_support::{
+use crate::support::ops::{
     Dialect, Section, daemon_defaults, is_upper_placeholder, parse_ini, placeholders,
     read_repo_file, repo_file, sections,
 };
+use crate::support::skip;
 
 /// The label the daemon may `continue` a call to when it shuts down gracefully.
 const CONTINUE_LABEL: &str = "unavailable";
@@ -493,8 +491,11 @@ fn modules_the_daemon_needs_are_required_and_were_running() {
             "{module} both required and noload"
         );
     }
-    let Some(loaded) = shared_asterisk("loaded-modules.txt") else {
-        println!("shared/asterisk/loaded-modules.txt not found: cross-check skipped");
+    let Some(loaded) = skip::require(
+        shared_asterisk("loaded-modules.txt"),
+        "shared/asterisk/loaded-modules.txt is not beside the repository",
+        "the recordings of the real PBX",
+    ) else {
         return;
     };
     let running: Vec<&str> = loaded

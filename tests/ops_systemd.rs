@@ -6,20 +6,18 @@
 //! values it accepts.
 //!
 //! The systemd tools come from the Debian package `systemd` (no running systemd
-//! needed). Where a tool is absent the test prints `SKIPPED ...` and passes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod ops_support;
+//! needed). Where a tool is absent the test skips (`support::skip`; a failure in CI).
 
 use std::collections::HashMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ops_support::{
-    BINARY, Dialect, Section, TempDir, check_config, find_tool, minimal_env, parse_ini,
-    path_string, placeholders, read_repo_file, repo_file, sections, settings_in_help, skip,
+use crate::support::ops::{
+    BINARY, Dialect, Section, TempDir, check_config, minimal_env, parse_ini, path_string,
+    placeholders, read_repo_file, repo_file, sections, settings_in_help,
 };
+use crate::support::skip;
 
 const UNIT: &str = "systemd/vca-bridge.service";
 const INSTALLED_EXEC: &str = "ExecStart=/usr/local/bin/vca-bridge ";
@@ -75,11 +73,8 @@ fn verify_complaints(tool: &Path, unit: &Path) -> Vec<String> {
 
 #[test]
 fn unit_passes_systemd_analyze_verify() {
-    let Some(tool) = find_tool("systemd-analyze") else {
-        return skip(
-            "unit_passes_systemd_analyze_verify",
-            "systemd-analyze not found (Debian package: systemd)",
-        );
+    let Some(tool) = skip::tool("systemd-analyze", "Debian package: systemd") else {
+        return;
     };
     let dir = TempDir::new("verify");
     let unit = unit_copy(&dir, &read_repo_file(UNIT));
@@ -89,11 +84,8 @@ fn unit_passes_systemd_analyze_verify() {
 
 #[test]
 fn verify_check_catches_a_broken_unit() {
-    let Some(tool) = find_tool("systemd-analyze") else {
-        return skip(
-            "verify_check_catches_a_broken_unit",
-            "systemd-analyze not found (Debian package: systemd)",
-        );
+    let Some(tool) = skip::tool("systemd-analyze", "Debian package: systemd") else {
+        return;
     };
     let dir = TempDir::new("verify-broken");
     let broken = read_repo_file(UNIT).replace("NotifyAccess=main", "NotifyAcess=main");
@@ -116,11 +108,8 @@ fn exposure_score(output: &str) -> Option<f64> {
 
 #[test]
 fn unit_security_exposure_is_at_most_2() {
-    let Some(tool) = find_tool("systemd-analyze") else {
-        return skip(
-            "unit_security_exposure_is_at_most_2",
-            "systemd-analyze not found (Debian package: systemd)",
-        );
+    let Some(tool) = skip::tool("systemd-analyze", "Debian package: systemd") else {
+        return;
     };
     let dir = TempDir::new("security");
     let unit = unit_copy(&dir, &read_repo_file(UNIT));
@@ -251,22 +240,23 @@ fn unit_keeps_the_daemon_contract() {
 
 #[test]
 fn sysusers_and_tmpfiles_make_the_user_and_private_directories() {
-    let (Some(sysusers), Some(tmpfiles)) =
-        (find_tool("systemd-sysusers"), find_tool("systemd-tmpfiles"))
-    else {
-        return skip(
-            "sysusers_and_tmpfiles_make_the_user_and_private_directories",
-            "systemd-sysusers/systemd-tmpfiles not found (Debian package: systemd)",
-        );
+    let (Some(sysusers), Some(tmpfiles)) = (
+        skip::tool("systemd-sysusers", "Debian package: systemd"),
+        skip::tool("systemd-tmpfiles", "Debian package: systemd"),
+    ) else {
+        return;
     };
-    if !std::fs::metadata("/proc/self")
+    let is_root = std::fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
-        .unwrap_or(false)
+        .unwrap_or(false);
+    if skip::require(
+        is_root.then_some(()),
+        "not root",
+        "tmpfiles sets file owners",
+    )
+    .is_none()
     {
-        return skip(
-            "sysusers_and_tmpfiles_make_the_user_and_private_directories",
-            "needs root (tmpfiles sets file owners)",
-        );
+        return;
     }
     let root = TempDir::new("sysroot");
     std::fs::create_dir_all(root.join("etc")).unwrap();

@@ -2,17 +2,15 @@
 //! lines, watchdog pings and `STOPPING=1` on the notify socket; JSON log lines of a call
 //! carrying `call_id` and `tenant_id`, with phone numbers masked and no secret; SIGTERM
 //! draining to exit status 0 with every call row final.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support_daemon;
 
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support_daemon::common;
-use support_daemon::fake_providers::http::FakeHttp;
+use vca_sim::engines::http::FakeHttp;
 use vca_sim::{CallSpec, HangupWhen, SimConfig, Simulator};
+
+use crate::support::db;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vca-bridge");
 const TOKEN: &str = "binary-test-admin-token-0123456789";
@@ -34,8 +32,8 @@ async fn notifies_systemd_logs_calls_and_drains_on_sigterm() {
     })
     .await
     .unwrap();
-    let engines = FakeHttp::start().await;
-    let (store, db) = common::store().await;
+    let engines = FakeHttp::start().await.unwrap();
+    let (store, db) = db::store().await;
     let tid: (uuid::Uuid,) =
         sqlx::query_as("INSERT INTO tenants (name) VALUES ('Acme') RETURNING id")
             .fetch_one(store.pool())
@@ -68,7 +66,7 @@ async fn notifies_systemd_logs_calls_and_drains_on_sigterm() {
         .env("NOTIFY_SOCKET", &socket_path)
         .env("WATCHDOG_USEC", "1000000")
         .env("VCA_DATABASE_URL", &db)
-        .env("VCA_REDIS_URL", common::redis_url())
+        .env("VCA_REDIS_URL", db::redis_url())
         .env("VCA_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
         .env("VCA_ADMIN_TOKEN", TOKEN)
         .env("VCA_ARI_URL", format!("http://{}", sim.addr()))

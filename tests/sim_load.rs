@@ -2,16 +2,12 @@
 //! the latency/jitter math on synthetic recordings, the sweep chart, `--print-daemon-env`,
 //! and one small end-to-end run (3 calls × 8 s) against a real in-process daemon with
 //! PostgreSQL and Redis.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support_daemon;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use support_daemon::{DaemonProc, common};
 use vca_bridge::config::{Layers, Needs, Settings};
 use vca_bridge::engines::EngineError;
 use vca_bridge::engines::build_engines;
@@ -20,11 +16,14 @@ use vca_bridge::engines::stt::SttOptions;
 use vca_bridge::engines::tts::TtsRequest;
 use vca_media::g711::Law;
 use vca_sim::SimConfig;
+use vca_sim::engines::http::Behaviour;
 use vca_sim::engines::{
-    EngineLatencies, FakeEngines, FakeEnginesConfig, REPLY_TEXT, TRANSCRIPT_TEXT,
-    speech_samples_for,
+    EngineLatencies, FakeHttp, REPLY_TEXT, TRANSCRIPT_TEXT, speech_samples_for,
 };
 use vca_sim::load::{LoadConfig, LoadRig, RigConfig, builtin_utterance, daemon_env, run_step};
+
+use crate::support::daemon::{self, DaemonProc};
+use crate::support::db;
 
 const KEY: &str = "load-test-key-42";
 
@@ -32,23 +31,20 @@ fn loopback0() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
-async fn engines(latency_ms: u64) -> FakeEngines {
+async fn engines(latency_ms: u64) -> FakeHttp {
     let l = Duration::from_millis(latency_ms);
-    FakeEngines::start(FakeEnginesConfig {
-        listen: loopback0(),
-        api_key: KEY.into(),
-        latencies: EngineLatencies {
-            stt: l,
-            llm: l,
-            tts: l,
-        },
-    })
-    .await
-    .unwrap()
+    let latencies = EngineLatencies {
+        stt: l,
+        llm: l,
+        tts: l,
+    };
+    FakeHttp::bind(loopback0(), Behaviour::for_load(KEY, latencies))
+        .await
+        .unwrap()
 }
 
 /// Daemon settings whose engines point at `engines` with `key`.
-fn engine_settings(engines: &FakeEngines, key: &str) -> Settings {
+fn engine_settings(engines: &FakeHttp, key: &str) -> Settings {
     let mut env: HashMap<String, String> = HashMap::from([
         (
             "VCA_DATABASE_URL".into(),
@@ -183,7 +179,7 @@ async fn three_calls_against_a_real_daemon() {
     })
     .await
     .unwrap();
-    let (store, database_url) = common::store().await;
+    let (store, database_url) = db::store().await;
     let did = "+918044556677";
     let (tid,): (uuid::Uuid,) = sqlx::query_as(
         "INSERT INTO tenants (name, max_concurrent_calls) VALUES ('Load', 10) RETURNING id",
@@ -207,7 +203,7 @@ async fn three_calls_against_a_real_daemon() {
     .unwrap();
     let env = rig.daemon_env();
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let daemon = DaemonProc::start(support_daemon::settings(
+    let daemon = DaemonProc::start(daemon::settings(
         &rig.sim,
         &database_url,
         &rig.engines.base_url(),

@@ -1,12 +1,11 @@
 //! The schema against the real PostgreSQL: migrations are idempotent and safe when
 //! two processes apply them at once, and the database itself enforces every rule.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use sqlx::PgPool;
 use vca_bridge::config::Secret;
 use vca_bridge::store::Store;
+
+use crate::support::db;
 
 async fn code_of(result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> String {
     let err = result.expect_err("the database should refuse this");
@@ -27,7 +26,7 @@ async fn tenant(pool: &PgPool, name: &str) -> uuid::Uuid {
 
 #[tokio::test]
 async fn migrations_are_idempotent_and_concurrent_safe() {
-    let url = common::fresh_database().await;
+    let url = db::fresh_database().await;
     let a = Store::connect(&Secret::new(url.clone())).await.unwrap();
     let b = Store::connect(&Secret::new(url.clone())).await.unwrap();
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
@@ -43,7 +42,7 @@ async fn migrations_are_idempotent_and_concurrent_safe() {
 
 #[tokio::test]
 async fn lookup_indexes_exist() {
-    let (store, _) = common::store().await;
+    let (store, _) = db::store().await;
     let names: Vec<(String,)> =
         sqlx::query_as("SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'")
             .fetch_all(store.pool())
@@ -64,7 +63,7 @@ async fn lookup_indexes_exist() {
 
 #[tokio::test]
 async fn database_enforces_enums_and_uniqueness() {
-    let (store, _) = common::store().await;
+    let (store, _) = db::store().await;
     let pool = store.pool();
     let a = tenant(pool, "A").await;
     let b = tenant(pool, "B").await;
@@ -149,7 +148,7 @@ async fn database_enforces_enums_and_uniqueness() {
 
 #[tokio::test]
 async fn foreign_keys_carry_the_tenant() {
-    let (store, _) = common::store().await;
+    let (store, _) = db::store().await;
     let pool = store.pool();
     let a = tenant(pool, "A").await;
     let b = tenant(pool, "B").await;

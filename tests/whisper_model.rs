@@ -1,11 +1,7 @@
 //! `whisper-local`: the log-mel frontend through its public API, the bounded pool (refuses
 //! when full, runs off the runtime, reports queueing) with a blocking stand-in engine, and
-//! the real Whisper tiny.en model on phone-band espeak-ng speech (skipped with a message when
-//! `models/whisper-tiny.en` has not been fetched or espeak-ng is missing).
-#![cfg(feature = "whisper-local")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod whisper_support;
+//! the real Whisper tiny.en model on phone-band espeak-ng speech (skipped when the model has
+//! not been fetched or espeak-ng is missing, a failure in CI).
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -17,6 +13,8 @@ use vca_bridge::whisper::{
     LogMel, ModelOptions, Recognition, Transcribe, WhisperError, WhisperModel, WhisperPool,
 };
 use vca_media::g711::Law;
+
+use crate::support::whisper;
 
 fn sine(freq: f32, seconds: f32, amplitude: f32) -> Vec<f32> {
     let n = (16_000.0 * seconds) as usize;
@@ -283,7 +281,7 @@ const KEY_WORDS: [(&str, &[&str]); 3] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiny_en_transcribes_phone_band_speech_with_its_key_words() {
-    let Some(dir) = whisper_support::model_dir("whisper-tiny.en") else {
+    let Some(dir) = whisper::tiny_en() else {
         return;
     };
     let model = WhisperModel::load(&dir, ModelOptions::default()).unwrap();
@@ -291,7 +289,7 @@ async fn tiny_en_transcribes_phone_band_speech_with_its_key_words() {
     let pool = WhisperPool::with_shared(Arc::new(model), 1, 4).unwrap();
     for (i, (sentence, words)) in KEY_WORDS.iter().enumerate() {
         let law = if i % 2 == 0 { Law::Alaw } else { Law::Ulaw };
-        let Some(speech) = whisper_support::phone_speech(sentence, law) else {
+        let Some(speech) = whisper::phone_speech(sentence, law) else {
             return;
         };
         let transcript = pool.transcribe(speech, Some("en")).await.unwrap();
@@ -299,7 +297,7 @@ async fn tiny_en_transcribes_phone_band_speech_with_its_key_words() {
             "{law:?}: {:?} ({:.1} s audio, {:?} compute)",
             transcript.text, transcript.audio_seconds, transcript.compute
         );
-        let heard = whisper_support::normalize(&transcript.text);
+        let heard = vca_sim::speech::normalize(&transcript.text);
         for word in *words {
             assert!(
                 heard.iter().any(|w| w == word),

@@ -22,8 +22,10 @@
 //!   recording of what it receives.
 //! - `control.rs`: the JSON control API under `/sim` used by the `vca-sim` binary.
 //! - `listener.rs`: a TCP listener that can refuse connections for a while (restart).
-//! - [`engines`]: fake OpenAI-compatible STT, LLM and TTS servers for load runs.
+//! - [`engines`]: fake STT, LLM and TTS providers (OpenAI-compatible, ElevenLabs, Deepgram)
+//!   for load runs and the daemon's tests.
 //! - [`load`]: `vca-sim load`, concurrent calls with latency, jitter, CPU and RSS figures.
+//! - [`speech`]: espeak-ng test speech, the phone band to STT, and word error rates.
 
 //! # Scripting a transfer call
 //!
@@ -76,6 +78,7 @@ mod model;
 mod ops;
 mod rtp;
 mod spec;
+pub mod speech;
 mod timefmt;
 mod wav;
 

@@ -1,38 +1,51 @@
-//! Fake engine servers inside vca-sim for load runs: OpenAI-compatible
-//! `/v1/audio/transcriptions`, `/v1/chat/completions` (SSE) and `/v1/audio/speech` (PCM)
-//! with fixed, configurable latencies, on one loopback port.
+//! Fake STT, LLM and TTS providers: real servers on loopback that speak each provider's
+//! wire protocol, check requests the way the real API does (auth header, JSON fields,
+//! content types) and can record what they received. One implementation serves both
+//! `vca-sim load` (fixed latencies, speech-like audio, nothing recorded) and the daemon's
+//! tests (scripted failures, odd byte splits, every request recorded).
 //!
-//! The daemon under test points its real `openai` STT, LLM and TTS providers here, so it
-//! runs its real HTTP, SSE, multipart and resampling code. Every reply is built once at
-//! start (transcript JSON, SSE events, a speech-like PCM waveform) and handed out as cheap
-//! `Bytes` clones and slices, so the fakes cost next to nothing per request.
-//!
-//! - `auth.rs`: the bearer-key check and OpenAI-shaped error bodies.
-//! - `transcribe.rs`, `chat.rs`, `speech.rs`: one endpoint each.
-//! - `waveform.rs`: the speech-like signal the speech endpoint streams.
+//! A tour, from the servers down to the bytes:
+//! - [`http`]: [`FakeHttp`], one HTTP server for the HTTP providers, with the
+//!   [`http::Behaviour`] (key, replies, latencies, framing) it answers with and the
+//!   [`Received`] log. A load run starts it with [`http::Behaviour::for_load`].
+//! - [`deepgram`]: [`FakeDeepgram`], Deepgram's live `/v1/listen` WebSocket.
+//! - One file per provider's routes: `openai.rs` (`/v1/chat/completions` SSE,
+//!   `/v1/audio/speech` PCM, `/v1/audio/transcriptions` multipart WAV) and `elevenlabs.rs`
+//!   (`/v1/text-to-speech/{voice}/stream`). A new provider adds a file with its routes and a
+//!   [`Route`] per endpoint, on [`FakeHttp`] or on a server of its own like Deepgram's.
+//! - The core every provider shares: `server.rs` (bind on loopback, serve an axum router,
+//!   stop on drop), `script.rs` ([`Reply`]: what the next request to a route gets),
+//!   `record.rs` (the log of what arrived, and waiting on it), `body.rs` (streamed bodies cut
+//!   into pieces, shaped by the scripted reply, counted when the client leaves early) and
+//!   `ws.rs` (a WebSocket upgrade a fake may refuse with any status first).
+//! - The bytes: `waveform.rs` ([`tone`], [`speech_like`]) and [`wire`] (PCM, µ-law, WAV
+//!   and multipart/form-data).
 
-mod auth;
-mod chat;
-mod speech;
-mod transcribe;
+mod body;
+pub mod deepgram;
+mod elevenlabs;
+pub mod http;
+mod openai;
+mod record;
+mod script;
+mod server;
 mod waveform;
+pub mod wire;
+mod ws;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::post;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+pub use deepgram::FakeDeepgram;
+pub use http::{
+    FakeHttp, Framing, MS_PER_CHAR, REPLY_TEXT, Received, Route, TRANSCRIPT_TEXT, Voice,
+    speech_samples_for,
+};
+pub use script::Reply;
+pub use waveform::{speech_like, speech_like_24k, tone};
 
-pub use chat::{REPLY_TEXT, reply_words};
-pub use speech::{MS_PER_CHAR, speech_samples_for};
-pub use transcribe::TRANSCRIPT_TEXT;
-pub use waveform::{speech_like, speech_like_24k};
-
-/// How long each fake engine waits before its first byte.
+/// How long each fake engine waits, after checking a request, before its first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineLatencies {
     /// From the end of the transcription upload to the transcript.
@@ -44,6 +57,13 @@ pub struct EngineLatencies {
 }
 
 impl EngineLatencies {
+    /// No wait at all (the tests' fakes).
+    pub const ZERO: EngineLatencies = EngineLatencies {
+        stt: Duration::ZERO,
+        llm: Duration::ZERO,
+        tts: Duration::ZERO,
+    };
+
     /// The three added up: what one turn spends waiting on engines before audio starts.
     pub fn total(&self) -> Duration {
         self.stt + self.llm + self.tts
@@ -51,6 +71,7 @@ impl EngineLatencies {
 }
 
 impl Default for EngineLatencies {
+    /// The latencies of `vca-sim load` unless told otherwise.
     fn default() -> Self {
         EngineLatencies {
             stt: Duration::from_millis(100),
@@ -60,18 +81,7 @@ impl Default for EngineLatencies {
     }
 }
 
-/// Settings of the fake engine server.
-#[derive(Debug, Clone)]
-pub struct FakeEnginesConfig {
-    /// Where to listen; must be loopback.
-    pub listen: SocketAddr,
-    /// The bearer key every request must carry.
-    pub api_key: String,
-    /// Fixed latencies.
-    pub latencies: EngineLatencies,
-}
-
-/// Errors starting the fake engines.
+/// Errors starting a fake.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FakeEnginesError {
@@ -88,89 +98,15 @@ pub enum FakeEnginesError {
     },
 }
 
-/// What every handler shares: the key, the latencies and the prebuilt replies.
-#[derive(Debug)]
-pub(crate) struct EngineState {
-    pub(crate) api_key: String,
-    pub(crate) latencies: EngineLatencies,
-    pub(crate) transcript: bytes::Bytes,
-    pub(crate) chat_events: chat::ChatEvents,
-    pub(crate) speech_pcm: bytes::Bytes,
+/// Locks `m`, taking the data of a poisoned lock as it is: a fake's state stays readable
+/// after a handler panicked, and nothing here leaves it half-written.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Running fake engines; dropping the handle stops the server.
-#[derive(Debug)]
-pub struct FakeEngines {
-    addr: SocketAddr,
-    stop: CancellationToken,
-}
-
-impl FakeEngines {
-    /// Binds and serves the three endpoints under `/v1`.
-    pub async fn start(config: FakeEnginesConfig) -> Result<FakeEngines, FakeEnginesError> {
-        if !config.listen.ip().is_loopback() {
-            return Err(FakeEnginesError::NotLoopback(config.listen));
-        }
-        let tcp =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| FakeEnginesError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
-        let addr = tcp.local_addr().map_err(|source| FakeEnginesError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-        let state = Arc::new(EngineState {
-            api_key: config.api_key,
-            latencies: config.latencies,
-            transcript: transcribe::transcript_body(),
-            chat_events: chat::ChatEvents::build(),
-            speech_pcm: speech::speech_pcm(),
-        });
-        let app = router(state);
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(tcp, app)
-                .with_graceful_shutdown(async move { stopped.cancelled().await })
-                .await;
-        });
-        Ok(FakeEngines { addr, stop })
+/// Sleeps `d`, without yielding at all when it is zero (the tests' fakes have no latency).
+pub(crate) async fn pause(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
     }
-
-    /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://ADDR/v1`, the base URL the daemon's providers take.
-    pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
-    }
-
-    /// Stops serving.
-    pub fn stop(&self) {
-        self.stop.cancel();
-    }
-}
-
-impl Drop for FakeEngines {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-fn router(state: Arc<EngineState>) -> Router {
-    Router::new()
-        .route("/v1/audio/transcriptions", post(transcribe::handle))
-        .route("/v1/chat/completions", post(chat::handle))
-        .route("/v1/audio/speech", post(speech::handle))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_key,
-        ))
-        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
-        .with_state(state)
 }

@@ -1,12 +1,25 @@
-//! A speech-like test signal: a voiced harmonic series (f0 about 130 Hz with a slow
+//! The signals the fakes speak. [`tone`]: a plain 440 Hz sine, which the tests compare
+//! sample for sample. [`speech_like`]: a voiced harmonic series (f0 about 130 Hz with a slow
 //! glide) shaped by three formant bumps (500, 1500, 2500 Hz) and a 4 Hz syllable envelope
-//! that never falls silent. webrtc-vad classifies it as speech and every 20 ms frame is
-//! well above the energy threshold, so onsets are easy to find at the far end.
+//! that never falls silent; webrtc-vad classifies it as speech and every 20 ms frame is
+//! well above the energy threshold, so onsets are easy to find at the far end (load runs).
 
 use std::f64::consts::TAU;
 
-/// Peak amplitude of the signal.
+/// Peak amplitude of the speech-like signal.
 const PEAK: f64 = 12_000.0;
+/// Amplitude of the tone.
+const TONE_AMPLITUDE: f64 = 8000.0;
+
+/// `n` samples of a 440 Hz tone at `rate`, amplitude 8000.
+pub fn tone(rate: u32, n: usize) -> Vec<i16> {
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            ((t * 440.0 * TAU).sin() * TONE_AMPLITUDE) as i16
+        })
+        .collect()
+}
 
 /// `samples` of the signal at `rate` Hz.
 pub fn speech_like(rate: u32, samples: usize) -> Vec<i16> {

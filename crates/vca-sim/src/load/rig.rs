@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::engines::{EngineLatencies, FakeEngines, FakeEnginesConfig};
+use crate::engines::http::Behaviour;
+use crate::engines::{EngineLatencies, FakeHttp};
 use crate::load::error::LoadError;
 use crate::{SimConfig, SimHandle, Simulator};
 
@@ -26,8 +27,8 @@ pub struct RigConfig {
 pub struct LoadRig {
     /// The simulator.
     pub sim: SimHandle,
-    /// The fake engines.
-    pub engines: FakeEngines,
+    /// The fake engines (OpenAI-compatible STT, LLM and TTS).
+    pub engines: FakeHttp,
     api_key: String,
 }
 
@@ -41,11 +42,10 @@ impl LoadRig {
             )));
         }
         let sim = Simulator::start(config.sim).await?;
-        let engines = FakeEngines::start(FakeEnginesConfig {
-            listen: config.engines_listen,
-            api_key: config.api_key.clone(),
-            latencies: config.latencies,
-        })
+        let engines = FakeHttp::bind(
+            config.engines_listen,
+            Behaviour::for_load(config.api_key.clone(), config.latencies),
+        )
         .await?;
         Ok(LoadRig {
             sim,

@@ -1,7 +1,6 @@
-//! A whole vca-bridge daemon against vca-sim, the real PostgreSQL and Redis, for call
-//! scenario tests. The daemon runs on a runtime of its own so a test can stop it
-//! gracefully or "kill" it (drop the runtime: no cleanup runs, sockets close).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! A whole vca-bridge daemon against vca-sim, the fake providers, the real PostgreSQL and
+//! Redis, for call scenario tests. The daemon runs on a runtime of its own so a test can stop
+//! it gracefully or "kill" it (drop the runtime: no cleanup runs, sockets close).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,13 +9,12 @@ use uuid::Uuid;
 use vca_bridge::config::{Layers, Needs, Settings};
 use vca_bridge::daemon::Daemon;
 use vca_bridge::store::Store;
+use vca_sim::engines::FakeHttp;
 use vca_sim::{SimConfig, SimHandle, Simulator};
 
-#[path = "../common/mod.rs"]
-pub mod common;
-#[path = "../fake_providers/mod.rs"]
-pub mod fake_providers;
+use super::db;
 
+/// The admin token of the scenario daemons.
 pub const TOKEN: &str = "scenario-admin-token-0123456789";
 
 /// A daemon process stand-in.
@@ -24,7 +22,6 @@ pub struct DaemonProc {
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::watch::Sender<u32>>,
     done: Option<tokio::sync::oneshot::Receiver<()>>,
-    pub admin: std::net::SocketAddr,
 }
 
 impl DaemonProc {
@@ -36,15 +33,16 @@ impl DaemonProc {
             .build()
             .unwrap();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(0u32);
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         runtime.spawn(async move {
             let daemon = Daemon::start(&settings).await.expect("daemon starts");
-            let _ = addr_tx.send(daemon.admin_addr().unwrap());
+            daemon.admin_addr().expect("the admin API listens");
+            let _ = started_tx.send(());
             daemon.serve(stop_rx).await.unwrap();
             let _ = done_tx.send(());
         });
-        let admin = tokio::time::timeout(Duration::from_secs(30), addr_rx)
+        tokio::time::timeout(Duration::from_secs(30), started_rx)
             .await
             .unwrap()
             .unwrap();
@@ -52,7 +50,6 @@ impl DaemonProc {
             runtime: Some(runtime),
             stop: Some(stop_tx),
             done: Some(done_rx),
-            admin,
         }
     }
 
@@ -109,7 +106,7 @@ pub fn settings(
 ) -> Settings {
     let mut env: HashMap<String, String> = HashMap::from([
         ("VCA_DATABASE_URL".into(), database_url.to_string()),
-        ("VCA_REDIS_URL".into(), common::redis_url()),
+        ("VCA_REDIS_URL".into(), db::redis_url()),
         ("VCA_ADMIN_LISTEN".into(), "127.0.0.1:0".into()),
         ("VCA_ADMIN_TOKEN".into(), TOKEN.into()),
         ("VCA_ARI_URL".into(), format!("http://{}", sim.addr())),
@@ -137,7 +134,7 @@ pub fn settings(
 pub struct World {
     pub sim: SimHandle,
     /// The fake OpenAI-compatible / ElevenLabs server the engines talk to.
-    pub engines: fake_providers::http::FakeHttp,
+    pub engines: FakeHttp,
     extra: Vec<(String, String)>,
     pub store: Store,
     pub database_url: String,
@@ -151,8 +148,8 @@ impl World {
 
     pub async fn with(extra: &[(&str, &str)]) -> World {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
-        let engines = fake_providers::http::FakeHttp::start().await;
-        let (store, database_url) = common::store().await;
+        let engines = FakeHttp::start().await.unwrap();
+        let (store, database_url) = db::store().await;
         let daemon =
             DaemonProc::start(settings(&sim, &database_url, &engines.base_url(), extra)).await;
         let extra = extra
@@ -259,21 +256,6 @@ impl World {
         );
     }
 
-    /// Waits until the row of `channel` has `status`.
-    pub async fn wait_status(&self, channel: &str, status: &str) -> CallRow {
-        for _ in 0..400 {
-            let r = self.call_row(channel).await;
-            if r.status == status {
-                return r;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "call on {channel} never reached {status}: {:?}",
-            self.call_row(channel).await
-        );
-    }
-
     /// Waits until the call of `channel` is up with its media recorded, and returns it.
     pub async fn wait_media(&self, channel: &str) -> CallRow {
         for _ in 0..400 {
@@ -349,13 +331,4 @@ pub struct CallRow {
     pub media_channel_id: Option<String>,
     pub bridge_id: Option<String>,
     pub rtp_port: Option<i32>,
-}
-
-/// The recorded caller speech (8 kHz mono), as a simulated caller's audio.
-pub fn caller_speech() -> Vec<i16> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/asterisk/rtp/caller-speech-source.wav"
-    );
-    vca_sim::read_wav_8k_mono(std::path::Path::new(path)).unwrap()
 }

@@ -1,13 +1,11 @@
-//! Shared test fixtures: a fresh PostgreSQL database per test (so tests run in
-//! parallel), the real Redis, and the admin router driven with `oneshot`.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! The admin API as a test drives it: the router over a fresh database and the real Redis,
+//! called with `oneshot` (no socket), and the shape of its error bodies.
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
 use tower::ServiceExt;
 
 use vca_bridge::admin::{AppState, router};
@@ -15,61 +13,30 @@ use vca_bridge::config::Secret;
 use vca_bridge::store::Store;
 use vca_bridge::store::redis::RedisPool;
 
+use super::db;
+
+/// The admin token of every API under test.
 pub const TOKEN: &str = "test-admin-token-0123456789";
-
-/// The server-level URL tests create their databases through.
-pub fn admin_database_url() -> String {
-    std::env::var("VCA_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("VCA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Creates an empty database with a unique name and returns its URL.
-pub async fn fresh_database() -> String {
-    let admin = admin_database_url();
-    let name = format!("vca_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    url.to_string()
-}
-
-/// A migrated database.
-pub async fn store() -> (Store, String) {
-    let url = fresh_database().await;
-    let store = Store::connect(&Secret::new(url.clone())).await.unwrap();
-    store.migrate().await.unwrap();
-    (store, url)
-}
 
 /// The admin API over a fresh database and the real Redis.
 pub struct Api {
     pub router: Router,
     pub store: Store,
-    pub database_url: String,
 }
 
+/// The admin API with the real Redis.
 pub async fn api() -> Api {
-    api_with_redis(&redis_url()).await
+    api_with_redis(&db::redis_url()).await
 }
 
+/// The admin API with Redis at `redis` (a closed port: Redis down).
 pub async fn api_with_redis(redis: &str) -> Api {
-    let (store, database_url) = store().await;
+    let (store, _) = db::store().await;
     let redis = RedisPool::new(&Secret::new(redis)).unwrap();
     let state = AppState::new(store.clone(), redis, Secret::new(TOKEN), 91);
     Api {
         router: router(state),
         store,
-        database_url,
     }
 }
 

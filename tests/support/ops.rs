@@ -1,8 +1,7 @@
-//! Helpers shared by the operator-file tests (`tests/ops_*.rs`): paths into the
-//! repository, finding optional host tools, private temp directories, a tiny INI
+//! What the operator-file tests (`ops_asterisk_config`, `ops_systemd`) share: paths into
+//! the repository, private temp directories, a tiny INI
 //! parser for systemd units and Asterisk `.conf` files, and running the built
 //! `vca-bridge check-config` to learn which settings it knows and their defaults.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,21 +19,6 @@ pub fn repo_file(rel: &str) -> PathBuf {
 /// The text of a repository file.
 pub fn read_repo_file(rel: &str) -> String {
     std::fs::read_to_string(repo_file(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
-}
-
-/// The full path of a program found on `PATH`, if any.
-pub fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Says loudly that a test did not run, and why.
-pub fn skip(test: &str, reason: &str) {
-    println!("SKIPPED {test}: {reason}");
-    eprintln!("SKIPPED {test}: {reason}");
 }
 
 /// A private directory under the system temp dir, removed on drop.
@@ -68,8 +52,6 @@ impl Drop for TempDir {
 pub struct Section {
     /// The name between the brackets.
     pub name: String,
-    /// What follows the brackets in parentheses (`(!)`, `(tata-template)`), if anything.
-    pub options: Option<String>,
     /// `key = value` and `key => value` lines, trimmed, in order (keys may repeat).
     pub entries: Vec<(String, String)>,
 }
@@ -118,15 +100,10 @@ pub fn parse_ini(text: &str, dialect: Dialect) -> Vec<Section> {
             continue;
         }
         if let Some(rest) = line.strip_prefix('[') {
-            let (name, after) = rest.split_once(']').expect("section header closes");
-            let after = after.trim();
-            let options = after
-                .strip_prefix('(')
-                .and_then(|o| o.strip_suffix(')'))
-                .map(str::to_string);
+            // What follows the brackets (`(!)`, `(tata-template)`) is not needed.
+            let (name, _) = rest.split_once(']').expect("section header closes");
             sections.push(Section {
                 name: name.trim().to_string(),
-                options,
                 entries: Vec::new(),
             });
             continue;
