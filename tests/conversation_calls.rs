@@ -430,3 +430,44 @@ async fn a_readopted_call_continues_its_conversation() {
         .unwrap();
     assert_eq!(turn_count as usize, callers);
 }
+
+/// While speech recognition is slow (a local Whisper on a small CPU, a provider that hangs),
+/// the call's task keeps serving its other inputs: the maximum duration is reached and the
+/// goodbye spoken on time, not when the transcript would have come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_duration_limit_is_served_while_recognition_is_still_running() {
+    if !espeak_or_skip() {
+        return;
+    }
+    let w = World::with(&[("VCA_STT_TIMEOUT_MS", "30000")]).await;
+    // The profile's shortest allowed limit: 10 s.
+    w.tenant(DID, 5, 10).await;
+    // The transcription answers only after 25 s.
+    w.engines.script(
+        Route::Transcriptions,
+        [Reply::SlowStart(Duration::from_secs(25))],
+    );
+    let started = std::time::Instant::now();
+    let mut call = w.sim.place_call(
+        CallSpec::new(DID, "+15551234567")
+            .pause(Duration::from_secs(2))
+            .speech(caller_speech())
+            .hangup(HangupWhen::After(Duration::from_secs(60))),
+    );
+    let ch = call.id().to_string();
+    ended(&mut call).await;
+    let took = started.elapsed();
+    let row = w.final_row(&ch).await;
+    assert_eq!(row.end_reason.as_deref(), Some("max_duration"));
+    assert!(
+        took < Duration::from_secs(24),
+        "the call ended {took:?} after it began: it waited for recognition (25 s)"
+    );
+    assert_eq!(w.engines.count(Route::Transcriptions), 1);
+    let rows = turns(&w, row.id).await;
+    assert!(
+        rows.iter()
+            .any(|t| t.speaker == "agent" && t.text.contains("Goodbye")),
+        "the goodbye was spoken: {rows:?}"
+    );
+}

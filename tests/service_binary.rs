@@ -7,7 +7,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use vca_sim::engines::http::FakeHttp;
+use vca_sim::engines::http::{FakeHttp, Route};
 use vca_sim::{CallSpec, HangupWhen, SimConfig, Simulator};
 
 use crate::support::db;
@@ -186,4 +186,134 @@ async fn notifies_systemd_logs_calls_and_drains_on_sigterm() {
         }
     }
     assert_eq!(call_lines, 3, "{logs}");
+}
+
+/// The sum of every series of a metric's `_count` in a Prometheus text page.
+fn metric_count(page: &str, name: &str) -> u64 {
+    let prefix = format!("{name}_count");
+    page.lines()
+        .filter(|l| l.starts_with(&prefix) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
+}
+
+/// Each engine latency is recorded once per request, by the provider: the daemon runs in a
+/// process of its own (metrics are process-wide), every engine is a fake server that counts
+/// its requests, and after a call of several turns each histogram's count equals them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_latencies_are_recorded_once_per_request() {
+    let sim = Simulator::start(SimConfig {
+        password: ARI_PASSWORD.into(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let engines = FakeHttp::start().await.unwrap();
+    let (store, db) = db::store().await;
+    let tid: (uuid::Uuid,) =
+        sqlx::query_as("INSERT INTO tenants (name) VALUES ('Acme') RETURNING id")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    sqlx::query("INSERT INTO phone_numbers (tenant_id, did_number) VALUES ($1, '+918012345678')")
+        .bind(tid.0)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO ai_profiles (tenant_id, name, system_prompt, greeting, is_default) VALUES ($1, 'p', 'x', 'Hello!', true)")
+        .bind(tid.0)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VCA_DATABASE_URL", &db)
+        .env("VCA_REDIS_URL", db::redis_url())
+        .env("VCA_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("VCA_ADMIN_TOKEN", TOKEN)
+        .env("VCA_ARI_URL", format!("http://{}", sim.addr()))
+        .env("VCA_ARI_USERNAME", "vca")
+        .env("VCA_ARI_PASSWORD", ARI_PASSWORD)
+        .env("VCA_MEDIA_FORMAT", "alaw")
+        .env("VCA_STT_BASE_URL", engines.base_url())
+        .env("VCA_STT_API_KEY", engines.api_key())
+        .env("VCA_LLM_PROVIDER", "openai")
+        .env("VCA_LLM_BASE_URL", engines.base_url())
+        .env("VCA_LLM_API_KEY", engines.api_key())
+        .env("VCA_TTS_PROVIDER", "openai")
+        .env("VCA_TTS_BASE_URL", engines.base_url())
+        .env("VCA_TTS_API_KEY", engines.api_key())
+        .env("VCA_DRAIN_TIMEOUT_SECONDS", "0")
+        .env("VCA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), sim.wait_websocket())
+        .await
+        .expect("the daemon connects");
+    let speech = crate::support::sim::caller_speech();
+    let mut call = sim.place_call(
+        CallSpec::new("+918012345678", "+919876543210")
+            .pause(Duration::from_millis(2500))
+            .speech(speech.clone())
+            .pause(Duration::from_secs(6))
+            .speech(speech)
+            .hangup(HangupWhen::AfterAudio(Duration::from_secs(6))),
+    );
+    tokio::time::timeout(Duration::from_secs(90), call.ended())
+        .await
+        .unwrap();
+    loop {
+        let (ended,): (bool,) =
+            sqlx::query_as("SELECT ended_at IS NOT NULL FROM calls WHERE channel_id = $1")
+                .bind(call.id())
+                .fetch_one(store.pool())
+                .await
+                .unwrap_or((false,));
+        if ended {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let transcriptions = engines.count(Route::Transcriptions) as u64;
+    let chats = engines.count(Route::Chat) as u64;
+    let speeches = engines.count(Route::Speech) as u64;
+    assert!(transcriptions >= 2, "two turns at least: {transcriptions}");
+    assert!(
+        chats >= 2 && speeches >= 3,
+        "{chats} chats, {speeches} speeches"
+    );
+    assert_eq!(
+        metric_count(&page, "vca_stt_final_latency_seconds"),
+        transcriptions,
+        "{page}"
+    );
+    assert_eq!(
+        metric_count(&page, "vca_llm_first_token_seconds"),
+        chats,
+        "{page}"
+    );
+    assert_eq!(
+        metric_count(&page, "vca_tts_first_audio_seconds"),
+        speeches,
+        "{page}"
+    );
+    assert_eq!(
+        metric_count(&page, "vca_turn_latency_seconds"),
+        chats,
+        "{page}"
+    );
 }
