@@ -16,6 +16,59 @@ const BIN: &str = env!("CARGO_BIN_EXE_vca-bridge");
 const TOKEN: &str = "binary-test-admin-token-0123456789";
 const ARI_PASSWORD: &str = "binary-test-ari-secret";
 
+/// A tenant with the DID +918012345678 and a default profile that greets with "Hello!".
+async fn seed_tenant(store: &vca_bridge::store::Store) -> (uuid::Uuid,) {
+    let tid: (uuid::Uuid,) =
+        sqlx::query_as("INSERT INTO tenants (name) VALUES ('Acme') RETURNING id")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    sqlx::query("INSERT INTO phone_numbers (tenant_id, did_number) VALUES ($1, '+918012345678')")
+        .bind(tid.0)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO ai_profiles (tenant_id, name, system_prompt, greeting, is_default) VALUES ($1, 'p', 'x', 'Hello!', true)")
+        .bind(tid.0)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    tid
+}
+
+/// `vca-bridge run` with a clean environment pointed at the database, Redis, the simulator
+/// and the admin port; engines and logging are the caller's to add.
+fn daemon(db_url: &str, sim: &vca_sim::SimHandle, port: u16) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VCA_DATABASE_URL", db_url)
+        .env("VCA_REDIS_URL", db::redis_url())
+        .env("VCA_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("VCA_ADMIN_TOKEN", TOKEN)
+        .env("VCA_ARI_URL", format!("http://{}", sim.addr()))
+        .env("VCA_ARI_USERNAME", "vca")
+        .env("VCA_ARI_PASSWORD", ARI_PASSWORD);
+    cmd
+}
+
+/// Waits until the call row of `channel` is final.
+async fn wait_final(store: &vca_bridge::store::Store, channel: &str) {
+    loop {
+        let r: (bool,) =
+            sqlx::query_as("SELECT ended_at IS NOT NULL FROM calls WHERE channel_id = $1")
+                .bind(channel)
+                .fetch_one(store.pool())
+                .await
+                .unwrap_or((false,));
+        if r.0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -34,21 +87,7 @@ async fn notifies_systemd_logs_calls_and_drains_on_sigterm() {
     .unwrap();
     let engines = FakeHttp::start().await.unwrap();
     let (store, db) = db::store().await;
-    let tid: (uuid::Uuid,) =
-        sqlx::query_as("INSERT INTO tenants (name) VALUES ('Acme') RETURNING id")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-    sqlx::query("INSERT INTO phone_numbers (tenant_id, did_number) VALUES ($1, '+918012345678')")
-        .bind(tid.0)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO ai_profiles (tenant_id, name, system_prompt, greeting, is_default) VALUES ($1, 'p', 'x', 'Hello!', true)")
-        .bind(tid.0)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    let tid = seed_tenant(&store).await;
 
     let dir = std::env::temp_dir().join(format!("vca-notify-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -59,19 +98,9 @@ async fn notifies_systemd_logs_calls_and_drains_on_sigterm() {
         .unwrap();
 
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+    let mut child = daemon(&db, &sim, port)
         .env("NOTIFY_SOCKET", &socket_path)
         .env("WATCHDOG_USEC", "1000000")
-        .env("VCA_DATABASE_URL", &db)
-        .env("VCA_REDIS_URL", db::redis_url())
-        .env("VCA_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("VCA_ADMIN_TOKEN", TOKEN)
-        .env("VCA_ARI_URL", format!("http://{}", sim.addr()))
-        .env("VCA_ARI_USERNAME", "vca")
-        .env("VCA_ARI_PASSWORD", ARI_PASSWORD)
         .env("VCA_STT_BASE_URL", engines.base_url())
         .env("VCA_STT_API_KEY", engines.api_key())
         .env("VCA_LLM_PROVIDER", "echo")
@@ -127,19 +156,7 @@ async fn notifies_systemd_logs_calls_and_drains_on_sigterm() {
     tokio::time::timeout(Duration::from_secs(30), call.ended())
         .await
         .unwrap();
-    let (ended,): (bool,) = loop {
-        let r: (bool,) =
-            sqlx::query_as("SELECT ended_at IS NOT NULL FROM calls WHERE channel_id = $1")
-                .bind(call.id())
-                .fetch_one(store.pool())
-                .await
-                .unwrap_or((false,));
-        if r.0 {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(ended);
+    wait_final(&store, call.id()).await;
 
     // SIGTERM: STOPPING=1, then a clean exit.
     let status = Command::new("kill")
@@ -211,33 +228,9 @@ async fn engine_latencies_are_recorded_once_per_request() {
     .unwrap();
     let engines = FakeHttp::start().await.unwrap();
     let (store, db) = db::store().await;
-    let tid: (uuid::Uuid,) =
-        sqlx::query_as("INSERT INTO tenants (name) VALUES ('Acme') RETURNING id")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-    sqlx::query("INSERT INTO phone_numbers (tenant_id, did_number) VALUES ($1, '+918012345678')")
-        .bind(tid.0)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO ai_profiles (tenant_id, name, system_prompt, greeting, is_default) VALUES ($1, 'p', 'x', 'Hello!', true)")
-        .bind(tid.0)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    seed_tenant(&store).await;
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("VCA_DATABASE_URL", &db)
-        .env("VCA_REDIS_URL", db::redis_url())
-        .env("VCA_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("VCA_ADMIN_TOKEN", TOKEN)
-        .env("VCA_ARI_URL", format!("http://{}", sim.addr()))
-        .env("VCA_ARI_USERNAME", "vca")
-        .env("VCA_ARI_PASSWORD", ARI_PASSWORD)
+    let mut child = daemon(&db, &sim, port)
         .env("VCA_MEDIA_FORMAT", "alaw")
         .env("VCA_STT_BASE_URL", engines.base_url())
         .env("VCA_STT_API_KEY", engines.api_key())
@@ -268,18 +261,7 @@ async fn engine_latencies_are_recorded_once_per_request() {
     tokio::time::timeout(Duration::from_secs(90), call.ended())
         .await
         .unwrap();
-    loop {
-        let (ended,): (bool,) =
-            sqlx::query_as("SELECT ended_at IS NOT NULL FROM calls WHERE channel_id = $1")
-                .bind(call.id())
-                .fetch_one(store.pool())
-                .await
-                .unwrap_or((false,));
-        if ended {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_final(&store, call.id()).await;
     let page = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await
         .unwrap()
