@@ -10,7 +10,9 @@ use vca_bridge::config::Secret;
 use vca_bridge::engines::EngineError;
 use vca_bridge::engines::llm::echo::EchoChat;
 use vca_bridge::engines::llm::openai::{OpenAiChat, OpenAiChatConfig};
-use vca_bridge::engines::llm::{ChatCompletion, ChatMessage, ChatRequest, LlmEvent, LlmStream};
+use vca_bridge::engines::llm::{
+    ChatCompletion, ChatMessage, ChatRequest, LlmEvent, LlmStream, ToolCall, ToolSpec,
+};
 use vca_bridge::engines::resilience::{BreakerPolicy, Guard, ManualClock, RetryPolicy, Timeouts};
 use vca_sim::engines::http::{FakeHttp, Reply, Route};
 
@@ -79,6 +81,7 @@ async fn collect(mut stream: LlmStream) -> (String, Result<LlmEvent, EngineError
                 assert!(stream.next().await.is_none(), "nothing after Done");
                 return (text, Ok(done));
             }
+            Ok(LlmEvent::ToolCalls(calls)) => panic!("unexpected tool calls {calls:?}"),
             Err(e) => return (text, Err(e)),
         }
     }
@@ -325,4 +328,142 @@ async fn echo_repeats_the_caller_word_by_word() {
     assert_eq!(deltas.concat(), "You said: Can I book a table?");
     assert_eq!(deltas.len(), 7, "one event per word");
     assert_eq!(echo.name(), "echo");
+}
+
+fn booking_tool() -> ToolSpec {
+    ToolSpec {
+        name: "book_table".into(),
+        description: "Books a table.".into(),
+        parameters: serde_json::json!({"type": "object",
+            "properties": {"party": {"type": "integer"}, "time": {"type": "string"}},
+            "required": ["party", "time"]}),
+    }
+}
+
+#[tokio::test]
+async fn tool_calls_split_across_chunks_are_assembled_per_index() {
+    let fake = FakeHttp::start().await.unwrap();
+    let llm = provider(&fake, &ManualClock::new(), retry());
+    fake.script(
+        Route::Chat,
+        [Reply::ToolCalls {
+            before: "Let me check.".into(),
+            calls: vec![
+                (
+                    "book_table".into(),
+                    r#"{"party": 4, "time": "20:00"}"#.into(),
+                ),
+                ("end_call".into(), "{}".into()),
+            ],
+        }],
+    );
+    let mut req = request();
+    req.tools = vec![booking_tool()];
+    let mut stream = llm.stream_chat(req).await.unwrap();
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    let mut finish = None;
+    while let Some(item) = stream.next().await {
+        match item.unwrap() {
+            LlmEvent::Delta(d) => text.push_str(&d),
+            LlmEvent::ToolCalls(c) => calls = c,
+            LlmEvent::Done { finish_reason, .. } => finish = finish_reason,
+        }
+    }
+    assert_eq!(text, "Let me check.");
+    assert_eq!(
+        calls,
+        [
+            ToolCall {
+                id: "call_0_fake".into(),
+                name: "book_table".into(),
+                arguments: r#"{"party": 4, "time": "20:00"}"#.into()
+            },
+            ToolCall {
+                id: "call_1_fake".into(),
+                name: "end_call".into(),
+                arguments: "{}".into()
+            },
+        ]
+    );
+    assert_eq!(finish.as_deref(), Some("tool_calls"));
+    let sent: Value = serde_json::from_slice(&fake.received()[0].body).unwrap();
+    assert_eq!(sent["tool_choice"], "auto");
+    assert_eq!(sent["tools"][0]["type"], "function");
+    assert_eq!(sent["tools"][0]["function"]["name"], "book_table");
+    assert_eq!(
+        sent["tools"][0]["function"]["parameters"]["required"][0],
+        "party"
+    );
+}
+
+#[tokio::test]
+async fn tool_results_go_back_as_the_api_wants_them() {
+    let fake = FakeHttp::start().await.unwrap();
+    let llm = provider(&fake, &ManualClock::new(), retry());
+    let call = ToolCall {
+        id: "call_9".into(),
+        name: "book_table".into(),
+        arguments: r#"{"party":2}"#.into(),
+    };
+    let req = ChatRequest {
+        system: "You book tables.".into(),
+        history: vec![
+            ChatMessage::user("Two people at eight"),
+            ChatMessage::assistant_calling("", vec![call]),
+            ChatMessage::tool_result("call_9", r#"{"booked":true}"#),
+        ],
+        tools: vec![booking_tool()],
+        ..ChatRequest::default()
+    };
+    let (text, done) = collect(llm.stream_chat(req).await.unwrap()).await;
+    assert!(
+        done.is_ok() && !text.is_empty(),
+        "the fake accepted the history"
+    );
+    let sent: Value = serde_json::from_slice(&fake.received()[0].body).unwrap();
+    // max_history is 2: the system prompt, then the call and its result.
+    let m = &sent["messages"];
+    assert_eq!(m[1]["role"], "assistant");
+    assert!(m[1]["content"].is_null());
+    assert_eq!(m[1]["tool_calls"][0]["id"], "call_9");
+    assert_eq!(m[1]["tool_calls"][0]["type"], "function");
+    assert_eq!(
+        m[1]["tool_calls"][0]["function"]["arguments"],
+        r#"{"party":2}"#
+    );
+    assert_eq!(m[2]["role"], "tool");
+    assert_eq!(m[2]["tool_call_id"], "call_9");
+    assert_eq!(m[2]["content"], r#"{"booked":true}"#);
+}
+
+#[tokio::test]
+async fn a_history_cut_by_max_history_never_starts_with_a_tool_result() {
+    let fake = FakeHttp::start().await.unwrap();
+    // max_history is 2: the last two messages would be [tool, user].
+    let llm = provider(&fake, &ManualClock::new(), retry());
+    let call = ToolCall {
+        id: "c".into(),
+        name: "book_table".into(),
+        arguments: "{}".into(),
+    };
+    let req = ChatRequest {
+        history: vec![
+            ChatMessage::user("Book"),
+            ChatMessage::assistant_calling("Checking.", vec![call]),
+            ChatMessage::tool_result("c", "ok"),
+            ChatMessage::user("Thanks"),
+        ],
+        ..ChatRequest::default()
+    };
+    let (_, done) = collect(llm.stream_chat(req).await.unwrap()).await;
+    assert!(done.is_ok(), "{done:?}");
+    let sent: Value = serde_json::from_slice(&fake.received()[0].body).unwrap();
+    let roles: Vec<&str> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user"]);
 }

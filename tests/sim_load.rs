@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use vca_bridge::config::{Layers, Needs, Settings};
 use vca_bridge::engines::EngineError;
 use vca_bridge::engines::build_engines;
-use vca_bridge::engines::llm::{ChatMessage, ChatRequest, LlmEvent, Role};
+use vca_bridge::engines::llm::{ChatMessage, ChatRequest, LlmEvent};
 use vca_bridge::engines::stt::SttOptions;
 use vca_bridge::engines::tts::TtsRequest;
 use vca_media::g711::Law;
@@ -79,10 +79,7 @@ async fn fake_engines_serve_the_daemons_openai_providers() {
         .llm
         .stream_chat(ChatRequest {
             system: "You are helpful.".into(),
-            history: vec![ChatMessage {
-                role: Role::User,
-                content: "Hello?".into(),
-            }],
+            history: vec![ChatMessage::user("Hello?")],
             ..ChatRequest::default()
         })
         .await
@@ -97,6 +94,7 @@ async fn fake_engines_serve_the_daemons_openai_providers() {
                 text.push_str(&d);
             }
             LlmEvent::Done { usage: u, .. } => usage = Some(u),
+            LlmEvent::ToolCalls(c) => panic!("no tools were offered: {c:?}"),
         }
     }
     assert_eq!(text, REPLY_TEXT);
@@ -139,10 +137,7 @@ async fn fake_engines_refuse_a_wrong_key() {
         .llm
         .stream_chat(ChatRequest {
             system: String::new(),
-            history: vec![ChatMessage {
-                role: Role::User,
-                content: "Hi".into(),
-            }],
+            history: vec![ChatMessage::user("Hi")],
             ..ChatRequest::default()
         })
         .await

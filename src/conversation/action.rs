@@ -1,7 +1,7 @@
 //! What [`Conversation`](super::Conversation) asks its driver to do ([`Action`]), what it
 //! reports for metrics ([`Observation`]), and the ids that tie inputs to earlier actions.
 
-use crate::engines::llm::ChatRequest;
+use crate::engines::llm::{ChatRequest, ToolCall};
 use crate::media::playout::PlayoutId;
 use crate::store::EndReason;
 use crate::store::transcript::UsageDelta;
@@ -44,6 +44,8 @@ pub enum Observation {
     BargeIn,
     /// A fallback line was spoken, or a sentence skipped (`stt`, `llm`, `llm_slow`, `tts_skip`).
     Fallback(&'static str),
+    /// A key the profile maps was pressed (`transfer`, `hangup`, `repeat`).
+    Key(&'static str),
 }
 
 /// What the driver must do, in the order given.
@@ -92,6 +94,22 @@ pub enum Action {
     SaveState,
     /// Count this.
     Observe(Observation),
+    /// Run this tenant tool (its arguments as the model wrote them); answer with
+    /// [`Conversation::handle_tool_result`](super::Conversation::handle_tool_result).
+    CallTool(ToolCall),
+    /// Hand the caller to this transfer target; the announce has been spoken. Answer with
+    /// `handle_transfer_failed` (the conversation goes on) or `handle_transfer_done`.
+    Transfer {
+        /// The target's name.
+        target: String,
+    },
+    /// Record a call event.
+    Event {
+        /// Its kind (`transfer_requested`, `keypad`, …).
+        kind: &'static str,
+        /// Its details.
+        details: serde_json::Value,
+    },
     /// The conversation is over: hang the call up for this reason. Nothing follows.
     HangUp(EndReason),
 }

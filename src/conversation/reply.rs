@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::engines::llm::ToolCall;
 use crate::media::playout::{FlushReport, PlayoutId};
 use crate::store::EndReason;
 
@@ -26,8 +27,13 @@ pub(super) enum Purpose {
         /// End of the caller's speech, ms from the answer.
         caller_end_ms: u64,
     },
-    /// An apology (recognition failed, the model failed or was too slow).
+    /// The model's answer after tools were called (its latency was counted before).
+    Continuation,
+    /// An apology (recognition failed, the model failed or was too slow), a filler while a
+    /// tool runs, the last turn said again.
     Fallback,
+    /// What is said before handing the caller to a transfer target.
+    Announce,
     /// The goodbye; the call ends for this reason once it has played.
     Goodbye(EndReason),
 }
@@ -67,6 +73,10 @@ pub(super) struct Reply {
     pub(super) started_ms: Option<u64>,
     /// An answer with no audio queued by then is replaced by the fallback line.
     pub(super) deadline: Option<Instant>,
+    /// The tools the model asked for in this reply.
+    pub(super) tool_calls: Vec<ToolCall>,
+    /// Which model round of the caller's turn this is (1 = the first answer).
+    pub(super) round: u8,
 }
 
 impl Reply {
@@ -81,6 +91,8 @@ impl Reply {
             sentences: Vec::new(),
             started_ms: None,
             deadline: Some(deadline),
+            tool_calls: Vec::new(),
+            round: 1,
         }
     }
 
@@ -95,6 +107,8 @@ impl Reply {
             sentences: Vec::new(),
             started_ms: None,
             deadline: None,
+            tool_calls: Vec::new(),
+            round: 0,
         }
     }
 

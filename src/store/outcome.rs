@@ -69,6 +69,8 @@ pub enum EndReason {
     CallerGoodbye,
     /// The model marked the conversation complete.
     AgentEnded,
+    /// The caller pressed the key that ends the call; the agent said goodbye.
+    KeypadHangup,
     /// The profile's `max_turns` was reached.
     MaxTurns,
     /// The profile's `max_duration_seconds` was reached.
@@ -105,6 +107,7 @@ impl EndReason {
             EndReason::CallerHangupDuringSetup => "caller_hangup_during_setup",
             EndReason::CallerGoodbye => "caller_goodbye",
             EndReason::AgentEnded => "agent_ended",
+            EndReason::KeypadHangup => "keypad_hangup",
             EndReason::MaxTurns => "max_turns",
             EndReason::MaxDuration => "max_duration",
             EndReason::DaemonShutdown => "daemon_shutdown",
@@ -131,6 +134,7 @@ impl EndReason {
             | EndReason::CallerHangupDuringSetup
             | EndReason::CallerGoodbye
             | EndReason::AgentEnded
+            | EndReason::KeypadHangup
             | EndReason::MaxTurns
             | EndReason::MaxDuration
             | EndReason::DaemonShutdown

@@ -237,6 +237,22 @@ impl LiveCall {
                 Action::AddUsage(delta) => self.journal.usage(delta),
                 Action::SaveState => self.journal.state(self.conversation.state().clone()),
                 Action::Observe(o) => observe(o),
+                Action::Event { kind, details } => self.journal.event(kind, details),
+                Action::CallTool(call) => {
+                    // Wired to the tool executor with issue 12's call path.
+                    let now = self.clock.now();
+                    self.conversation.handle_tool_result(
+                        now,
+                        &call.id,
+                        false,
+                        "tools are not available",
+                    );
+                }
+                Action::Transfer { target } => {
+                    tracing::warn!(target = %target, "transfers are not available yet");
+                    let now = self.clock.now();
+                    self.conversation.handle_transfer_failed(now, "failed");
+                }
                 Action::HangUp(reason) => {
                     tracing::info!(reason = %reason, "the agent ends the call");
                     self.end(reason);
@@ -315,6 +331,9 @@ impl LiveCall {
                     "dtmf",
                     serde_json::json!({"digit": d.digit, "duration_ms": d.duration_ms}),
                 );
+                if let Some(digit) = d.digit.chars().next() {
+                    self.conversation.handle_dtmf(self.clock.now(), digit);
+                }
                 None
             }
             _ => None,
@@ -357,6 +376,9 @@ impl LiveCall {
         };
         match output {
             ModelOutput::Text(text) => self.conversation.handle_reply_text(now, reply, &text),
+            ModelOutput::ToolCalls(calls) => {
+                self.conversation.handle_reply_tool_calls(now, reply, calls);
+            }
             ModelOutput::Done(usage) => {
                 self.model = None;
                 self.conversation.handle_reply_done(now, reply, Some(usage));
@@ -407,6 +429,9 @@ fn observe(observation: Observation) {
         Observation::BargeIn => {
             tracing::info!("caller barged in; reply cut");
             metrics::counter!("vca_barge_ins_total").increment(1);
+        }
+        Observation::Key(action) => {
+            metrics::counter!("vca_keypad_actions_total", "action" => action).increment(1);
         }
         Observation::Fallback(kind) => {
             tracing::info!(kind, "speaking a fallback line");

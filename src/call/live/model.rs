@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 
 use crate::conversation::ReplyId;
 use crate::engines::EngineError;
-use crate::engines::llm::{ChatCompletion, ChatRequest, LlmEvent, LlmStream, TokenUsage};
+use crate::engines::llm::{ChatCompletion, ChatRequest, LlmEvent, LlmStream, TokenUsage, ToolCall};
 
 type Opening = Pin<Box<dyn Future<Output = Result<LlmStream, EngineError>> + Send>>;
 
@@ -24,6 +24,8 @@ enum Stage {
 pub(crate) enum ModelOutput {
     /// More text.
     Text(String),
+    /// The model asks for tools to be called; `Done` follows.
+    ToolCalls(Vec<ToolCall>),
     /// The reply is complete.
     Done(TokenUsage),
     /// It failed; nothing more follows.
@@ -58,6 +60,7 @@ impl ModelReply {
                 },
                 Stage::Streaming(stream) => match stream.next().await {
                     Some(Ok(LlmEvent::Delta(text))) => return ModelOutput::Text(text),
+                    Some(Ok(LlmEvent::ToolCalls(calls))) => return ModelOutput::ToolCalls(calls),
                     Some(Ok(LlmEvent::Done { usage, .. })) => {
                         self.stage = Stage::Over;
                         return ModelOutput::Done(usage);

@@ -8,11 +8,18 @@
 //!
 //! Driving it (quinn-proto's order): feed one input, drain `poll_action` until `None`,
 //! then wait for the next input or the deadline from `poll_timeout`.
+//!
+//! The rules of the agent's actions live beside this file: [`keypad`] (the caller's keys),
+//! [`tools`] (tool rounds of the model), [`transfer`] (handing the caller to a person).
+
+pub(crate) mod keypad;
+pub(crate) mod tools;
+mod transfer;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::engines::llm::{ChatMessage, ChatRequest, TokenUsage};
+use crate::engines::llm::{ChatRequest, TokenUsage, ToolCall};
 use crate::media::playout::{FlushReport, PlayoutId};
 use crate::store::EndReason;
 use crate::store::transcript::UsageDelta;
@@ -23,6 +30,8 @@ use super::profile::AgentProfile;
 use super::reply::{Purpose, Reply};
 use super::sentences::SentenceSplitter;
 use super::state::ConversationState;
+use keypad::Keypad;
+use tools::ToolRound;
 
 /// The longest the caller waits, from the end of their turn being detected (recognition
 /// included), for the first sentence of the reply before a fallback line is spoken instead.
@@ -59,7 +68,11 @@ enum Phase {
         reason: EndReason,
         hang_up_by: Instant,
     },
-    /// Over: hung up by us or by the caller. Only a late transcript is still written.
+    /// The caller is being handed to `target`: the announce plays (`handed_over` false),
+    /// then the driver transfers. No turns are taken.
+    Transferring { target: String, handed_over: bool },
+    /// Over: hung up by us or by the caller, or transferred. Only a late transcript is
+    /// still written.
     Closed,
 }
 
@@ -79,6 +92,10 @@ pub struct Conversation {
     /// Utterances that ended while another was being transcribed, oldest first.
     waiting: VecDeque<Recognition>,
     reply: Option<Reply>,
+    /// Keys being collected into a caller turn.
+    keypad: Option<Keypad>,
+    /// Tools the model called in this turn, until their results go back to it.
+    tool_round: Option<ToolRound>,
     actions: VecDeque<Action>,
 }
 
@@ -98,6 +115,8 @@ impl Conversation {
             recognising: None,
             waiting: VecDeque::new(),
             reply: None,
+            keypad: None,
+            tool_round: None,
             actions: VecDeque::new(),
         }
     }
@@ -159,6 +178,7 @@ impl Conversation {
             // The caller spoke on while we prepared or spoke a reply: theirs wins.
             self.stop_reply(now, None);
         }
+        self.tool_round = None;
         let recognition = Recognition {
             id: UtteranceId(self.take_id()),
             start_ms,
@@ -203,7 +223,13 @@ impl Conversation {
         if !is_speech(text) {
             return;
         }
-        self.write_turn(Speaker::Caller, text, done.start_ms, done.end_ms, false);
+        self.take_caller_turn(now, text, done, talking && !more_coming);
+    }
+
+    /// A turn of the caller (words or keys): written, into the history, counted, and —
+    /// when `answer` — answered (a goodbye is answered with ours).
+    fn take_caller_turn(&mut self, now: Instant, text: &str, turn: Recognition, answer: bool) {
+        self.write_turn(Speaker::Caller, text, turn.start_ms, turn.end_ms, false);
         self.state.history.push(Speaker::Caller, text);
         self.state.turn_count += 1;
         self.actions.push_back(Action::AddUsage(UsageDelta {
@@ -211,14 +237,14 @@ impl Conversation {
             ..UsageDelta::default()
         }));
         self.actions.push_back(Action::Observe(Observation::Turn));
-        if !talking || more_coming {
+        if !answer {
             // Written; the answer waits for the caller to finish (or never comes).
             return;
         }
         if is_goodbye(text) {
             self.say_goodbye(now, EndReason::CallerGoodbye, GOODBYE_LIMIT);
         } else {
-            self.start_answer(now, done);
+            self.start_answer(now, turn.end_ms, turn.heard_at, 1);
         }
     }
 
@@ -252,6 +278,14 @@ impl Conversation {
                 ..UsageDelta::default()
             }));
         }
+        if self
+            .reply
+            .as_ref()
+            .is_some_and(|r| !r.tool_calls.is_empty())
+        {
+            self.begin_tool_round(now);
+            return;
+        }
         let nothing_said = self.reply.as_ref().is_some_and(|r| !r.has_sentences());
         if nothing_said && !asks_to_end {
             // An empty answer would leave the caller in silence.
@@ -261,10 +295,20 @@ impl Conversation {
         if asks_to_end && let Some(r) = self.reply.as_mut() {
             r.purpose = match r.purpose {
                 Purpose::Answer { caller_end_ms } => Purpose::EndingAnswer { caller_end_ms },
+                Purpose::Continuation => Purpose::EndingAnswer {
+                    caller_end_ms: u64::MAX,
+                },
                 ref other => other.clone(),
             };
         }
         self.complete_reply_if_done(now);
+    }
+
+    /// The model asks for `calls` in `reply` (its `handle_reply_done` follows).
+    pub fn handle_reply_tool_calls(&mut self, _now: Instant, reply: ReplyId, calls: Vec<ToolCall>) {
+        if let Some(r) = self.reply.as_mut().filter(|r| r.id == reply) {
+            r.tool_calls.extend(calls);
+        }
     }
 
     /// The model failed on `reply`. Sentences it already gave are still spoken; if there
@@ -295,6 +339,7 @@ impl Conversation {
         r.deadline = None;
         if let Purpose::Answer { caller_end_ms } | Purpose::EndingAnswer { caller_end_ms } =
             r.purpose
+            && caller_end_ms != u64::MAX
         {
             let latency = now_ms.saturating_sub(caller_end_ms);
             self.state.turn_latencies_ms.push(latency);
@@ -346,6 +391,13 @@ impl Conversation {
                 self.stop_reply(now, flushed.as_ref());
                 self.close(reason);
             }
+            Phase::Transferring {
+                handed_over: false, ..
+            } if flushed.is_some() && self.reply.is_some() => {
+                // The announce was cut off: transfer now.
+                self.stop_reply(now, flushed.as_ref());
+                self.hand_over();
+            }
             _ => {}
         }
     }
@@ -354,7 +406,7 @@ impl Conversation {
     /// too long. Call it at (or after) [`Self::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
         match &self.phase {
-            Phase::Closed => return,
+            Phase::Closed | Phase::Transferring { .. } => return,
             Phase::Ending { reason, hang_up_by } => {
                 if now >= *hang_up_by {
                     let reason = reason.clone();
@@ -379,6 +431,8 @@ impl Conversation {
         if too_slow {
             self.replace_reply_with_fallback(now, Fallback::LlmSlow);
         }
+        self.keypad_timeout(now);
+        self.tools_timeout(now);
     }
 
     /// The daemon is shutting down: say goodbye and end the call.
@@ -399,6 +453,8 @@ impl Conversation {
             self.stop_reply(now, None);
         }
         self.waiting.clear();
+        self.keypad = None;
+        self.tool_round = None;
         self.phase = Phase::Closed;
     }
 
@@ -412,12 +468,17 @@ impl Conversation {
     /// When [`Self::handle_timeout`] is next due, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
-            Phase::Closed => None,
+            Phase::Closed | Phase::Transferring { .. } => None,
             Phase::Ending { hang_up_by, .. } => Some(*hang_up_by),
-            Phase::Talking => {
-                let reply_deadline = self.reply.as_ref().and_then(|r| r.deadline);
-                Some(reply_deadline.map_or(self.max_at, |d| d.min(self.max_at)))
-            }
+            Phase::Talking => [
+                Some(self.max_at),
+                self.reply.as_ref().and_then(|r| r.deadline),
+                self.keypad.as_ref().map(Keypad::deadline),
+                self.tool_round.as_ref().and_then(ToolRound::filler_at),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
         }
     }
 
@@ -436,12 +497,19 @@ impl Conversation {
         self.recognising = Some(recognition);
     }
 
-    fn start_answer(&mut self, now: Instant, turn: Recognition) {
+    /// Asks the model to answer; `round` counts the model rounds of this caller turn (tool
+    /// results go back as the next round; the last allowed round is offered no tools).
+    fn start_answer(&mut self, now: Instant, caller_end_ms: u64, heard_at: Instant, round: u8) {
         if self.reply.is_some() {
             self.stop_reply(now, None);
         }
         let id = ReplyId(self.take_id());
-        let deadline = (turn.heard_at + REPLY_DEADLINE).max(now + MIN_REPLY_BUDGET);
+        let deadline = (heard_at + REPLY_DEADLINE).max(now + MIN_REPLY_BUDGET);
+        let tools = if round <= tools::MAX_TOOL_ROUNDS {
+            self.profile.tools.specs(&self.profile.targets)
+        } else {
+            Vec::new()
+        };
         let request = ChatRequest {
             system: self.profile.system_prompt.clone(),
             history: self
@@ -449,22 +517,21 @@ impl Conversation {
                 .history
                 .turns()
                 .iter()
-                .map(|t| match t.speaker {
-                    Speaker::Caller => ChatMessage::user(t.text.clone()),
-                    Speaker::Agent => ChatMessage::assistant(t.text.clone()),
-                })
+                .map(|t| t.to_message())
                 .collect(),
             model: self.profile.llm_model.clone(),
             max_tokens: None,
             temperature: None,
+            tools,
         };
-        self.reply = Some(Reply::from_model(
-            id,
-            Purpose::Answer {
-                caller_end_ms: turn.end_ms,
-            },
-            deadline,
-        ));
+        let purpose = if round == 1 {
+            Purpose::Answer { caller_end_ms }
+        } else {
+            Purpose::Continuation
+        };
+        let mut reply = Reply::from_model(id, purpose, deadline);
+        reply.round = round;
+        self.reply = Some(reply);
         self.actions
             .push_back(Action::StartReply { reply: id, request });
     }
@@ -526,6 +593,8 @@ impl Conversation {
         if self.reply.is_some() {
             self.stop_reply(now, None);
         }
+        self.keypad = None;
+        self.tool_round = None;
         self.phase = Phase::Ending {
             reason: reason.clone(),
             hang_up_by: now + limit,
@@ -551,19 +620,31 @@ impl Conversation {
                 now_ms,
                 false,
             );
-            self.state.history.push(Speaker::Agent, &spoken);
+            if r.tool_calls.is_empty() {
+                self.state.history.push(Speaker::Agent, &spoken);
+            }
+        }
+        if !r.tool_calls.is_empty()
+            && let Some(round) = self.tool_round.as_mut()
+        {
+            // The history gets this turn with its tool calls once their results are in.
+            round.said(spoken);
         }
         self.actions.push_back(Action::SaveState);
         match r.purpose {
             Purpose::Goodbye(reason) => self.close(reason),
+            Purpose::Announce => self.hand_over(),
             Purpose::EndingAnswer { .. } => {
                 self.say_goodbye(now, EndReason::AgentEnded, GOODBYE_LIMIT)
             }
-            Purpose::Answer { .. } if self.state.turn_count >= self.profile.max_turns => {
+            Purpose::Answer { .. } | Purpose::Continuation
+                if self.tool_round.is_none() && self.state.turn_count >= self.profile.max_turns =>
+            {
                 self.say_goodbye(now, EndReason::MaxTurns, GOODBYE_LIMIT)
             }
             _ => {}
         }
+        self.advance_tools(now);
     }
 
     /// Cuts the current reply short (barge-in, the caller speaking on, a goodbye, the end
@@ -572,6 +653,10 @@ impl Conversation {
     /// interrupted turn.
     fn stop_reply(&mut self, now: Instant, flushed: Option<&FlushReport>) {
         let Some(r) = self.reply.take() else { return };
+        if !r.tool_calls.is_empty() {
+            // Cut while saying what came before its tool calls: the caller moved on.
+            self.tool_round = None;
+        }
         self.actions.push_back(Action::CancelReply { reply: r.id });
         if flushed.is_none() {
             self.actions.push_back(Action::Flush);
@@ -594,6 +679,8 @@ impl Conversation {
     fn close(&mut self, reason: EndReason) {
         self.phase = Phase::Closed;
         self.waiting.clear();
+        self.keypad = None;
+        self.tool_round = None;
         self.actions.push_back(Action::HangUp(reason));
     }
 

@@ -8,11 +8,11 @@ pub mod openai;
 use std::pin::Pin;
 
 use futures_util::Stream;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::EngineError;
 
-pub use chunk::{ChunkEvent, parse_chunk};
+pub use chunk::{ChunkEvent, ToolCallFragment, parse_chunk};
 
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,33 +22,85 @@ pub enum Role {
     System,
     /// The caller (a transcript).
     User,
-    /// The agent (what the caller actually heard of it).
+    /// The agent (what the caller actually heard of it), with the tools it called.
     Assistant,
+    /// The result of one tool call.
+    Tool,
+}
+
+/// A function the model may call (sent as an OpenAI `tools` entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// `[a-z][a-z0-9_]{0,63}`.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// Its arguments as a JSON Schema object.
+    pub parameters: serde_json::Value,
+}
+
+/// One call of a tool the model asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The model's id for the call (answered by the tool message's `tool_call_id`).
+    pub id: String,
+    /// The tool.
+    pub name: String,
+    /// Its arguments: a JSON text as the model wrote it (not necessarily valid).
+    pub arguments: String,
 }
 
 /// One message of the conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
     /// Who said it.
     pub role: Role,
-    /// What was said.
+    /// What was said (a tool message: the result).
     pub content: String,
+    /// An assistant message: the tools it called after saying `content`.
+    pub tool_calls: Vec<ToolCall>,
+    /// A tool message: the call it answers.
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
+    fn new(role: Role, content: impl Into<String>) -> Self {
+        ChatMessage {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// The system prompt.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::new(Role::System, content)
+    }
+
     /// A caller message.
     pub fn user(content: impl Into<String>) -> Self {
-        ChatMessage {
-            role: Role::User,
-            content: content.into(),
-        }
+        Self::new(Role::User, content)
     }
 
     /// An agent message.
     pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new(Role::Assistant, content)
+    }
+
+    /// An agent message that said `content` and then called `calls`.
+    pub fn assistant_calling(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
         ChatMessage {
-            role: Role::Assistant,
-            content: content.into(),
+            tool_calls: calls,
+            ..Self::new(Role::Assistant, content)
+        }
+    }
+
+    /// The result of the tool call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Self {
+        ChatMessage {
+            tool_call_id: Some(id.into()),
+            ..Self::new(Role::Tool, content)
         }
     }
 }
@@ -67,6 +119,8 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     /// Per-call sampling temperature.
     pub temperature: Option<f32>,
+    /// Functions the model may call (`tool_choice: "auto"`); empty for none.
+    pub tools: Vec<ToolSpec>,
 }
 
 /// Token counts of one completion.
@@ -97,6 +151,9 @@ impl TokenUsage {
 pub enum LlmEvent {
     /// The next piece of the reply text.
     Delta(String),
+    /// The model asks for these tools to be called (`finish_reason: "tool_calls"`); `Done`
+    /// follows.
+    ToolCalls(Vec<ToolCall>),
     /// The reply is complete; nothing follows.
     Done {
         /// Token usage (from the provider, or estimated).

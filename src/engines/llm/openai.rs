@@ -2,13 +2,14 @@
 //! vLLM, llama.cpp): `POST {base}/chat/completions` with `stream: true` and
 //! `stream_options.include_usage`, read as server-sent events.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::{
-    ChatCompletion, ChatMessage, ChatRequest, LlmEvent, LlmStream, Role, TokenUsage, parse_chunk,
+    ChatCompletion, ChatMessage, ChatRequest, LlmEvent, LlmStream, Role, TokenUsage, ToolCall,
+    ToolCallFragment, parse_chunk,
 };
 use crate::engines::error::EngineError;
 use crate::engines::resilience::Guard;
@@ -63,24 +64,49 @@ impl OpenAiChat {
             .history
             .len()
             .saturating_sub(self.config.max_history);
-        let history = &request.history[skip..];
+        let mut history = &request.history[skip..];
+        // A tool result must follow the assistant message that called it: never start with one.
+        while history.first().is_some_and(|m| m.role == Role::Tool) {
+            history = &history[1..];
+        }
         let mut messages = Vec::with_capacity(history.len() + 1);
         if !request.system.is_empty() {
-            messages.push(ChatMessage {
-                role: Role::System,
-                content: request.system.clone(),
-            });
+            messages.push(ChatMessage::system(request.system.clone()));
         }
         messages.extend(history.iter().cloned());
-        let prompt_chars = messages.iter().map(|m| m.content.chars().count()).sum();
-        let body = json!({
+        let prompt_chars = messages
+            .iter()
+            .map(|m| {
+                m.content.chars().count()
+                    + m.tool_calls
+                        .iter()
+                        .map(|c| c.arguments.len())
+                        .sum::<usize>()
+            })
+            .sum();
+        let mut body = json!({
             "model": request.model.as_deref().unwrap_or(&self.config.model),
-            "messages": messages,
+            "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
             "stream": true,
             "stream_options": { "include_usage": true },
             "max_tokens": request.max_tokens.unwrap_or(self.config.max_tokens),
             "temperature": request.temperature.unwrap_or(self.config.temperature),
         });
+        if !request.tools.is_empty()
+            && let Some(obj) = body.as_object_mut()
+        {
+            let tools: Vec<serde_json::Value> = request
+                .tools
+                .iter()
+                .map(|t| {
+                    json!({"type": "function", "function": {
+                        "name": t.name, "description": t.description, "parameters": t.parameters,
+                    }})
+                })
+                .collect();
+            obj.insert("tools".into(), json!(tools));
+            obj.insert("tool_choice".into(), json!("auto"));
+        }
         (body, prompt_chars)
     }
 
@@ -110,6 +136,7 @@ impl OpenAiChat {
             reply_chars: 0,
             usage: None,
             finish_reason: None,
+            calls: BTreeMap::new(),
             done: false,
         };
         reading
@@ -128,6 +155,8 @@ struct Reading {
     reply_chars: usize,
     usage: Option<TokenUsage>,
     finish_reason: Option<String>,
+    /// Tool calls being assembled, by their `index`.
+    calls: BTreeMap<u32, ToolCall>,
     done: bool,
 }
 
@@ -174,6 +203,9 @@ impl Reading {
                 self.reply_chars += chunk.content.chars().count();
                 self.pending.push_back(LlmEvent::Delta(chunk.content));
             }
+            for fragment in chunk.tool_calls {
+                self.assemble(fragment);
+            }
             if chunk.finish_reason.is_some() {
                 self.finish_reason = chunk.finish_reason;
             }
@@ -184,8 +216,47 @@ impl Reading {
         Ok(())
     }
 
+    /// Adds a piece of a tool call: the first `id` and `name` of an index stand (some servers
+    /// repeat them on every piece), the arguments are concatenated.
+    fn assemble(&mut self, fragment: ToolCallFragment) {
+        let call = self
+            .calls
+            .entry(fragment.index)
+            .or_insert_with(|| ToolCall {
+                id: String::new(),
+                name: String::new(),
+                arguments: String::new(),
+            });
+        if call.id.is_empty()
+            && let Some(id) = fragment.id
+        {
+            call.id = id;
+        }
+        if call.name.is_empty()
+            && let Some(name) = fragment.name
+        {
+            call.name = name;
+        }
+        if let Some(piece) = fragment.arguments {
+            self.reply_chars += piece.len();
+            call.arguments.push_str(&piece);
+        }
+    }
+
     fn finish(&mut self) {
         self.done = true;
+        if !self.calls.is_empty() {
+            let calls = std::mem::take(&mut self.calls)
+                .into_iter()
+                .map(|(index, mut call)| {
+                    if call.id.is_empty() {
+                        call.id = format!("call_{index}");
+                    }
+                    call
+                })
+                .collect();
+            self.pending.push_back(LlmEvent::ToolCalls(calls));
+        }
         let usage = self
             .usage
             .unwrap_or_else(|| TokenUsage::estimate(self.prompt_chars, self.reply_chars));
@@ -194,6 +265,31 @@ impl Reading {
             finish_reason: self.finish_reason.take(),
         });
     }
+}
+
+/// One message as OpenAI's chat API takes it.
+fn message_json(m: &ChatMessage) -> serde_json::Value {
+    let mut v = json!({"role": m.role, "content": m.content});
+    if let Some(obj) = v.as_object_mut() {
+        if !m.tool_calls.is_empty() {
+            if m.content.is_empty() {
+                obj.insert("content".into(), serde_json::Value::Null);
+            }
+            let calls: Vec<serde_json::Value> = m
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    json!({"id": c.id, "type": "function",
+                           "function": {"name": c.name, "arguments": c.arguments}})
+                })
+                .collect();
+            obj.insert("tool_calls".into(), json!(calls));
+        }
+        if let Some(id) = &m.tool_call_id {
+            obj.insert("tool_call_id".into(), json!(id));
+        }
+    }
+    v
 }
 
 fn protocol(detail: String) -> EngineError {

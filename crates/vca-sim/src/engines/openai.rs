@@ -122,7 +122,16 @@ fn chat_events(behaviour: &Behaviour, request: &Value, reply: &Reply) -> Vec<Str
     if matches!(reply, Reply::BadJson) {
         events.push("data: {\"choices\": [ {\"delta\": \n\n".into());
     }
-    let words: Vec<&str> = behaviour.chat_reply.split(' ').collect();
+    let text = match reply {
+        Reply::Text(t) => t.as_str(),
+        Reply::ToolCalls { before, .. } => before.as_str(),
+        _ => behaviour.chat_reply.as_str(),
+    };
+    let words: Vec<&str> = if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split(' ').collect()
+    };
     for (i, w) in words.iter().enumerate() {
         let text = if i + 1 < words.len() {
             format!("{w} ")
@@ -134,7 +143,27 @@ fn chat_events(behaviour: &Behaviour, request: &Value, reply: &Reply) -> Vec<Str
             events.push(": still thinking\n\n".into());
         }
     }
-    events.push(chunk(json!({}), json!("stop")));
+    let finish = match reply {
+        Reply::ToolCalls { calls, .. } => {
+            for (index, (name, arguments)) in calls.iter().enumerate() {
+                events.push(chunk(
+                    json!({"tool_calls": [{"index": index, "id": format!("call_{index}_fake"),
+                        "type": "function", "function": {"name": name, "arguments": ""}}]}),
+                    Value::Null,
+                ));
+                // The arguments in three pieces, as servers stream them.
+                for piece in thirds(arguments) {
+                    events.push(chunk(
+                        json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+                        Value::Null,
+                    ));
+                }
+            }
+            "tool_calls"
+        }
+        _ => "stop",
+    };
+    events.push(chunk(json!({}), json!(finish)));
     if include_usage {
         events.push(format!(
             "data: {}\n\n",
@@ -146,21 +175,81 @@ fn chat_events(behaviour: &Behaviour, request: &Value, reply: &Reply) -> Vec<Str
     events
 }
 
+/// `text` cut in three pieces at character boundaries.
+fn thirds(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let n = chars.len().div_ceil(3).max(1);
+    chars.chunks(n).map(|c| c.iter().collect()).collect()
+}
+
+/// Whether the messages are what the chat API takes: system/user/assistant with string
+/// content (an assistant with `tool_calls` may have null content), and each `tool` message
+/// answering a call of the assistant message before it.
+fn messages_valid(messages: &[Value]) -> bool {
+    let mut open_calls: Vec<String> = Vec::new();
+    !messages.is_empty()
+        && messages.iter().all(|m| match m["role"].as_str() {
+            Some("system" | "user") => {
+                open_calls.clear();
+                m["content"].is_string()
+            }
+            Some("assistant") => {
+                let calls = m["tool_calls"].as_array();
+                open_calls = calls
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(|c| c["id"].as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let calls_ok = calls.is_none_or(|c| {
+                    c.iter().all(|c| {
+                        c["type"] == json!("function")
+                            && c["function"]["name"].is_string()
+                            && c["function"]["arguments"].is_string()
+                    })
+                });
+                calls_ok
+                    && (m["content"].is_string() || (calls.is_some() && m["content"].is_null()))
+            }
+            Some("tool") => {
+                m["content"].is_string()
+                    && m["tool_call_id"]
+                        .as_str()
+                        .is_some_and(|id| open_calls.iter().any(|c| c == id))
+            }
+            _ => false,
+        })
+}
+
+/// Whether `tools` (absent, or an array of functions with a name and an object schema) is
+/// what the chat API takes.
+fn tools_valid(request: &Value) -> bool {
+    match &request["tools"] {
+        Value::Null => true,
+        Value::Array(tools) => tools.iter().all(|t| {
+            t["type"] == json!("function")
+                && t["function"]["name"].is_string()
+                && t["function"]["parameters"]["type"] == json!("object")
+        }),
+        _ => false,
+    }
+}
+
 async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let behaviour = s.behaviour();
     let (reply, request) = match json_prelude(&s, Route::Chat, &behaviour, &headers, &body).await {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let messages_ok = request["messages"].as_array().is_some_and(|m| {
-        !m.is_empty()
-            && m.iter().all(|m| {
-                matches!(m["role"].as_str(), Some("system" | "user" | "assistant"))
-                    && m["content"].is_string()
-            })
-    });
+    let messages_ok = request["messages"]
+        .as_array()
+        .is_some_and(|m| messages_valid(m));
     if !request["model"].is_string() || !messages_ok {
         return error(400, "model and messages are required");
+    }
+    if !tools_valid(&request) {
+        return error(400, "tools must be functions with an object schema");
     }
     if request["stream"] != json!(true) {
         return error(400, "this fake only streams");

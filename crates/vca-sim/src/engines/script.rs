@@ -30,6 +30,17 @@ pub enum Reply {
     Trickle(Duration),
     /// A 200 whose content is malformed (bad JSON in SSE or in the transcription).
     BadJson,
+    /// Chat only: a reply of this text instead of the configured one.
+    Text(String),
+    /// Chat only: `before` as text, then these tool calls (name, arguments), streamed as
+    /// OpenAI does — `id` and `name` on the first fragment of each `index`, the arguments
+    /// in several pieces across chunks — ending with `finish_reason: "tool_calls"`.
+    ToolCalls {
+        /// Text streamed before the calls (may be empty).
+        before: String,
+        /// Each call's function name and arguments (a JSON text).
+        calls: Vec<(String, String)>,
+    },
 }
 
 /// The queued replies of every route.

@@ -1,0 +1,5 @@
+//! The conversation's rules, tested on a virtual clock.
+
+mod actions;
+mod harness;
+mod rules;
