@@ -52,3 +52,18 @@ pub struct CallContext {
 pub const MEDIA_CHANNEL_PREFIX: &str = "vca-em-";
 /// Bridge ids we choose start with this, so leftovers can be found and removed.
 pub const BRIDGE_PREFIX: &str = "vca-br-";
+/// Agent legs we originate for a transfer are `vca-ag-<call id>-<attempt>` (their Local
+/// peer `…-2`): their events find the call by the id alone, also after a restart, and their
+/// `StasisStart` is never taken for a new call.
+pub const AGENT_CHANNEL_PREFIX: &str = "vca-ag-";
+
+/// The call an agent leg belongs to, from its id.
+pub fn call_of_agent_channel(channel: &str) -> Option<uuid::Uuid> {
+    let rest = channel.strip_prefix(AGENT_CHANNEL_PREFIX)?;
+    uuid::Uuid::parse_str(rest.get(..36)?).ok()
+}
+
+/// Whether a channel id is one we chose (External Media, an agent leg): never a new call.
+pub fn is_our_channel(channel: &str) -> bool {
+    channel.starts_with(MEDIA_CHANNEL_PREFIX) || channel.starts_with(AGENT_CHANNEL_PREFIX)
+}

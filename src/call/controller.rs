@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::ari::events::StasisStart;
 use crate::ari::{AriEvent, AriStreamItem, DialplanTarget, HangupReason};
-use crate::call::context::{CallContext, MEDIA_CHANNEL_PREFIX};
+use crate::call::context::{CallContext, call_of_agent_channel, is_our_channel};
 use crate::call::inputs::{CallInput, SessionIds};
 use crate::call::leases::RENEW_EVERY;
 use crate::call::session;
@@ -177,7 +177,7 @@ impl CallController {
     fn dispatch(&mut self, event: AriEvent) {
         if let AriEvent::StasisStart(start) = &event {
             let id = start.channel.id.as_str();
-            if !id.starts_with(MEDIA_CHANNEL_PREFIX) && !self.by_channel.contains_key(id) {
+            if !is_our_channel(id) && !self.by_channel.contains_key(id) {
                 if self.draining {
                     self.send_back(id.to_string());
                 } else {
@@ -187,10 +187,15 @@ impl CallController {
             }
         }
         let owner = match &event {
-            AriEvent::BridgeDestroyed(b) => self.by_bridge.get(&b.bridge.id),
-            other => other.channel_id().and_then(|ch| self.by_channel.get(ch)),
+            AriEvent::BridgeDestroyed(b) => self.by_bridge.get(&b.bridge.id).copied(),
+            other => other.channel_id().and_then(|ch| {
+                self.by_channel
+                    .get(ch)
+                    .copied()
+                    .or_else(|| call_of_agent_channel(ch))
+            }),
         };
-        let Some(call_id) = owner.copied() else {
+        let Some(call_id) = owner else {
             return;
         };
         if let Some(entry) = self.sessions.get(&call_id)
@@ -249,7 +254,7 @@ impl CallController {
     }
 
     /// Starts the session that re-adopts a call from an earlier run.
-    pub(crate) fn start_readopted(&mut self, live: LiveCall) {
+    pub(crate) fn start_readopted(&mut self, live: LiveCall, agent: Option<String>) {
         let mut ids = SessionIds::for_new_call(live.id, &live.channel_id);
         // A fresh External Media id: the old one may still exist until we delete it.
         ids.media_channel = format!(
@@ -264,7 +269,7 @@ impl CallController {
         let rx = self.register(call_id, ids.clone());
         let ctx = self.ctx.clone();
         self.tasks.spawn(async move {
-            session::run_readopted(ctx, live, ids, rx).await;
+            session::run_readopted(ctx, live, ids, agent, rx).await;
             call_id
         });
     }

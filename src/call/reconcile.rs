@@ -13,7 +13,9 @@ use std::collections::HashSet;
 
 use crate::ari::HangupReason;
 use crate::ari::events::StasisStart;
-use crate::call::context::{BRIDGE_PREFIX, MEDIA_CHANNEL_PREFIX};
+use crate::call::context::{
+    AGENT_CHANNEL_PREFIX, BRIDGE_PREFIX, MEDIA_CHANNEL_PREFIX, call_of_agent_channel,
+};
 use crate::call::controller::CallController;
 use crate::call::inputs::CallInput;
 use crate::call::setup;
@@ -57,7 +59,17 @@ impl CallController {
                 continue;
             }
             if in_app.contains(&row.channel_id) {
-                self.start_readopted(row);
+                // An agent leg of this call in our application: the call was transferred
+                // and caller and agent talk (or the hand-over was under way).
+                let agent = in_app
+                    .iter()
+                    .find(|ch| call_of_agent_channel(ch) == Some(row.id) && !ch.ends_with("-2"))
+                    .cloned();
+                if let Some(agent) = &agent {
+                    accounted.insert(agent.clone());
+                    accounted.insert(format!("{agent}-2"));
+                }
+                self.start_readopted(row, agent);
             } else {
                 tracing::info!(call_id = %row.id, "reconcile: caller gone while the daemon was away");
                 if let Some(em) = &row.media_channel_id {
@@ -105,6 +117,14 @@ impl CallController {
                     channel,
                     "reconcile: removing a stray External Media channel"
                 );
+                setup::delete_channel(&self.ctx, channel, HangupReason::Normal).await;
+                continue;
+            }
+            if channel.starts_with(AGENT_CHANNEL_PREFIX) {
+                if call_of_agent_channel(channel).is_some_and(|c| self.sessions.contains_key(&c)) {
+                    continue;
+                }
+                tracing::info!(channel, "reconcile: hanging up an agent leg of no live call");
                 setup::delete_channel(&self.ctx, channel, HangupReason::Normal).await;
                 continue;
             }

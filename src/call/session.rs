@@ -176,6 +176,7 @@ pub async fn run_readopted(
     ctx: CallContext,
     live: LiveCall,
     ids: SessionIds,
+    agent: Option<String>,
     mut inputs: mpsc::Receiver<CallInput>,
 ) {
     let span = tracing::info_span!("call", call_id = %live.id, tenant_id = %live.tenant_id);
@@ -211,6 +212,30 @@ pub async fn run_readopted(
         if bridge_alive {
             session.res.bridge_id = live.bridge_id.clone();
             session.ids.bridge = live.bridge_id.clone().unwrap_or_default();
+        }
+        if let Some(agent) = agent {
+            let bridged = match live.bridge_id.as_deref() {
+                Some(b) if bridge_alive => ctx.ari.bridge(b).await.is_ok_and(|br| {
+                    br.channels.contains(&live.channel_id) && br.channels.contains(&agent)
+                }),
+                _ => false,
+            };
+            if bridged {
+                tracing::info!(agent = %agent, "caller and agent are bridged: supervising the call");
+                session
+                    .event("readopted", serde_json::json!({"bridged_with": agent}))
+                    .await;
+                let reason = session.supervise_bridged(&mut inputs, &agent).await;
+                session.end(reason).await;
+                metrics::gauge!("vca_live_calls").decrement(1.0);
+                return;
+            }
+            // The hand-over did not complete: the agent leg goes, the conversation goes on.
+            tracing::info!(agent = %agent, "an unfinished transfer: dropping the agent leg");
+            setup::delete_channel(&ctx, &agent, HangupReason::Normal).await;
+        }
+        if let Err(e) = ctx.ari.stop_moh(&live.channel_id).await {
+            tracing::debug!(error = %e, "no music on hold to stop");
         }
         session.readopt(&mut inputs, !bridge_alive).await;
         metrics::gauge!("vca_live_calls").decrement(1.0);
@@ -398,11 +423,55 @@ impl LiveSession {
             self.res.bridge_id.clone(),
             media,
             self.agent_profile(),
+            self.targets.clone(),
             state,
             self.answered.unwrap_or_else(Instant::now),
         );
         let (media, reason) = live.run(inputs).await;
-        self.res.media = Some(media);
+        self.res.media = media;
+        reason
+    }
+
+    /// A transferred call whose caller and agent talk in our bridge: waits until either hangs
+    /// up, then hangs up the other (Asterisk leaves both in a Stasis bridge: FINDINGS 37, 47).
+    async fn supervise_bridged(
+        &mut self,
+        inputs: &mut mpsc::Receiver<CallInput>,
+        agent: &str,
+    ) -> EndReason {
+        let caller = self.ids.caller_channel.clone();
+        let gone = |event: &AriEvent, id: &str| match event {
+            AriEvent::ChannelHangupRequest(e) => e.channel.id == id && e.soft != Some(true),
+            AriEvent::StasisEnd(e) => e.channel.id == id,
+            AriEvent::ChannelDestroyed(e) => e.channel.id == id,
+            _ => false,
+        };
+        let (reason, hang_up) = loop {
+            match inputs.recv().await {
+                None => break (EndReason::DaemonStopped, vec![agent.to_string(), caller.clone()]),
+                Some(CallInput::WrapUp) => {}
+                Some(CallInput::Hangup { reason }) => {
+                    break (reason, vec![agent.to_string(), caller.clone()]);
+                }
+                Some(CallInput::ChannelGone) => {
+                    break (EndReason::ChannelGoneWhileDisconnected, vec![agent.to_string()]);
+                }
+                Some(CallInput::Ari(event)) => {
+                    if gone(&event, &caller) {
+                        self.event("caller_hangup", serde_json::json!({"while": "bridged"}))
+                            .await;
+                        break (EndReason::Transferred, vec![agent.to_string()]);
+                    }
+                    if gone(&event, agent) {
+                        self.event("agent_hangup", serde_json::json!({})).await;
+                        break (EndReason::Transferred, vec![caller.clone()]);
+                    }
+                }
+            }
+        };
+        for channel in hang_up {
+            setup::delete_channel(&self.ctx, &channel, HangupReason::Normal).await;
+        }
         reason
     }
 

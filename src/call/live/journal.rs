@@ -31,6 +31,7 @@ enum Write {
         kind: &'static str,
         details: serde_json::Value,
     },
+    TransferTarget(String),
 }
 
 /// The ordered writes of one call.
@@ -89,6 +90,11 @@ impl Journal {
             return;
         }
         self.push(Write::State(Box::new(state)));
+    }
+
+    /// Queues the transfer target's name onto the call row.
+    pub(crate) fn transfer_target(&mut self, name: String) {
+        self.push(Write::TransferTarget(name));
     }
 
     /// Queues a call event.
@@ -168,6 +174,11 @@ impl Journal {
                 let states = self.states.clone();
                 Box::pin(async move { states.save(call_id, &*state).await })
             }
+            Write::TransferTarget(name) => Box::pin(async move {
+                if let Err(e) = store.set_call_transfer_target(call_id, tenant_id, &name).await {
+                    tracing::warn!(error = %e, "cannot record the transfer target");
+                }
+            }),
             Write::Event { kind, details } => Box::pin(async move {
                 if let Err(e) = store
                     .add_call_event(call_id, Some(tenant_id), kind, details)

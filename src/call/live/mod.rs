@@ -9,11 +9,13 @@
 //! - [`model`]: one model reply, request then stream.
 //! - [`speech`]: sentences synthesised one at a time, in order.
 //! - [`journal`]: transcript rows, usage, events and state, written in order.
+//! - [`transfer`]: handing the caller to a person, step by step.
 
 mod journal;
 mod model;
 mod recognizer;
 mod speech;
+pub(crate) mod transfer;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -25,6 +27,7 @@ use self::journal::Journal;
 use self::model::{ModelOutput, ModelReply};
 use self::recognizer::Recognizer;
 use self::speech::Speech;
+use self::transfer::{Outcome, Target, TransferRun};
 use crate::ari::AriEvent;
 use crate::call::context::CallContext;
 use crate::call::inputs::{CallInput, SessionIds};
@@ -51,7 +54,8 @@ pub(crate) struct LiveCall {
     ctx: CallContext,
     call_id: Uuid,
     ids: SessionIds,
-    media: MediaHandle,
+    /// The media task; gone once the caller is bridged with an agent.
+    media: Option<MediaHandle>,
     inbound: Option<InboundAudio>,
     conversation: Conversation,
     recognizer: Recognizer,
@@ -68,6 +72,13 @@ pub(crate) struct LiveCall {
     /// The bridge as the session knows it (a destroyed bridge ends the call).
     bridge_id: Option<String>,
     media_channel_id: String,
+    /// The tenant's transfer targets.
+    targets: Vec<Target>,
+    /// The transfer under way (or the clean-up of the last one).
+    transfer: Option<TransferRun>,
+    transfer_attempts: u32,
+    /// A bridged agent hung up: the caller is hung up as the call ends.
+    hang_up_caller: bool,
 }
 
 impl LiveCall {
@@ -82,6 +93,7 @@ impl LiveCall {
         bridge_id: Option<String>,
         mut media: MediaHandle,
         profile: AgentProfile,
+        targets: Vec<Target>,
         state: Option<ConversationState>,
         answered: Instant,
     ) -> Self {
@@ -111,7 +123,7 @@ impl LiveCall {
             ctx,
             call_id,
             ids,
-            media,
+            media: Some(media),
             inbound,
             recognizer,
             model: None,
@@ -123,15 +135,21 @@ impl LiveCall {
             ending: None,
             bridge_id,
             media_channel_id,
+            targets,
+            transfer: None,
+            transfer_attempts: 0,
+            hang_up_caller: false,
         }
     }
 
-    /// Runs the call until it ends; gives the media handle back with the reason.
+    /// Runs the call until it ends; gives the media handle back (unless the caller was
+    /// bridged with an agent, which stopped it) with the reason.
     pub(crate) async fn run(
         mut self,
         inputs: &mut mpsc::Receiver<CallInput>,
-    ) -> (MediaHandle, EndReason) {
-        let mut media_metrics = MediaMetrics::new(self.media.counters());
+    ) -> (Option<MediaHandle>, EndReason) {
+        let counters = self.media.as_ref().map(MediaHandle::counters).unwrap_or_default();
+        let mut media_metrics = MediaMetrics::new(counters);
         let mut publish = tokio::time::interval(Duration::from_secs(1));
         self.recognizer.open();
         self.conversation.start(self.clock.now());
@@ -143,7 +161,16 @@ impl LiveCall {
             let deadline = self.conversation.poll_timeout();
             tokio::select! {
                 input = inputs.recv() => self.on_input(input),
-                event = self.media.next_event() => self.on_media_event(event),
+                event = next_media_event(&mut self.media) => self.on_media_event(event),
+                outcome = next_transfer_outcome(&mut self.transfer) => {
+                    self.on_transfer(outcome).await;
+                }
+                () = sleep_until_opt(&self.clock, self.transfer.as_ref().and_then(TransferRun::deadline)) => {
+                    let now = self.clock.now();
+                    if let Some(outcome) = self.transfer.as_mut().map(|t| t.handle_timeout(now)) {
+                        self.on_transfer(outcome).await;
+                    }
+                }
                 frame = next_frame(&mut self.inbound) => match frame {
                     Some(f) => self.recognizer.push_frame(&f.codes),
                     None => self.inbound = None,
@@ -168,7 +195,7 @@ impl LiveCall {
             }
         };
         self.finish(&mut media_metrics).await;
-        (self.media, reason)
+        (self.media.take(), reason)
     }
 
     /// After the end: the caller's last words if they are being transcribed, the usage of
@@ -198,6 +225,24 @@ impl LiveCall {
             ..UsageDelta::default()
         });
         self.recognizer.close().await;
+        if let Some(run) = self.transfer.as_ref().filter(|t| t.agent_leg_up()) {
+            // The call ends with an agent leg still up: it must not ring on, or stay
+            // connected to nobody (FINDINGS 46, 47).
+            crate::call::setup::delete_channel(
+                &self.ctx,
+                run.agent(),
+                crate::ari::HangupReason::Normal,
+            )
+            .await;
+        }
+        if self.hang_up_caller {
+            crate::call::setup::delete_channel(
+                &self.ctx,
+                &self.ids.caller_channel,
+                crate::ari::HangupReason::Normal,
+            )
+            .await;
+        }
         self.journal.flush(FINAL_WRITES_WAIT).await;
         self.ctx.states.remove(self.call_id).await;
         media_metrics.publish();
@@ -229,7 +274,9 @@ impl LiveCall {
                     });
                 }
                 Action::Flush => {
-                    if self.media.flush().await.is_err() {
+                    if let Some(media) = &self.media
+                        && media.flush().await.is_err()
+                    {
                         tracing::debug!("flush after the media stopped");
                     }
                 }
@@ -248,11 +295,7 @@ impl LiveCall {
                         "tools are not available",
                     );
                 }
-                Action::Transfer { target } => {
-                    tracing::warn!(target = %target, "transfers are not available yet");
-                    let now = self.clock.now();
-                    self.conversation.handle_transfer_failed(now, "failed");
-                }
+                Action::Transfer { target } => self.start_transfer(&target),
                 Action::HangUp(reason) => {
                     tracing::info!(reason = %reason, "the agent ends the call");
                     self.end(reason);
@@ -304,6 +347,11 @@ impl LiveCall {
     }
 
     fn on_ari_event(&mut self, event: AriEvent) -> Option<EndReason> {
+        if let Some(outcome) = self.transfer.as_mut().map(|t| t.handle_event(&event))
+            && outcome != Outcome::Pending
+        {
+            return self.transfer_outcome(outcome);
+        }
         let caller = self.ids.caller_channel.as_str();
         let media = self.media_channel_id.as_str();
         match &event {
@@ -399,7 +447,10 @@ impl LiveCall {
         match audio {
             Ok((rate, pcm)) if !pcm.is_empty() && rate > 0 => {
                 let duration = Duration::from_secs_f64(pcm.len() as f64 / f64::from(rate));
-                match self.media.play(clip, rate, pcm).await {
+                let Some(media) = self.media.as_ref() else {
+                    return;
+                };
+                match media.play(clip, rate, pcm).await {
                     Ok(()) => {
                         self.conversation
                             .handle_clip_queued(self.clock.now(), clip, duration)
@@ -414,6 +465,122 @@ impl LiveCall {
             Err(e) => {
                 tracing::warn!(error = %e, "speech synthesis failed; sentence skipped");
                 self.conversation.handle_clip_failed(self.clock.now(), clip);
+            }
+        }
+    }
+}
+
+impl LiveCall {
+    /// The conversation said the announce: hand the caller over to `name`.
+    fn start_transfer(&mut self, name: &str) {
+        let now = self.clock.now();
+        let Some(target) = self.targets.iter().find(|t| t.name == name).cloned() else {
+            tracing::warn!(target = name, "no such transfer target");
+            self.journal.event(
+                "transfer_failed",
+                serde_json::json!({"target": name, "reason": "failed", "detail": "no such target"}),
+            );
+            self.conversation.handle_transfer_failed(now, "failed");
+            return;
+        };
+        self.transfer_attempts += 1;
+        tracing::info!(target = name, "transferring the caller");
+        let agent = transfer::agent_channel_id(self.call_id, self.transfer_attempts);
+        self.transfer = Some(TransferRun::start(
+            self.ctx.ari.clone(),
+            self.ctx.settings.app.clone(),
+            target,
+            self.ids.caller_channel.clone(),
+            self.bridge_id.clone(),
+            self.media_channel_id.clone(),
+            agent,
+            now,
+        ));
+    }
+
+    async fn on_transfer(&mut self, outcome: Outcome) {
+        if let Some(reason) = self.transfer_outcome(outcome) {
+            self.end(reason);
+        }
+        if self
+            .transfer
+            .as_ref()
+            .is_some_and(|t| t.is_bridged() && self.media.is_some())
+            && let Some(media) = self.media.take()
+        {
+            // The External Media channel is gone: so is our side of the audio.
+            self.inbound = None;
+            if let Err(e) = media.stop().await {
+                tracing::debug!(error = %e, "media task had already stopped");
+            }
+        }
+    }
+
+    /// What a transfer's progress means for the call; `Some` ends it.
+    fn transfer_outcome(&mut self, outcome: Outcome) -> Option<EndReason> {
+        let now = self.clock.now();
+        let target = self
+            .transfer
+            .as_ref()
+            .map(|t| t.target().to_string())
+            .unwrap_or_default();
+        match outcome {
+            Outcome::Pending => None,
+            Outcome::Continued => {
+                tracing::info!(target = %target, "the caller continued into the dialplan");
+                self.journal
+                    .event("transferred", serde_json::json!({"target": target}));
+                self.journal.transfer_target(target);
+                self.conversation.handle_transfer_done(now);
+                Some(EndReason::Transferred)
+            }
+            Outcome::Answered => {
+                tracing::info!(target = %target, "the agent answered");
+                let agent = self
+                    .transfer
+                    .as_ref()
+                    .map(|t| t.agent().to_string())
+                    .unwrap_or_default();
+                self.journal.event(
+                    "transfer_answered",
+                    serde_json::json!({"target": target, "agent_channel_id": agent}),
+                );
+                self.journal.transfer_target(target);
+                self.conversation.handle_transfer_done(now);
+                None
+            }
+            Outcome::Bridged => {
+                tracing::info!("caller and agent are bridged");
+                None
+            }
+            Outcome::Failed(failure) => {
+                tracing::info!(target = %target, reason = failure.as_str(), "the transfer failed");
+                self.journal.event(
+                    "transfer_failed",
+                    serde_json::json!({"target": target, "reason": failure.as_str()}),
+                );
+                metrics::counter!("vca_transfers_total", "outcome" => failure.as_str()).increment(1);
+                self.conversation.handle_transfer_failed(now, failure.as_str());
+                None
+            }
+            Outcome::Over { caller_left } => {
+                metrics::counter!("vca_transfers_total", "outcome" => "bridged").increment(1);
+                if caller_left {
+                    self.journal
+                        .event("caller_hangup", serde_json::json!({"while": "bridged"}));
+                } else {
+                    self.journal
+                        .event("agent_hangup", serde_json::json!({"target": target}));
+                    self.hang_up_caller = true;
+                }
+                Some(EndReason::Transferred)
+            }
+            Outcome::CallerLeft => {
+                self.journal.event(
+                    "transfer_failed",
+                    serde_json::json!({"target": target, "reason": "caller_hangup"}),
+                );
+                Some(EndReason::CallerHangup)
             }
         }
     }
@@ -443,6 +610,20 @@ fn observe(observation: Observation) {
 async fn next_frame(inbound: &mut Option<InboundAudio>) -> Option<crate::media_driver::G711Frame> {
     match inbound.as_mut() {
         Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_media_event(media: &mut Option<MediaHandle>) -> Option<MediaEvent> {
+    match media.as_mut() {
+        Some(m) => m.next_event().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_transfer_outcome(transfer: &mut Option<TransferRun>) -> Outcome {
+    match transfer.as_mut() {
+        Some(t) => t.next().await,
         None => std::future::pending().await,
     }
 }
