@@ -13,8 +13,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use vca_bridge::ari::error::VARIABLE_NOT_FOUND;
 use vca_bridge::ari::{
-    AriClient, AriConfig, AriError, AriPassword, DialplanTarget, ExternalMediaRequest, HangupReason,
+    AriClient, AriConfig, AriError, AriPassword, DialplanTarget, ExternalMediaRequest,
+    HangupReason, OriginateRequest,
 };
 
 const EVENTS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/asterisk/events");
@@ -141,6 +143,10 @@ enum Reply {
     Unit,
     Json(serde_json::Value),
     RtpAddress(SocketAddr, serde_json::Value),
+    /// `get_variable` found no such variable.
+    NoValue,
+    /// `dialplan_exists`.
+    Bool(bool),
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Reply {
@@ -191,10 +197,54 @@ async fn call_for(client: &AriClient, ex: &Exchange) -> Option<Result<Reply, Ari
         ("POST", ["channels", id, "play"]) if only(&["media"]) => {
             client.play(id, p("media")?, None).await.map(|v| json(&v))
         }
-        ("POST", ["channels", id, "continue"]) => client
-            .continue_in_dialplan(id, &DialplanTarget::default())
+        ("POST", ["channels", id, "continue"]) => {
+            let target = DialplanTarget {
+                context: p("context").map(str::to_owned),
+                extension: p("extension").map(str::to_owned),
+                priority: match p("priority") {
+                    Some(priority) => Some(priority.parse().ok()?),
+                    None => None,
+                },
+                label: p("label").map(str::to_owned),
+            };
+            client
+                .continue_in_dialplan(id, &target)
+                .await
+                .map(|()| Reply::Unit)
+        }
+        ("POST", ["channels"])
+            if p("app").is_some()
+                && only(&[
+                    "endpoint",
+                    "app",
+                    "appArgs",
+                    "timeout",
+                    "callerId",
+                    "channelId",
+                    "otherChannelId",
+                ]) =>
+        {
+            let request = OriginateRequest {
+                endpoint: p("endpoint")?.to_owned(),
+                app: p("app")?.to_owned(),
+                app_args: p("appArgs")
+                    .map(|a| a.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                channel_id: p("channelId").map(str::to_owned),
+                other_channel_id: p("otherChannelId").map(str::to_owned),
+                caller_id: p("callerId").map(str::to_owned),
+                timeout_seconds: match p("timeout") {
+                    Some(t) => Some(t.parse().ok()?),
+                    None => None,
+                },
+            };
+            client.originate(&request).await.map(|v| json(&v))
+        }
+        ("POST", ["channels", id, "moh"]) if only(&["mohClass"]) => client
+            .start_moh(id, p("mohClass"))
             .await
             .map(|()| Reply::Unit),
+        ("DELETE", ["channels", id, "moh"]) => client.stop_moh(id).await.map(|()| Reply::Unit),
         ("DELETE", ["channels", id]) if only(&["reason"]) => {
             let reason = match p("reason") {
                 Some(name) => hangup_reason(name)?,
@@ -203,10 +253,20 @@ async fn call_for(client: &AriClient, ex: &Exchange) -> Option<Result<Reply, Ari
             client.hangup(id, reason).await.map(|()| Reply::Unit)
         }
         ("GET", ["channels", id]) => client.channel(id).await.map(|v| json(&v)),
-        ("GET", ["channels", id, "variable"]) => client
-            .channel_variable(id, p("variable")?)
-            .await
-            .map(|v| Reply::Json(serde_json::json!({ "value": v }))),
+        ("GET", ["channels", id, "variable"]) => {
+            let name = p("variable")?;
+            if let Some((context, extension, priority)) = dialplan_exists_args(name) {
+                client
+                    .dialplan_exists(id, context, extension, priority)
+                    .await
+                    .map(Reply::Bool)
+            } else {
+                client.get_variable(id, name).await.map(|v| match v {
+                    Some(value) => Reply::Json(serde_json::json!({ "value": value })),
+                    None => Reply::NoValue,
+                })
+            }
+        }
         ("POST", ["bridges"])
             if p("type") == Some("mixing") && only(&["type", "name", "bridgeId"]) =>
         {
@@ -231,6 +291,18 @@ async fn call_for(client: &AriClient, ex: &Exchange) -> Option<Result<Reply, Ari
         ("GET", ["applications", name]) => client.application(name).await.map(|v| json(&v)),
         _ => return None,
     })
+}
+
+/// `DIALPLAN_EXISTS(context,extension,priority)` with all three arguments: what
+/// [`AriClient::dialplan_exists`] sends. Other forms go through `get_variable`.
+fn dialplan_exists_args(name: &str) -> Option<(&str, &str, i64)> {
+    let inner = name.strip_prefix("DIALPLAN_EXISTS(")?.strip_suffix(')')?;
+    let mut parts = inner.split(',');
+    let (context, extension, priority) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || context.is_empty() || extension.is_empty() {
+        return None;
+    }
+    Some((context, extension, priority.parse().ok()?))
 }
 
 /// Parameters the client always adds that a recording may have left to their defaults.
@@ -337,6 +409,12 @@ async fn recorded_errors_map_to_typed_errors() {
         assert_eq!(direct.message(), Some(expected_message(&body).as_str()));
         // End to end through the client and the local server, where the client has the call.
         if let Some(result) = replay_one(&client, &shared, &ex).await {
+            if expected_message(&body) == VARIABLE_NOT_FOUND {
+                // Not an error for `get_variable`: the channel is there, the variable is not.
+                assert!(matches!(result, Ok(Reply::NoValue)), "{result:?}");
+                through_client += 1;
+                continue;
+            }
             let err = result.expect_err("recorded error must be an error");
             assert_variant(ex.status, &err);
             assert_eq!(err.status(), Some(ex.status));
@@ -526,4 +604,321 @@ async fn hangup_sends_the_reason() {
     assert_eq!(got.method, "DELETE");
     assert_eq!(got.path, "/ari/channels/1795270178.0");
     assert_eq!(got.raw_query, "reason=unallocated");
+}
+
+/// The transfer recordings (FINDINGS.md 26-47): every request the client has a call for is
+/// made through it and checked byte for byte (`DIALPLAN_EXISTS%28humans%2C100%2C1%29`,
+/// `appArgs=transfer%2C…`, `callerId=%2B1555…`); every recorded answer comes back as the
+/// right value or typed error.
+#[tokio::test]
+async fn recorded_transfers_through_the_client() {
+    let (client, shared) = start().await;
+    let mut covered = std::collections::BTreeMap::<String, usize>::new();
+    for file in [
+        "transfer-continue.jsonl",
+        "dialplan-exists.jsonl",
+        "transfer-originate-bridge.jsonl",
+        "moh-methods.jsonl",
+        "hangup-during-transfer.jsonl",
+    ] {
+        for ex in exchanges(file) {
+            let Some(result) = replay_one(&client, &shared, &ex).await else {
+                continue;
+            };
+            let what = format!("{file} {} {} {:?}", ex.method, ex.path, ex.params);
+            let label = match (&result, &ex.response) {
+                (Ok(Reply::Unit), None) => {
+                    assert_eq!(ex.status, 204, "{what}");
+                    "204"
+                }
+                (Ok(Reply::Json(got)), Some(body)) => {
+                    assert!(ex.status < 300, "{what}");
+                    // The application's event filters are not modelled (we set none).
+                    let mut body = body.clone();
+                    if let Some(map) = body.as_object_mut() {
+                        map.remove("events_allowed");
+                        map.remove("events_disallowed");
+                    }
+                    assert_eq!(normalise(got), normalise(&body), "{what}");
+                    "json"
+                }
+                (Ok(Reply::RtpAddress(addr, channel)), Some(body)) => {
+                    assert_eq!(normalise(channel), normalise(body), "{what}");
+                    let vars = &body["channelvars"];
+                    assert_eq!(
+                        addr.to_string(),
+                        format!(
+                            "{}:{}",
+                            vars["UNICASTRTP_LOCAL_ADDRESS"].as_str().unwrap(),
+                            vars["UNICASTRTP_LOCAL_PORT"].as_str().unwrap()
+                        ),
+                        "{what}"
+                    );
+                    "external media"
+                }
+                (Ok(Reply::Bool(exists)), Some(body)) => {
+                    let value = if *exists { "1" } else { "0" };
+                    assert_eq!(body, &serde_json::json!({ "value": value }), "{what}");
+                    if *exists {
+                        "dialplan_exists=true"
+                    } else {
+                        "dialplan_exists=false"
+                    }
+                }
+                (Ok(Reply::NoValue), Some(body)) => {
+                    assert_eq!(ex.status, 404, "{what}");
+                    assert_eq!(expected_message(body), VARIABLE_NOT_FOUND, "{what}");
+                    "variable=None"
+                }
+                (Err(err), Some(body)) => {
+                    assert_variant(ex.status, err);
+                    assert_eq!(err.message(), Some(expected_message(body).as_str()));
+                    "error"
+                }
+                other => panic!("{what}: unexpected {other:?}"),
+            };
+            // `channels`, `channels/{id}`, `channels/{id}/moh`, `bridges/{id}/addChannel`, …
+            let segments: Vec<&str> = ex.path.trim_start_matches('/').split('/').collect();
+            let call = match segments.as_slice() {
+                [resource] => (*resource).to_owned(),
+                [resource, _] => format!("{resource}/{{id}}"),
+                [resource, _, action, ..] => format!("{resource}/{{id}}/{action}"),
+                [] => String::new(),
+            };
+            *covered
+                .entry(format!("{} {call} {label}", ex.method))
+                .or_default() += 1;
+        }
+    }
+    // Every new call and every recorded answer shape of it went through the client.
+    for key in [
+        "POST channels json",                               // originate into the app
+        "POST channels/{id}/moh 204",                       // start_moh, with and without a class
+        "POST channels/{id}/moh error",                     // 409 after continue
+        "DELETE channels/{id}/moh 204",                     // stop_moh
+        "GET channels/{id}/variable json",                  // a value
+        "GET channels/{id}/variable variable=None",         // 404 Provided variable was not found
+        "GET channels/{id}/variable error", // 404 Provided channel was not found, 500
+        "GET channels/{id}/variable dialplan_exists=true", // DIALPLAN_EXISTS(humans,100,1)
+        "GET channels/{id}/variable dialplan_exists=false", // DIALPLAN_EXISTS(humans,999,1)
+        "POST bridges/{id}/removeChannel 204", // External Media out (finding 36)
+        "POST bridges/{id}/addChannel 204", // the agent in
+        "POST bridges/{id}/addChannel error", // 422 after continue
+        "DELETE channels/{id} 204",         // hangup of External Media / agent leg
+        "POST channels/{id}/continue 204",  // continue to context,extension,priority
+        "POST channels/{id}/continue error", // 409, 404 label, 400 label=0, 404 gone
+    ] {
+        assert!(
+            covered.contains_key(key),
+            "{key} not replayed: {covered:#?}"
+        );
+    }
+    assert!(
+        covered["GET channels/{id}/variable error"] >= 4,
+        "gone channel and the three 500s: {covered:#?}"
+    );
+}
+
+#[tokio::test]
+async fn get_variable_tells_a_missing_variable_from_a_gone_channel() {
+    let (client, shared) = start().await;
+    for (status, body) in [
+        (200, serde_json::json!({"value": ""})),
+        (
+            404,
+            serde_json::json!({"message": "Provided variable was not found"}),
+        ),
+        (
+            404,
+            serde_json::json!({"message": "Provided channel was not found"}),
+        ),
+    ] {
+        shared
+            .lock()
+            .unwrap()
+            .responses
+            .push_back((status, Some(body)));
+    }
+    assert_eq!(
+        client.get_variable("c1", "STASISSTATUS").await.unwrap(),
+        Some(String::new()),
+        "an empty value is a value"
+    );
+    assert_eq!(client.get_variable("c1", "DIALSTATUS").await.unwrap(), None);
+    let err = client.get_variable("c1", "DIALSTATUS").await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert_eq!(err.message(), Some("Provided channel was not found"));
+}
+
+#[tokio::test]
+async fn dialplan_exists_refuses_what_it_cannot_send_and_odd_answers() {
+    let (client, shared) = start().await;
+    let err = client
+        .dialplan_exists("c1", "humans", "100,1", 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AriError::InvalidArgument {
+                name: "extension",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(shared.lock().unwrap().received.is_empty(), "nothing sent");
+    // A pattern extension with `+`: encoded as recorded.
+    shared
+        .lock()
+        .unwrap()
+        .responses
+        .push_back((200, Some(serde_json::json!({"value": "1"}))));
+    assert!(
+        client
+            .dialplan_exists("c1", "from-tata-trunk", "+15559876543", 1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        shared.lock().unwrap().received[0].raw_query,
+        "variable=DIALPLAN_EXISTS%28from-tata-trunk%2C%2B15559876543%2C1%29"
+    );
+    for body in [
+        Some(serde_json::json!({"value": "yes"})),
+        Some(serde_json::json!({"message": "Provided variable was not found"})),
+    ] {
+        let status = if body.as_ref().is_some_and(|b| b.get("value").is_some()) {
+            200
+        } else {
+            404
+        };
+        shared.lock().unwrap().responses.push_back((status, body));
+        let err = client
+            .dialplan_exists("c1", "humans", "100", 1)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AriError::UnexpectedValue {
+                    name: "DIALPLAN_EXISTS",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+}
+
+/// The recordings never originate with our own ids or a display name; this is what the
+/// client sends then, and how the recorded `POST /channels` errors (errors.jsonl, there for a
+/// dialplan originate) come back for an app originate.
+#[tokio::test]
+async fn originate_with_ids_and_a_named_caller_id() {
+    let (client, shared) = start().await;
+    let recorded = exchanges("errors.jsonl");
+    let answer = recorded
+        .iter()
+        .find(|ex| ex.path == "/channels" && ex.method == "POST" && ex.status == 200)
+        .map(|ex| ex.response.clone().unwrap())
+        .unwrap_or_else(|| serde_json::json!({"id": "vca-agent-1", "state": "Down"}));
+    shared
+        .lock()
+        .unwrap()
+        .responses
+        .push_back((200, Some(answer.clone())));
+    let request = OriginateRequest {
+        endpoint: "PJSIP/+918012345678@tata".to_owned(),
+        app: "vca-bridge".to_owned(),
+        app_args: vec!["transfer".to_owned(), "1796154085.152".to_owned()],
+        channel_id: Some("vca-agent-1796154085.152".to_owned()),
+        other_channel_id: Some("vca-agent-1796154085.152-2".to_owned()),
+        caller_id: Some("\"Front desk\" <+15551234567>".to_owned()),
+        timeout_seconds: Some(25),
+    };
+    let channel = client.originate(&request).await.unwrap();
+    assert_eq!(
+        normalise(&serde_json::to_value(&channel).unwrap()),
+        normalise(&answer)
+    );
+    let got = shared.lock().unwrap().received[0].clone();
+    assert_eq!(
+        (got.method.as_str(), got.path.as_str()),
+        ("POST", "/ari/channels")
+    );
+    assert_eq!(got.body, None, "everything in the query, as recorded");
+    assert_eq!(
+        got.raw_query,
+        "endpoint=PJSIP%2F%2B918012345678%40tata&app=vca-bridge&appArgs=transfer%2C1796154085.152\
+         &timeout=25&callerId=%22Front%20desk%22%20%3C%2B15551234567%3E\
+         &channelId=vca-agent-1796154085.152&otherChannelId=vca-agent-1796154085.152-2"
+    );
+    let sent: BTreeMap<String, String> = url::form_urlencoded::parse(got.raw_query.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(sent["callerId"], "\"Front desk\" <+15551234567>");
+    assert_eq!(sent["endpoint"], "PJSIP/+918012345678@tata");
+
+    // Recorded POST /channels errors, served to an app originate.
+    let mut seen = 0;
+    for ex in recorded
+        .iter()
+        .filter(|ex| ex.path == "/channels" && ex.method == "POST" && ex.status >= 400)
+    {
+        let body = ex.response.clone().unwrap();
+        shared
+            .lock()
+            .unwrap()
+            .responses
+            .push_back((ex.status, Some(body.clone())));
+        let err = client.originate(&request).await.unwrap_err();
+        assert_variant(ex.status, &err);
+        assert_eq!(err.message(), Some(expected_message(&body).as_str()));
+        seen += 1;
+    }
+    assert!(seen >= 3, "400, 409 and 500 (Allocation failed) recorded");
+
+    // Refused before sending.
+    shared.lock().unwrap().received.clear();
+    for bad in [
+        OriginateRequest {
+            app_args: vec!["a,b".to_owned()],
+            ..request.clone()
+        },
+        OriginateRequest {
+            endpoint: String::new(),
+            ..request.clone()
+        },
+        OriginateRequest {
+            app: String::new(),
+            ..request.clone()
+        },
+    ] {
+        let err = client.originate(&bad).await.unwrap_err();
+        assert!(matches!(err, AriError::InvalidArgument { .. }), "{err:?}");
+    }
+    assert!(shared.lock().unwrap().received.is_empty());
+}
+
+#[tokio::test]
+async fn moh_without_a_class_sends_no_query() {
+    let (client, shared) = start().await;
+    for _ in 0..2 {
+        shared.lock().unwrap().responses.push_back((204, None));
+    }
+    client.start_moh("1796154124.157", None).await.unwrap();
+    client.stop_moh("1796154124.157").await.unwrap();
+    let got = shared.lock().unwrap().received.clone();
+    let sent: Vec<(&str, &str, &str)> = got
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str(), r.raw_query.as_str()))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("POST", "/ari/channels/1796154124.157/moh", ""),
+            ("DELETE", "/ari/channels/1796154124.157/moh", "")
+        ]
+    );
 }

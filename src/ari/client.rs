@@ -10,10 +10,11 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use super::config::{AriConfig, AriPassword};
-use super::error::AriError;
+use super::error::{AriError, VARIABLE_NOT_FOUND};
 use super::external_media::{ExternalMedia, ExternalMediaRequest};
 use super::hangup::HangupReason;
 use super::models::{Application, Bridge, Channel, Playback, Variable};
+use super::originate::OriginateRequest;
 use super::query::{encode_component, query_string};
 
 /// Where to send a channel on `continue`; all `None` continues at the next priority.
@@ -146,16 +147,57 @@ impl AriClient {
         self.call_json(Method::GET, &path, &[], None).await
     }
 
-    /// `GET /channels/{id}/variable?variable=NAME`: the variable's value.
+    /// `GET /channels/{id}/variable?variable=NAME`: the variable's value, `None` when the
+    /// channel has no such variable (404 `Provided variable was not found`). Works on any
+    /// channel, in Stasis or not (FINDINGS.md 34). `NAME` may be a dialplan function call such
+    /// as `CHANNEL(state)`; `(`, `,`, `)` and `+` are percent-encoded.
     ///
     /// # Errors
-    /// `NotFound` (channel, or `Provided variable was not found`), `BadRequest`, or transport.
-    pub async fn channel_variable(&self, channel_id: &str, name: &str) -> Result<String, AriError> {
+    /// `NotFound` (`Provided channel was not found`) once the channel is gone, `BadRequest`
+    /// for an empty name, `ServerError` (`Unable to read provided function`) for an unknown
+    /// function, `Decode`, or transport errors.
+    pub async fn get_variable(
+        &self,
+        channel_id: &str,
+        name: &str,
+    ) -> Result<Option<String>, AriError> {
         let path = format!("/channels/{}/variable", encode_component(channel_id));
-        let variable: Variable = self
-            .call_json(Method::GET, &path, &[("variable", name)], None)
-            .await?;
-        Ok(variable.value)
+        match self
+            .call_json::<Variable>(Method::GET, &path, &[("variable", name)], None)
+            .await
+        {
+            Ok(variable) => Ok(Some(variable.value)),
+            Err(AriError::NotFound { message }) if message == VARIABLE_NOT_FOUND => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Whether `context,extension,priority` exists in the dialplan, read as
+    /// `DIALPLAN_EXISTS(context,extension,priority)` through [`Self::get_variable`] on
+    /// `channel_id` (any live channel answers the same; FINDINGS.md 33). `continue` to a
+    /// missing target answers 204 and Asterisk hangs the caller up (FINDINGS.md 31), so check
+    /// first. Extension patterns match (`_X.`), as they do for a real call.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (nothing sent) for an empty context or extension, one containing
+    /// `,`, `(`, `)`, `"` or a control character, or a priority below 1; `NotFound` when the
+    /// channel is gone; `UnexpectedValue` for an answer other than `"0"`/`"1"`; or transport.
+    pub async fn dialplan_exists(
+        &self,
+        channel_id: &str,
+        context: &str,
+        extension: &str,
+        priority: i64,
+    ) -> Result<bool, AriError> {
+        let function = dialplan_exists_function(context, extension, priority)?;
+        match self.get_variable(channel_id, &function).await? {
+            Some(value) if value == "1" => Ok(true),
+            Some(value) if value == "0" => Ok(false),
+            value => Err(AriError::UnexpectedValue {
+                name: "DIALPLAN_EXISTS",
+                value,
+            }),
+        }
     }
 
     /// `GET /channels`: every channel Asterisk has (used to reconcile after a reconnect).
@@ -183,6 +225,81 @@ impl AriClient {
             query.push(("playbackId", id));
         }
         self.call_json(Method::POST, &path, &query, None).await
+    }
+
+    /// `POST /channels/{id}/moh[?mohClass=...]`: music on hold on the channel (204; no event
+    /// is sent). An unknown class also answers 204 and plays `default`; without a class the
+    /// default class plays (FINDINGS.md 40). While it plays, frames from the bridge to the
+    /// channel are dropped: the caller does not hear our External Media audio (FINDINGS.md 38).
+    ///
+    /// # Errors
+    /// `NotFound`, `Conflict` (`Channel not in Stasis application`), or transport errors.
+    pub async fn start_moh(&self, channel_id: &str, class: Option<&str>) -> Result<(), AriError> {
+        let path = format!("/channels/{}/moh", encode_component(channel_id));
+        let query: Vec<(&str, &str)> = class.map(|c| ("mohClass", c)).into_iter().collect();
+        self.call(Method::POST, &path, &query, None).await.map(drop)
+    }
+
+    /// `DELETE /channels/{id}/moh` (204, also when nothing plays; FINDINGS.md 40).
+    ///
+    /// # Errors
+    /// `NotFound`, `Conflict` (not in Stasis), or transport errors.
+    pub async fn stop_moh(&self, channel_id: &str) -> Result<(), AriError> {
+        let path = format!("/channels/{}/moh", encode_component(channel_id));
+        self.call(Method::DELETE, &path, &[], None).await.map(drop)
+    }
+
+    /// `POST /channels?endpoint=...&app=...`: originates a leg into a Stasis application and
+    /// returns the new channel (`;1`, state `Down`) of the 200 response. The answer says
+    /// nothing about the far end: it enters `app` with a `StasisStart` when answered; busy, no
+    /// answer (after `timeout_seconds`) and congestion show only as `Dial` events and a
+    /// `ChannelDestroyed` (FINDINGS.md 35, 39).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (nothing sent) for an empty endpoint or app or an `app_args` item
+    /// containing a comma; `BadRequest` (`Endpoint must be specified`, `Invalid endpoint
+    /// specified`), `Conflict` (`Channel with given unique ID already exists`), `ServerError`
+    /// (`Allocation failed` for an unknown technology), `Decode`, or transport errors.
+    pub async fn originate(&self, request: &OriginateRequest) -> Result<Channel, AriError> {
+        if request.endpoint.is_empty() {
+            return Err(AriError::InvalidArgument {
+                name: "endpoint",
+                reason: "is empty",
+            });
+        }
+        if request.app.is_empty() {
+            return Err(AriError::InvalidArgument {
+                name: "app",
+                reason: "is empty",
+            });
+        }
+        if request.app_args.iter().any(|a| a.contains(',')) {
+            return Err(AriError::InvalidArgument {
+                name: "app_args",
+                reason: "an argument contains a comma",
+            });
+        }
+        let app_args = request.app_args_value();
+        let timeout = request.timeout_seconds.map(|t| t.to_string());
+        let mut query: Vec<(&str, &str)> =
+            vec![("endpoint", &request.endpoint), ("app", &request.app)];
+        if let Some(args) = &app_args {
+            query.push(("appArgs", args));
+        }
+        if let Some(timeout) = &timeout {
+            query.push(("timeout", timeout));
+        }
+        if let Some(caller_id) = &request.caller_id {
+            query.push(("callerId", caller_id));
+        }
+        if let Some(id) = &request.channel_id {
+            query.push(("channelId", id));
+        }
+        if let Some(id) = &request.other_channel_id {
+            query.push(("otherChannelId", id));
+        }
+        self.call_json(Method::POST, "/channels", &query, None)
+            .await
     }
 
     /// `POST /channels/externalMedia` with `encapsulation=rtp`, `transport=udp`,
@@ -261,7 +378,9 @@ impl AriClient {
             .map(drop)
     }
 
-    /// `POST /bridges/{id}/removeChannel?channel=...`.
+    /// `POST /bridges/{id}/removeChannel?channel=...` (204 after `ChannelLeftBridge`). Used to
+    /// take External Media out before the agent joins (FINDINGS.md 36); `continue` removes
+    /// the caller by itself (FINDINGS.md 26).
     ///
     /// # Errors
     /// `NotFound`, `Unprocessable` (`Channel not in this bridge`), or transport errors.
@@ -362,5 +481,71 @@ fn transport_error(err: reqwest::Error) -> AriError {
         AriError::Timeout
     } else {
         AriError::Transport(err)
+    }
+}
+
+/// `DIALPLAN_EXISTS(context,extension,priority)`, refusing arguments that would change the
+/// function's meaning: a `,` splits an argument, `(`/`)` end the call early, `"` quotes, and
+/// control characters have no place in a dialplan name.
+fn dialplan_exists_function(
+    context: &str,
+    extension: &str,
+    priority: i64,
+) -> Result<String, AriError> {
+    for (name, value) in [("context", context), ("extension", extension)] {
+        if value.is_empty() {
+            return Err(AriError::InvalidArgument {
+                name,
+                reason: "is empty",
+            });
+        }
+        if value
+            .chars()
+            .any(|c| matches!(c, ',' | '(' | ')' | '"') || c.is_control())
+        {
+            return Err(AriError::InvalidArgument {
+                name,
+                reason: "contains one of , ( ) \" or a control character",
+            });
+        }
+    }
+    if priority < 1 {
+        return Err(AriError::InvalidArgument {
+            name: "priority",
+            reason: "is below 1",
+        });
+    }
+    Ok(format!("DIALPLAN_EXISTS({context},{extension},{priority})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialplan_exists_function_as_recorded() {
+        assert_eq!(
+            dialplan_exists_function("humans", "100", 1).unwrap(),
+            "DIALPLAN_EXISTS(humans,100,1)"
+        );
+        assert_eq!(
+            dialplan_exists_function("from-tata-trunk", "+15559876543", 1).unwrap(),
+            "DIALPLAN_EXISTS(from-tata-trunk,+15559876543,1)"
+        );
+    }
+
+    #[test]
+    fn dialplan_exists_refuses_injection() {
+        for (context, extension, priority) in [
+            ("humans,x", "100", 1),
+            ("humans", "100)", 1),
+            ("humans", "", 1),
+            ("", "100", 1),
+            ("humans", "1\n00", 1),
+            ("humans", "100", 0),
+        ] {
+            let err = dialplan_exists_function(context, extension, priority).unwrap_err();
+            assert!(matches!(err, AriError::InvalidArgument { .. }), "{err:?}");
+        }
     }
 }

@@ -5,6 +5,15 @@
 //! `{"error": "..."}` (500 on `POST /channels` with an unknown technology) and an HTML page
 //! (400 on a WebSocket upgrade without `app`). [`error_message_from_body`] reduces all three to
 //! one short, log-safe line.
+//!
+//! Two 404 bodies matter to callers beyond their status: `Provided variable was not found`
+//! (the channel exists, the variable does not: [`VARIABLE_NOT_FOUND`], which
+//! `AriClient::get_variable` turns into `None`) and `Provided channel was not found` (the
+//! channel is gone; FINDINGS.md 34).
+
+/// The 404 message of `GET /channels/{id}/variable` for an unset variable on a live channel.
+pub const VARIABLE_NOT_FOUND: &str = "Provided variable was not found";
+
 /// What went wrong talking to ARI over REST.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -88,6 +97,24 @@ pub enum AriError {
     /// The configured base URL cannot be used.
     #[error("invalid ARI base URL: {0}")]
     InvalidBaseUrl(String),
+    /// An argument we were asked to send cannot be expressed safely (e.g. a comma inside a
+    /// `DIALPLAN_EXISTS` argument or an `appArgs` item); nothing was sent.
+    #[error("invalid ARI argument {name}: {reason}")]
+    InvalidArgument {
+        /// The argument, e.g. `context`.
+        name: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A success response whose value is not one the call can interpret (e.g.
+    /// `DIALPLAN_EXISTS` answering neither `"0"` nor `"1"`).
+    #[error("ARI returned an unexpected value for {name}: {value:?}")]
+    UnexpectedValue {
+        /// What was read, e.g. `DIALPLAN_EXISTS`.
+        name: &'static str,
+        /// The value Asterisk sent (or `None` when the variable was absent).
+        value: Option<String>,
+    },
 }
 
 impl AriError {

@@ -1,9 +1,12 @@
 //! The ARI client of vca-bridge: REST calls, typed events and the event WebSocket supervisor.
 //!
 //! - [`config`]: base URL, credentials (redacted), app name, timeouts.
-//! - [`client`]: [`AriClient`], the REST calls the call layer needs, with typed [`AriError`]s.
+//! - [`client`]: [`AriClient`], the REST calls the call layer needs, with typed [`AriError`]s:
+//!   answer, hang up, channel variables and `DIALPLAN_EXISTS`, `continue`, originate into the
+//!   app, music on hold, play, External Media, bridges and their members, applications.
 //! - [`models`]: serde models of ARI resources (Channel, Bridge, Application, …).
 //! - [`external_media`]: External Media request/response and the RTP address parsing.
+//! - [`originate`]: [`OriginateRequest`], a leg originated into our application (agent legs).
 //! - [`hangup`]: the closed set of ARI hangup reasons.
 //! - [`events`]: typed ARI events and [`parse_event`].
 //! - [`query`]: strict percent-encoding of paths and queries.
@@ -20,6 +23,7 @@ pub mod events_endpoint;
 pub mod external_media;
 pub mod hangup;
 pub mod models;
+pub mod originate;
 pub mod query;
 pub mod supervisor;
 
@@ -35,4 +39,5 @@ pub use hangup::HangupReason;
 pub use models::{
     Application, Bridge, CallerId, Channel, ChannelState, DialplanCep, Playback, Variable,
 };
+pub use originate::OriginateRequest;
 pub use supervisor::{ShutdownOutcome, SupervisorConfig, SupervisorHandle, spawn_supervisor};
