@@ -13,6 +13,7 @@ mod support;
 mod admin_api;
 mod ari_events;
 mod ari_rest;
+mod ari_sim;
 mod ari_supervisor;
 mod call_leases;
 mod call_scenarios;
