@@ -16,6 +16,8 @@
 //!   the workspace's `vca-media` crate, which has no tokio in its manifest.
 //! - [`engines`]: speech-to-text, language model and text-to-speech providers behind
 //!   traits, with timeouts, retries and circuit breakers.
+//! - [`tools`]: tenant HTTP tools the language model may call — schema-checked arguments,
+//!   a signed POST, bounded results (not yet wired into the call path).
 //! - [`ari`]: the Asterisk REST Interface client: REST calls, typed events, the event
 //!   WebSocket supervisor.
 //! - [`store`]: PostgreSQL repositories (tenants, numbers, profiles, calls) and Redis.
@@ -44,5 +46,6 @@ pub mod secret;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod tools;
 #[cfg(feature = "whisper-local")]
 pub mod whisper;

@@ -331,7 +331,10 @@ async fn continue_hands_the_caller_to_the_dialplan() {
         .collect();
     assert_eq!(dialled.len(), 1, "Dial() rang the agent: {dialled:?}");
     // External Media and the bridge are ours to delete (finding 28).
-    assert_eq!(client.bridge(&bridge).await.unwrap().channels, vec![em.clone()]);
+    assert_eq!(
+        client.bridge(&bridge).await.unwrap().channels,
+        vec![em.clone()]
+    );
     client.hangup(&em, HangupReason::Normal).await.unwrap();
     client.destroy_bridge(&bridge).await.unwrap();
 }

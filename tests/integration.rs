@@ -32,6 +32,7 @@ mod ops_systemd;
 mod service_binary;
 mod sim_load;
 mod store_schema;
+mod tools_http;
 #[cfg(feature = "whisper-local")]
 mod whisper_model;
 
