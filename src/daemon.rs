@@ -47,6 +47,9 @@ pub enum DaemonError {
     /// The task building the engines panicked or was cancelled.
     #[error("engines: building them failed: {0}")]
     EnginesTask(String),
+    /// The HTTP client of tenant tools could not be built.
+    #[error("tools: {0}")]
+    Tools(#[from] crate::tools::ToolExecutorError),
     /// The RTP port range is unusable.
     #[error("rtp ports: {0}")]
     Ports(#[from] PortPoolError),
@@ -141,6 +144,7 @@ impl Daemon {
             engines: Arc::new(engines),
             states: Arc::new(StateStore::new(redis)),
             lines: Arc::new(lines),
+            tools: crate::tools::ToolExecutor::new()?,
             settings: Arc::new(CallSettings {
                 app: settings.ari_app.clone(),
                 ari_node: format!(

@@ -9,7 +9,12 @@ use super::error::ApiError;
 use super::extract::{ApiJson, parse_id};
 use super::phone_numbers::tenant;
 use super::validate::{non_blank, one_of, range};
-use crate::store::ai_profiles::{AiProfile, AiProfilePatch, NewAiProfile, ROLES};
+use std::collections::BTreeMap;
+
+use crate::conversation::profile::{END_CALL, TRANSFER_CALL};
+use crate::store::ai_profiles::{
+    AiProfile, AiProfilePatch, DtmfAction, NewAiProfile, ROLES, is_dtmf_key,
+};
 
 /// Checks shared by create and update; `None` means "not given".
 struct Fields<'a> {
@@ -49,6 +54,60 @@ fn check(f: Fields<'_>) -> Result<(), ApiError> {
     )
 }
 
+/// The keypad map and the tool list, against the tenant's targets and tools: every key one
+/// of `0-9 * #`, every action `transfer:<an existing target>`, `hangup` or `repeat`, every
+/// tool built in or the tenant's.
+async fn check_actions(
+    app: &AppState,
+    tid: uuid::Uuid,
+    dtmf_map: Option<&BTreeMap<String, String>>,
+    tools: Option<&Vec<String>>,
+) -> Result<(), ApiError> {
+    if let Some(map) = dtmf_map {
+        let targets: Vec<String> = if map.values().any(|v| v.starts_with("transfer:")) {
+            app.store()
+                .list_transfer_targets(tid)
+                .await?
+                .into_iter()
+                .map(|t| t.name)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (key, action) in map {
+            if !is_dtmf_key(key) {
+                return Err(ApiError::BadRequest(format!(
+                    "dtmf_map: {key:?} is not a key; use one of 0-9, * and #"
+                )));
+            }
+            match DtmfAction::parse(action) {
+                Some(DtmfAction::Transfer(t)) if !targets.contains(&t) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "dtmf_map: key {key} transfers to {t:?}, which is not a transfer target of this tenant"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    return Err(ApiError::BadRequest(format!(
+                        "dtmf_map: key {key}: use \"transfer:<target name>\", \"hangup\" or \"repeat\""
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(tools) = tools {
+        let own = app.store().tool_names(tid).await?;
+        for name in tools {
+            if name != TRANSFER_CALL && name != END_CALL && !own.contains(name) {
+                return Err(ApiError::BadRequest(format!(
+                    "tools: {name:?} is neither transfer_call, end_call nor one of this tenant's tools"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Create an AI profile. The tenant's first profile becomes its default unless
 /// `is_default` says otherwise; `is_default: true` moves the default here.
 #[utoipa::path(post, path = "/api/tenants/{tid}/ai-profiles", tag = "ai profiles",
@@ -71,6 +130,7 @@ pub async fn create(
         max_duration_seconds: body.max_duration_seconds,
         endpointing_silence_ms: body.endpointing_silence_ms,
     })?;
+    check_actions(&app, tid, body.dtmf_map.as_ref(), body.tools.as_ref()).await?;
     let p = app.store().create_ai_profile(tid, &body).await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
@@ -122,6 +182,7 @@ pub async fn update(
         max_duration_seconds: body.max_duration_seconds,
         endpointing_silence_ms: body.endpointing_silence_ms,
     })?;
+    check_actions(&app, tid, body.dtmf_map.as_ref(), body.tools.as_ref()).await?;
     Ok(Json(app.store().update_ai_profile(tid, id, &body).await?))
 }
 

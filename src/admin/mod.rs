@@ -11,6 +11,8 @@ mod health;
 pub mod openapi;
 mod phone_numbers;
 mod tenants;
+mod tools;
+mod transfer_targets;
 mod validate;
 
 use std::sync::Arc;
@@ -140,6 +142,21 @@ pub fn router(state: AppState) -> Router {
             get(ai_profiles::get)
                 .patch(ai_profiles::update)
                 .delete(ai_profiles::delete),
+        )
+        .route(
+            "/tenants/{tid}/transfer-targets",
+            get(transfer_targets::list).post(transfer_targets::create),
+        )
+        .route(
+            "/tenants/{tid}/transfer-targets/{id}",
+            get(transfer_targets::get)
+                .patch(transfer_targets::update)
+                .delete(transfer_targets::delete),
+        )
+        .route("/tenants/{tid}/tools", get(tools::list).post(tools::create))
+        .route(
+            "/tenants/{tid}/tools/{id}",
+            get(tools::get).patch(tools::update).delete(tools::delete),
         )
         .route("/tenants/{tid}/calls", get(calls::list))
         .route("/tenants/{tid}/calls/{id}", get(calls::get))

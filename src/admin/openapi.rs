@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ai_profiles, calls, health, phone_numbers, tenants};
+use super::{ai_profiles, calls, health, phone_numbers, tenants, tools, transfer_targets};
 
 struct BearerAuth;
 
@@ -22,11 +22,13 @@ impl Modify for BearerAuth {
 /// The API document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "vca-bridge admin API", description = "Tenants, phone numbers, AI profiles and calls of vca-bridge."),
+    info(title = "vca-bridge admin API", description = "Tenants, phone numbers, AI profiles, transfer targets, tools and calls of vca-bridge."),
     paths(
         tenants::create, tenants::list, tenants::get, tenants::update,
         phone_numbers::create, phone_numbers::list, phone_numbers::get, phone_numbers::update, phone_numbers::delete,
         ai_profiles::create, ai_profiles::list, ai_profiles::get, ai_profiles::update, ai_profiles::delete,
+        transfer_targets::create, transfer_targets::list, transfer_targets::get, transfer_targets::update, transfer_targets::delete,
+        tools::create, tools::list, tools::get, tools::update, tools::delete,
         calls::list, calls::get,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),

@@ -12,6 +12,7 @@ use crate::media::g711::Law;
 use crate::media_driver::PortPool;
 use crate::store::Store;
 use crate::store::conversation_state::StateStore;
+use crate::tools::ToolExecutor;
 
 /// Settings of the call path, taken from the daemon's settings.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub struct CallContext {
     pub states: Arc<StateStore>,
     /// What the daemon says on its own (goodbye, apologies) and the end-of-call marker.
     pub lines: Arc<ConversationLines>,
+    /// Runs the tenants' HTTP tools (one connection pool).
+    pub tools: ToolExecutor,
 }
 
 /// Channel ids we choose for External Media channels start with this, so their own

@@ -2,6 +2,7 @@
 //! (answer, bridge, External Media, teardown), the controller that feeds ARI events to
 //! sessions and reconciles after every (re)connect, and the live call's task that drives
 //! its conversation (`live`). The media task and its sockets are in `media_driver`.
+mod actions;
 pub mod context;
 pub mod controller;
 pub mod inputs;

@@ -124,7 +124,10 @@ impl CallController {
                 if call_of_agent_channel(channel).is_some_and(|c| self.sessions.contains_key(&c)) {
                     continue;
                 }
-                tracing::info!(channel, "reconcile: hanging up an agent leg of no live call");
+                tracing::info!(
+                    channel,
+                    "reconcile: hanging up an agent leg of no live call"
+                );
                 setup::delete_channel(&self.ctx, channel, HangupReason::Normal).await;
                 continue;
             }

@@ -193,6 +193,8 @@ mod tests {
                 max_turns: 20,
                 max_duration_seconds: 300,
                 endpointing_silence_ms: 600,
+                dtmf_map: Default::default(),
+                tools: Vec::new(),
                 is_default: true,
                 created_at: chrono::Utc::now(),
                 updated_at: chrono::Utc::now(),

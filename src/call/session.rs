@@ -125,6 +125,8 @@ pub async fn run_new_call(
             tenant_id: route.tenant_id,
             ids,
             profile: Some(route.profile),
+            caller: numbers.caller.clone(),
+            did: numbers.called.clone(),
             answered: None,
             readopted: false,
             res: CallResources::default(),
@@ -195,6 +197,8 @@ pub async fn run_readopted(
             tenant_id: live.tenant_id,
             ids,
             profile,
+            caller: live.caller.clone(),
+            did: live.called.clone(),
             answered: Some(instant_of(
                 live.answered_at.unwrap_or_else(chrono::Utc::now),
             )),
@@ -258,6 +262,9 @@ struct LiveSession {
     tenant_id: Uuid,
     ids: SessionIds,
     profile: Option<AiProfile>,
+    /// The calling number (E.164 as received) and the DID, for tool requests.
+    caller: String,
+    did: String,
     /// When the caller was answered (a re-adopted call: by an earlier run of the daemon).
     answered: Option<Instant>,
     /// The call was re-adopted after a restart: its conversation continues.
@@ -415,6 +422,16 @@ impl LiveSession {
         } else {
             None
         };
+        let mut profile = self.agent_profile();
+        let actions = crate::call::actions::load(
+            &self.ctx,
+            self.tenant_id,
+            self.profile.as_ref(),
+            &mut profile,
+            &self.caller,
+            &self.did,
+        )
+        .await;
         let live = Live::new(
             self.ctx.clone(),
             self.call_id,
@@ -422,8 +439,8 @@ impl LiveSession {
             self.ids.clone(),
             self.res.bridge_id.clone(),
             media,
-            self.agent_profile(),
-            self.targets.clone(),
+            profile,
+            actions,
             state,
             self.answered.unwrap_or_else(Instant::now),
         );
@@ -448,13 +465,21 @@ impl LiveSession {
         };
         let (reason, hang_up) = loop {
             match inputs.recv().await {
-                None => break (EndReason::DaemonStopped, vec![agent.to_string(), caller.clone()]),
+                None => {
+                    break (
+                        EndReason::DaemonStopped,
+                        vec![agent.to_string(), caller.clone()],
+                    );
+                }
                 Some(CallInput::WrapUp) => {}
                 Some(CallInput::Hangup { reason }) => {
                     break (reason, vec![agent.to_string(), caller.clone()]);
                 }
                 Some(CallInput::ChannelGone) => {
-                    break (EndReason::ChannelGoneWhileDisconnected, vec![agent.to_string()]);
+                    break (
+                        EndReason::ChannelGoneWhileDisconnected,
+                        vec![agent.to_string()],
+                    );
                 }
                 Some(CallInput::Ari(event)) => {
                     if gone(&event, &caller) {

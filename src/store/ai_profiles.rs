@@ -3,8 +3,11 @@
 //! unique index; changing the default happens in one transaction that holds the
 //! tenant's row lock, so concurrent requests serialise instead of colliding.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
@@ -32,6 +35,12 @@ pub struct AiProfile {
     pub max_duration_seconds: i32,
     /// Silence that ends the caller's turn.
     pub endpointing_silence_ms: i32,
+    /// What the caller's keys do: one key (`0-9`, `*`, `#`) → `transfer:<target name>`,
+    /// `hangup` or `repeat`. Other keys are collected and given to the model.
+    #[schema(value_type = Object)]
+    pub dtmf_map: Json<BTreeMap<String, String>>,
+    /// The tools the model may use: `transfer_call`, `end_call` or the tenant's tool names.
+    pub tools: Vec<String>,
     pub is_default: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -46,6 +55,51 @@ pub const DEFAULT_MAX_DURATION_SECONDS: i32 = 300;
 pub const DEFAULT_ENDPOINTING_SILENCE_MS: i32 = 600;
 /// `language` of a profile that does not say.
 pub const DEFAULT_PROFILE_LANGUAGE: &str = "en";
+
+/// What a key of the profile's `dtmf_map` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DtmfAction {
+    /// `transfer:<target name>`.
+    Transfer(String),
+    /// `hangup`.
+    Hangup,
+    /// `repeat`.
+    Repeat,
+}
+
+impl DtmfAction {
+    /// Parses a value of the map.
+    pub fn parse(value: &str) -> Option<DtmfAction> {
+        match value {
+            "hangup" => Some(DtmfAction::Hangup),
+            "repeat" => Some(DtmfAction::Repeat),
+            v => v
+                .strip_prefix("transfer:")
+                .filter(|t| !t.is_empty())
+                .map(|t| DtmfAction::Transfer(t.to_string())),
+        }
+    }
+}
+
+/// Whether `key` is a key of the map: one of `0-9`, `*`, `#`.
+pub fn is_dtmf_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(
+        (chars.next(), chars.next()),
+        (Some('0'..='9' | '*' | '#'), None)
+    )
+}
+
+impl AiProfile {
+    /// The keypad map, parsed (entries that do not parse are left out; writes refuse them).
+    pub fn dtmf_actions(&self) -> BTreeMap<char, DtmfAction> {
+        self.dtmf_map
+            .0
+            .iter()
+            .filter_map(|(k, v)| Some((k.chars().next()?, DtmfAction::parse(v)?)))
+            .collect()
+    }
+}
 
 /// Role values.
 pub const ROLES: &[&str] = &["receptionist", "sales", "support", "dispatcher", "custom"];
@@ -70,6 +124,11 @@ pub struct NewAiProfile {
     pub max_duration_seconds: Option<i32>,
     /// Defaults to 600.
     pub endpointing_silence_ms: Option<i32>,
+    /// Defaults to `{}`.
+    #[schema(value_type = Option<Object>)]
+    pub dtmf_map: Option<BTreeMap<String, String>>,
+    /// Defaults to none.
+    pub tools: Option<Vec<String>>,
     /// Defaults to true when the tenant has no default profile yet, else false.
     pub is_default: Option<bool>,
 }
@@ -94,11 +153,14 @@ pub struct AiProfilePatch {
     pub max_turns: Option<i32>,
     pub max_duration_seconds: Option<i32>,
     pub endpointing_silence_ms: Option<i32>,
+    #[schema(value_type = Option<Object>)]
+    pub dtmf_map: Option<BTreeMap<String, String>>,
+    pub tools: Option<Vec<String>>,
     pub is_default: Option<bool>,
 }
 
 /// Tells "absent" (`None`) from "null" (`Some(None)`).
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(super) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -107,7 +169,8 @@ where
 }
 
 const COLUMNS: &str = "id, tenant_id, name, role, system_prompt, greeting, language, voice, llm_model, \
-    max_turns, max_duration_seconds, endpointing_silence_ms, is_default, created_at, updated_at";
+    max_turns, max_duration_seconds, endpointing_silence_ms, dtmf_map, tools, is_default, \
+    created_at, updated_at";
 
 /// Locks the tenant row for the rest of the transaction; `NotFound` if there is none.
 async fn lock_tenant(tx: &mut sqlx::PgConnection, tenant_id: Uuid) -> Result<(), StoreError> {
@@ -155,9 +218,9 @@ impl Store {
         }
         let sql = format!(
             "INSERT INTO ai_profiles (tenant_id, name, role, system_prompt, greeting, language, voice, \
-             max_turns, max_duration_seconds, endpointing_silence_ms, is_default, llm_model) \
+             max_turns, max_duration_seconds, endpointing_silence_ms, is_default, llm_model, dtmf_map, tools) \
              VALUES ($1, btrim($2), COALESCE($3, 'receptionist'), $4, COALESCE($5, ''), COALESCE($6, $13), $7, \
-             COALESCE($8, $14), COALESCE($9, $15), COALESCE($10, $16), $11, $12) RETURNING {COLUMNS}"
+             COALESCE($8, $14), COALESCE($9, $15), COALESCE($10, $16), $11, $12, $17, $18) RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
             .bind(tenant_id)
@@ -176,6 +239,8 @@ impl Store {
             .bind(DEFAULT_MAX_TURNS)
             .bind(DEFAULT_MAX_DURATION_SECONDS)
             .bind(DEFAULT_ENDPOINTING_SILENCE_MS)
+            .bind(Json(p.dtmf_map.clone().unwrap_or_default()))
+            .bind(p.tools.clone().unwrap_or_default())
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -222,7 +287,8 @@ impl Store {
              max_turns = COALESCE($10, max_turns), max_duration_seconds = COALESCE($11, max_duration_seconds), \
              endpointing_silence_ms = COALESCE($12, endpointing_silence_ms), \
              is_default = COALESCE($13, is_default), \
-             llm_model = CASE WHEN $14 THEN $15 ELSE llm_model END, updated_at = now() \
+             llm_model = CASE WHEN $14 THEN $15 ELSE llm_model END, \
+             dtmf_map = COALESCE($16, dtmf_map), tools = COALESCE($17, tools), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
@@ -241,10 +307,45 @@ impl Store {
             .bind(p.is_default)
             .bind(p.llm_model.is_some())
             .bind(p.llm_model.clone().flatten())
+            .bind(p.dtmf_map.clone().map(Json))
+            .bind(p.tools.clone())
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(row)
+    }
+
+    /// How many of the tenant's profiles map a key to the transfer target `name`.
+    pub async fn profiles_using_target(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM ai_profiles WHERE tenant_id = $1 \
+             AND EXISTS (SELECT 1 FROM jsonb_each_text(dtmf_map) e WHERE e.value = $2)",
+        )
+        .bind(tenant_id)
+        .bind(format!("transfer:{name}"))
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
+    }
+
+    /// How many of the tenant's profiles list the tool `name`.
+    pub async fn profiles_using_tool(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM ai_profiles WHERE tenant_id = $1 AND $2 = ANY(tools)",
+        )
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
     }
 
     /// Deletes one of a tenant's profiles; past calls keep their rows.

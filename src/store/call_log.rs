@@ -169,6 +169,22 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Writes the name of the target a call was handed to.
+    pub async fn set_call_transfer_target(
+        &self,
+        id: Uuid,
+        tenant_id: Uuid,
+        target: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET transfer_target = $3 WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .bind(target)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The calls of this Asterisk application that the database still thinks are live.
     pub async fn live_calls(&self, ari_node: &str) -> Result<Vec<LiveCall>, StoreError> {
         Ok(sqlx::query_as(

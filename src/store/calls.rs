@@ -21,7 +21,8 @@ pub struct Call {
     pub caller: String,
     pub called: String,
     pub direction: String,
-    /// `ringing`, `in_progress`, `completed`, `failed`, `rejected` or `interrupted`.
+    /// `ringing`, `in_progress`, `completed`, `failed`, `rejected`, `interrupted` or
+    /// `transferred`.
     pub status: String,
     pub started_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
@@ -33,6 +34,8 @@ pub struct Call {
     pub llm_prompt_tokens: i64,
     pub llm_completion_tokens: i64,
     pub tts_characters: i64,
+    /// The transfer target the call was handed to, if it was.
+    pub transfer_target: Option<String>,
 }
 
 /// Call status values.
@@ -43,6 +46,7 @@ pub const STATUSES: &[&str] = &[
     "failed",
     "rejected",
     "interrupted",
+    "transferred",
 ];
 
 /// One thing that happened on a call.
@@ -91,7 +95,7 @@ pub struct CallQuery {
 
 pub(crate) const CALL_COLUMNS: &str = "id, tenant_id, phone_number_id, ai_profile_id, channel_id, caller, \
     called, direction, status, started_at, answered_at, ended_at, duration_ms, end_reason, turn_count, \
-    stt_audio_ms, llm_prompt_tokens, llm_completion_tokens, tts_characters";
+    stt_audio_ms, llm_prompt_tokens, llm_completion_tokens, tts_characters, transfer_target";
 
 impl Store {
     /// A page of a tenant's calls, newest first; one more than `limit` is fetched to

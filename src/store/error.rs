@@ -34,6 +34,12 @@ impl From<sqlx::Error> for StoreError {
                         Some("ai_profiles_one_default") => {
                             "the tenant already has a default AI profile"
                         }
+                        Some("transfer_targets_tenant_id_name_key") => {
+                            "the tenant already has a transfer target of this name"
+                        }
+                        Some("tools_tenant_id_name_key") => {
+                            "the tenant already has a tool of this name"
+                        }
                         _ => "a row with these values already exists",
                     });
                 }

@@ -11,7 +11,9 @@ pub mod phone_numbers;
 pub mod redis;
 pub mod routing;
 pub mod tenants;
+pub mod tools;
 pub mod transcript;
+pub mod transfer_targets;
 
 use std::time::Duration;
 

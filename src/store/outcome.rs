@@ -20,17 +20,20 @@ pub enum CallStatus {
     Rejected,
     /// Cut off while the daemon was away or stopping, or not re-adopted.
     Interrupted,
+    /// Handed to a person: into the dialplan, or bridged with an agent until they hung up.
+    Transferred,
 }
 
 impl CallStatus {
     /// Every status, in the order the schema lists them.
-    pub const ALL: [CallStatus; 6] = [
+    pub const ALL: [CallStatus; 7] = [
         CallStatus::Ringing,
         CallStatus::InProgress,
         CallStatus::Completed,
         CallStatus::Failed,
         CallStatus::Rejected,
         CallStatus::Interrupted,
+        CallStatus::Transferred,
     ];
 
     /// The stored text.
@@ -42,6 +45,7 @@ impl CallStatus {
             CallStatus::Failed => "failed",
             CallStatus::Rejected => "rejected",
             CallStatus::Interrupted => "interrupted",
+            CallStatus::Transferred => "transferred",
         }
     }
 
@@ -71,6 +75,9 @@ pub enum EndReason {
     AgentEnded,
     /// The caller pressed the key that ends the call; the agent said goodbye.
     KeypadHangup,
+    /// The caller was handed to a transfer target (the call left us, or the bridged call
+    /// with the agent ended).
+    Transferred,
     /// The profile's `max_turns` was reached.
     MaxTurns,
     /// The profile's `max_duration_seconds` was reached.
@@ -108,6 +115,7 @@ impl EndReason {
             EndReason::CallerGoodbye => "caller_goodbye",
             EndReason::AgentEnded => "agent_ended",
             EndReason::KeypadHangup => "keypad_hangup",
+            EndReason::Transferred => "transferred",
             EndReason::MaxTurns => "max_turns",
             EndReason::MaxDuration => "max_duration",
             EndReason::DaemonShutdown => "daemon_shutdown",
@@ -139,6 +147,7 @@ impl EndReason {
             | EndReason::MaxDuration
             | EndReason::DaemonShutdown
             | EndReason::ConversationStopped => CallStatus::Completed,
+            EndReason::Transferred => CallStatus::Transferred,
             EndReason::DaemonStopped
             | EndReason::ChannelGoneWhileDisconnected
             | EndReason::ChannelGoneWhileDaemonAway
@@ -160,6 +169,7 @@ impl EndReason {
                 | EndReason::CallerHangupDuringSetup
                 | EndReason::ChannelGoneWhileDisconnected
                 | EndReason::ChannelGoneWhileDaemonAway
+                | EndReason::Transferred
         )
     }
 }

@@ -60,17 +60,9 @@ pub struct ToolCallContext {
     pub did: String,
 }
 
-/// One tool call as the model made it (`choices[].delta.tool_calls[]`, assembled).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolCall {
-    /// The model's id of the call (`call_…`); the second half of the `Idempotency-Key` and
-    /// the `tool_call_id` of the answer.
-    pub id: String,
-    /// The function name the model chose.
-    pub name: String,
-    /// The arguments as the JSON text the model streamed.
-    pub arguments: String,
-}
+/// One tool call as the model made it (`choices[].delta.tool_calls[]`, assembled): its
+/// `id` is the second half of the `Idempotency-Key` and the `tool_call_id` of the answer.
+pub use crate::engines::llm::ToolCall;
 
 /// Why a tool call did not produce a result. `as_str` is a stable label (metrics, events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

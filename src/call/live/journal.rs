@@ -175,7 +175,10 @@ impl Journal {
                 Box::pin(async move { states.save(call_id, &*state).await })
             }
             Write::TransferTarget(name) => Box::pin(async move {
-                if let Err(e) = store.set_call_transfer_target(call_id, tenant_id, &name).await {
+                if let Err(e) = store
+                    .set_call_transfer_target(call_id, tenant_id, &name)
+                    .await
+                {
                     tracing::warn!(error = %e, "cannot record the transfer target");
                 }
             }),

@@ -41,6 +41,11 @@ use crate::engines::tts::TtsRequest;
 use crate::media_driver::{InboundAudio, MediaEvent, MediaHandle, MediaMetrics};
 use crate::store::EndReason;
 use crate::store::transcript::UsageDelta;
+use crate::tools::{HttpTool, ToolCall, ToolCallContext, ToolOutcome};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use std::future::Future;
+use std::pin::Pin;
 
 /// How long a call that ended waits for the transcript of what the caller said last.
 const LAST_TRANSCRIPT_WAIT: Duration = Duration::from_secs(2);
@@ -48,6 +53,16 @@ const LAST_TRANSCRIPT_WAIT: Duration = Duration::from_secs(2);
 const FINAL_WRITES_WAIT: Duration = Duration::from_secs(3);
 /// Utterances whose audio is held while earlier ones are transcribed.
 const MAX_HELD_UTTERANCES: usize = 8;
+
+/// What a call may do besides talking: where it may transfer to, the tools it may run, and
+/// who is calling whom (tool requests carry it).
+#[derive(Default)]
+pub(crate) struct CallActions {
+    pub(crate) targets: Vec<Target>,
+    pub(crate) tools: Vec<HttpTool>,
+    pub(crate) caller: String,
+    pub(crate) did: String,
+}
 
 /// Everything one live call's task owns.
 pub(crate) struct LiveCall {
@@ -79,7 +94,15 @@ pub(crate) struct LiveCall {
     transfer_attempts: u32,
     /// A bridged agent hung up: the caller is hung up as the call ends.
     hang_up_caller: bool,
+    /// The tenant's HTTP tools this call's profile may use.
+    tools: Vec<HttpTool>,
+    /// Who and what the call is, for tool requests.
+    tool_context: ToolCallContext,
+    /// Tool calls running, each a future of its outcome.
+    tool_runs: FuturesUnordered<ToolRun>,
 }
+
+type ToolRun = Pin<Box<dyn Future<Output = (ToolCall, ToolOutcome)> + Send>>;
 
 impl LiveCall {
     /// A live call whose media is up: `answered` is when the caller was answered, `state`
@@ -93,7 +116,7 @@ impl LiveCall {
         bridge_id: Option<String>,
         mut media: MediaHandle,
         profile: AgentProfile,
-        targets: Vec<Target>,
+        actions: CallActions,
         state: Option<ConversationState>,
         answered: Instant,
     ) -> Self {
@@ -135,10 +158,18 @@ impl LiveCall {
             ending: None,
             bridge_id,
             media_channel_id,
-            targets,
+            targets: actions.targets,
             transfer: None,
             transfer_attempts: 0,
             hang_up_caller: false,
+            tools: actions.tools,
+            tool_context: ToolCallContext {
+                call_id,
+                tenant_id,
+                caller: actions.caller,
+                did: actions.did,
+            },
+            tool_runs: FuturesUnordered::new(),
         }
     }
 
@@ -148,7 +179,11 @@ impl LiveCall {
         mut self,
         inputs: &mut mpsc::Receiver<CallInput>,
     ) -> (Option<MediaHandle>, EndReason) {
-        let counters = self.media.as_ref().map(MediaHandle::counters).unwrap_or_default();
+        let counters = self
+            .media
+            .as_ref()
+            .map(MediaHandle::counters)
+            .unwrap_or_default();
         let mut media_metrics = MediaMetrics::new(counters);
         let mut publish = tokio::time::interval(Duration::from_secs(1));
         self.recognizer.open();
@@ -159,13 +194,14 @@ impl LiveCall {
                 break reason;
             }
             let deadline = self.conversation.poll_timeout();
+            let transfer_deadline = self.transfer.as_ref().and_then(TransferRun::deadline);
             tokio::select! {
                 input = inputs.recv() => self.on_input(input),
                 event = next_media_event(&mut self.media) => self.on_media_event(event),
                 outcome = next_transfer_outcome(&mut self.transfer) => {
                     self.on_transfer(outcome).await;
                 }
-                () = sleep_until_opt(&self.clock, self.transfer.as_ref().and_then(TransferRun::deadline)) => {
+                () = sleep_until_opt(&self.clock, transfer_deadline) => {
                     let now = self.clock.now();
                     if let Some(outcome) = self.transfer.as_mut().map(|t| t.handle_timeout(now)) {
                         self.on_transfer(outcome).await;
@@ -187,6 +223,9 @@ impl LiveCall {
                 }
                 output = next_model_output(&mut self.model) => self.on_model_output(output),
                 (clip, audio) = self.speech.next() => self.on_speech(clip, audio).await,
+                Some((call, outcome)) = self.tool_runs.next(), if !self.tool_runs.is_empty() => {
+                    self.on_tool_outcome(call, outcome);
+                }
                 () = self.journal.next() => {}
                 () = sleep_until_opt(&self.clock, deadline) => {
                     self.conversation.handle_timeout(self.clock.now());
@@ -285,16 +324,7 @@ impl LiveCall {
                 Action::SaveState => self.journal.state(self.conversation.state().clone()),
                 Action::Observe(o) => observe(o),
                 Action::Event { kind, details } => self.journal.event(kind, details),
-                Action::CallTool(call) => {
-                    // Wired to the tool executor with issue 12's call path.
-                    let now = self.clock.now();
-                    self.conversation.handle_tool_result(
-                        now,
-                        &call.id,
-                        false,
-                        "tools are not available",
-                    );
-                }
+                Action::CallTool(call) => self.run_tool(call),
                 Action::Transfer { target } => self.start_transfer(&target),
                 Action::HangUp(reason) => {
                     tracing::info!(reason = %reason, "the agent ends the call");
@@ -471,6 +501,51 @@ impl LiveCall {
 }
 
 impl LiveCall {
+    /// Runs a tenant tool the model called, among the call's other work.
+    fn run_tool(&mut self, call: ToolCall) {
+        let Some(tool) = self.tools.iter().find(|t| t.name() == call.name).cloned() else {
+            let now = self.clock.now();
+            self.conversation.handle_tool_result(
+                now,
+                &call.id,
+                r#"{"error":"unknown_tool","message":"there is no such tool"}"#,
+            );
+            return;
+        };
+        let executor = self.ctx.tools.clone();
+        let context = self.tool_context.clone();
+        self.tool_runs.push(Box::pin(async move {
+            let outcome = executor.execute(&tool, &context, &call).await;
+            (call, outcome)
+        }));
+    }
+
+    fn on_tool_outcome(&mut self, call: ToolCall, outcome: ToolOutcome) {
+        let label = outcome.failure.map_or("ok", |f| f.as_str());
+        metrics::counter!("vca_tool_calls_total", "outcome" => label).increment(1);
+        metrics::histogram!("vca_tool_call_seconds").record(outcome.duration.as_secs_f64());
+        tracing::info!(
+            tool = %call.name,
+            ok = outcome.ok,
+            outcome = label,
+            duration_ms = outcome.duration.as_millis() as u64,
+            "tool called"
+        );
+        let arguments: serde_json::Value = serde_json::from_str(&call.arguments)
+            .unwrap_or_else(|_| serde_json::Value::String(call.arguments.clone()));
+        self.journal.event(
+            "tool_called",
+            serde_json::json!({
+                "name": call.name, "tool_call_id": call.id, "ok": outcome.ok, "outcome": label,
+                "status": outcome.status, "duration_ms": outcome.duration.as_millis() as u64,
+                "arguments": arguments,
+            }),
+        );
+        let now = self.clock.now();
+        self.conversation
+            .handle_tool_result(now, &call.id, &outcome.content);
+    }
+
     /// The conversation said the announce: hand the caller over to `name`.
     fn start_transfer(&mut self, name: &str) {
         let now = self.clock.now();
@@ -559,8 +634,10 @@ impl LiveCall {
                     "transfer_failed",
                     serde_json::json!({"target": target, "reason": failure.as_str()}),
                 );
-                metrics::counter!("vca_transfers_total", "outcome" => failure.as_str()).increment(1);
-                self.conversation.handle_transfer_failed(now, failure.as_str());
+                metrics::counter!("vca_transfers_total", "outcome" => failure.as_str())
+                    .increment(1);
+                self.conversation
+                    .handle_transfer_failed(now, failure.as_str());
                 None
             }
             Outcome::Over { caller_left } => {

@@ -106,7 +106,9 @@ enum StepResult {
 enum Stage {
     Checking,
     Continuing,
-    Ringing { deadline: Instant },
+    Ringing {
+        deadline: Instant,
+    },
     Swapping,
     Bridged,
     /// Failed or over; only a clean-up step may still run.
@@ -128,7 +130,10 @@ pub(crate) struct TransferRun {
 
 /// The id of the `n`-th agent leg of `call`: our prefix, the call, the attempt.
 pub(crate) fn agent_channel_id(call: Uuid, attempt: u32) -> String {
-    format!("{}{call}-{attempt}", crate::call::context::AGENT_CHANNEL_PREFIX)
+    format!(
+        "{}{call}-{attempt}",
+        crate::call::context::AGENT_CHANNEL_PREFIX
+    )
 }
 
 impl TransferRun {
@@ -179,11 +184,11 @@ impl TransferRun {
                 let request = OriginateRequest {
                     endpoint,
                     app,
-                    app_args: format!("transfer,{}", run.caller),
-                    channel_id: run.agent.clone(),
+                    app_args: vec!["transfer".into(), run.caller.clone()],
+                    channel_id: Some(run.agent.clone()),
                     other_channel_id: Some(format!("{}-2", run.agent)),
                     caller_id,
-                    timeout_seconds: u32::try_from(ring_timeout.as_secs()).unwrap_or(25),
+                    timeout_seconds: Some(u32::try_from(ring_timeout.as_secs()).unwrap_or(25)),
                 };
                 run.stage = Stage::Ringing {
                     deadline: now + ring_timeout + RING_GRACE,
@@ -367,7 +372,9 @@ impl TransferRun {
                 self.fail(failure, false)
             }
             (
-                AriEvent::ChannelDestroyed(_) | AriEvent::StasisEnd(_) | AriEvent::ChannelHangupRequest(_),
+                AriEvent::ChannelDestroyed(_)
+                | AriEvent::StasisEnd(_)
+                | AriEvent::ChannelHangupRequest(_),
                 Stage::Bridged | Stage::Swapping,
             ) if event.channel_id().is_some_and(|id| id == agent) => {
                 if matches!(event, AriEvent::ChannelHangupRequest(h) if h.soft == Some(true)) {

@@ -116,9 +116,9 @@ impl Conversation {
         self.complete_reply_if_done(now);
     }
 
-    /// The result of the tool call `id`: `ok` or an error the model can talk about, with
-    /// `content` going back to it.
-    pub fn handle_tool_result(&mut self, now: Instant, id: &str, ok: bool, content: &str) {
+    /// The result of the tool call `id`: `content` goes back to the model as the tool
+    /// message (a result, or an error it can talk about).
+    pub fn handle_tool_result(&mut self, now: Instant, id: &str, content: &str) {
         let Some(round) = self.tool_round.as_mut() else {
             return;
         };
@@ -126,11 +126,7 @@ impl Conversation {
             return;
         };
         if let Some(slot) = round.results.get_mut(i).filter(|r| r.is_none()) {
-            *slot = Some(if ok {
-                content.to_string()
-            } else {
-                error_result(content)
-            });
+            *slot = Some(content.to_string());
         }
         self.advance_tools(now);
     }

@@ -259,7 +259,7 @@ fn the_model_gets_the_tools_and_an_http_tool_result_goes_back_to_it() {
     call.play_out();
     // The tool answers; the model is asked again with the exchange in its history.
     call.conv
-        .handle_tool_result(call.now, "call_1", true, r#"{"booked":true,"ref":"A17"}"#);
+        .handle_tool_result(call.now, "call_1", r#"{"booked":true,"ref":"A17"}"#);
     call.pump();
     let (second, request) = call.last_request().expect("asked again");
     assert_ne!(second, reply);
@@ -310,7 +310,7 @@ fn a_slow_tool_gets_one_filler_line() {
     call.run_for(Duration::from_secs(5));
     assert_eq!(call.spoken().len(), 1, "once");
     call.conv
-        .handle_tool_result(call.now, "c1", false, "timed out");
+        .handle_tool_result(call.now, "c1", r#"{"error":"timed out"}"#);
     call.pump();
     let (_, request) = call.last_request().expect("asked again");
     assert_eq!(
@@ -335,11 +335,11 @@ fn two_calls_in_one_response_are_answered_together_and_unknown_ones_get_an_error
     call.conv.handle_reply_done(call.now, reply, None);
     call.pump();
     assert_eq!(tool_calls(&call).len(), 2, "only offered tools are run");
-    call.conv.handle_tool_result(call.now, "c", true, "second");
+    call.conv.handle_tool_result(call.now, "c", "second");
     call.pump();
     let asked_before = call.last_request().map(|r| r.0);
     assert_eq!(asked_before, Some(reply), "waits for every result");
-    call.conv.handle_tool_result(call.now, "a", true, "first");
+    call.conv.handle_tool_result(call.now, "a", "first");
     call.pump();
     let (_, request) = call.last_request().expect("asked again");
     let results: Vec<(Option<&str>, &str)> = request
@@ -426,7 +426,7 @@ fn after_three_tool_rounds_the_model_must_answer_in_words() {
             .handle_reply_tool_calls(call.now, reply, vec![tool(&id, "book_table", "{}")]);
         call.conv.handle_reply_done(call.now, reply, None);
         call.pump();
-        call.conv.handle_tool_result(call.now, &id, true, "ok");
+        call.conv.handle_tool_result(call.now, &id, "ok");
         call.pump();
         reply = call.last_request().expect("asked again").0;
     }
@@ -446,7 +446,7 @@ fn the_caller_speaking_during_a_tool_round_drops_it() {
     call.conv.handle_reply_done(call.now, reply, None);
     call.pump();
     let _ = call.caller_speaks(call.ms() + 100, call.ms() + 900);
-    call.conv.handle_tool_result(call.now, "c1", true, "late");
+    call.conv.handle_tool_result(call.now, "c1", "late");
     call.pump();
     assert_eq!(
         call.last_request().map(|r| r.0),
