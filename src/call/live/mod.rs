@@ -603,6 +603,7 @@ impl LiveCall {
             Outcome::Pending => None,
             Outcome::Continued => {
                 tracing::info!(target = %target, "the caller continued into the dialplan");
+                metrics::counter!("vca_transfers_total", "outcome" => "continued").increment(1);
                 self.journal
                     .event("transferred", serde_json::json!({"target": target}));
                 self.journal.transfer_target(target);
