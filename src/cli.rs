@@ -85,6 +85,12 @@ pub struct SettingFlags {
     /// Seconds live calls may go on after SIGTERM before a goodbye [env: VCA_DRAIN_TIMEOUT_SECONDS; default 60].
     #[arg(long, global = true, value_name = "SECONDS")]
     pub drain_timeout_seconds: Option<String>,
+    /// What SIGTERM does: handover (to a standby), drain, or auto (handover when a standby is seen) [env: VCA_SHUTDOWN; default auto].
+    #[arg(long, global = true, value_name = "MODE")]
+    pub shutdown: Option<String>,
+    /// This daemon's name in the ARI owner lease (active/standby) [env: VCA_NODE_NAME; default auto: host:admin port].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub node_name: Option<String>,
     /// Speech-to-text provider: deepgram, openai or whisper-local [env: VCA_STT_PROVIDER; default openai].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub stt_provider: Option<String>,
@@ -171,6 +177,8 @@ impl SettingFlags {
             log,
             end_call_marker,
             drain_timeout_seconds,
+            shutdown,
+            node_name,
             stt_provider,
             stt_base_url,
             stt_model,
@@ -211,6 +219,8 @@ impl SettingFlags {
             ("log", log),
             ("end_call_marker", end_call_marker),
             ("drain_timeout_seconds", drain_timeout_seconds),
+            ("shutdown", shutdown),
+            ("node_name", node_name),
             ("stt_provider", stt_provider),
             ("stt_base_url", stt_base_url),
             ("stt_model", stt_model),

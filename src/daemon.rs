@@ -14,12 +14,13 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AppState};
 use crate::ari::{
     AriClient, AriConfig, AriError, AriStreamItem, ConnectionState, EventsEndpoint,
-    SupervisorConfig, SupervisorHandle, spawn_supervisor,
+    SupervisorConfig, SupervisorHandle, spawn_supervisor_with_permit,
 };
 use crate::call::context::{CallContext, CallSettings};
 use crate::call::controller::CallController;
 use crate::call::leases::CallLeases;
-use crate::config::Settings;
+use crate::call::ownership::Ownership;
+use crate::config::{Settings, ShutdownMode};
 use crate::conversation::ConversationLines;
 use crate::engines::build_engines;
 use crate::media_driver::{PortPool, PortPoolError};
@@ -77,6 +78,8 @@ pub struct Daemon {
     events: tokio::sync::mpsc::Receiver<AriStreamItem>,
     stop: CancellationToken,
     drain_timeout: Duration,
+    ownership: Ownership,
+    shutdown: ShutdownMode,
 }
 
 /// The ARI settings of the daemon.
@@ -122,8 +125,24 @@ impl Daemon {
             .await
             .map_err(|e| DaemonError::EnginesTask(e.to_string()))??;
         let stop = CancellationToken::new();
-        let (supervisor, events) =
-            spawn_supervisor(endpoint, SupervisorConfig::default(), stop.child_token());
+        let ari_node = format!(
+            "{}#{}",
+            settings.ari_url.as_str().trim_end_matches('/'),
+            settings.ari_app
+        );
+        let me = settings.node_name.clone().unwrap_or_else(|| {
+            crate::call::ownership::default_node_name(
+                listener.local_addr().map_or(0, |a| a.port()),
+            )
+        });
+        let ownership = Ownership::new(redis.clone(), &ari_node, me);
+        ownership.claim().await;
+        let (supervisor, events) = spawn_supervisor_with_permit(
+            endpoint,
+            SupervisorConfig::default(),
+            stop.child_token(),
+            ownership.permit(),
+        );
         let state = AppState::new(
             store.clone(),
             redis.clone(),
@@ -147,11 +166,7 @@ impl Daemon {
             tools: crate::tools::ToolExecutor::new()?,
             settings: Arc::new(CallSettings {
                 app: settings.ari_app.clone(),
-                ari_node: format!(
-                    "{}#{}",
-                    settings.ari_url.as_str().trim_end_matches('/'),
-                    settings.ari_app
-                ),
+                ari_node,
                 rtp_advertise: settings.rtp_advertise,
                 law: settings.media_format,
                 country_code: settings.default_country_code,
@@ -166,6 +181,8 @@ impl Daemon {
             events,
             stop,
             drain_timeout: settings.drain_timeout,
+            ownership,
+            shutdown: settings.shutdown,
         })
     }
 
@@ -187,12 +204,18 @@ impl Daemon {
             events,
             stop,
             drain_timeout,
+            ownership,
+            shutdown,
         } = self;
+        let owner_task = tokio::spawn(ownership.clone().run(stop.child_token()));
+        let (controller_stop, controller_stops) = watch::channel(0u32);
+        let (handover_tx, handover) = watch::channel(false);
         tracing::info!(addr = ?listener.local_addr().ok(), "admin API listening");
         let liveness = Arc::new(Liveness::default());
         let ari_watch = tokio::spawn(watch_ari(
             supervisor.state(),
             supervisor.reconnect_counter(),
+            supervisor.replaced_counter(),
             stop.clone(),
         ));
         let service_task = tokio::spawn(service::supervise(
@@ -202,19 +225,17 @@ impl Daemon {
         ));
         let controller = tokio::spawn(CallController::new(calls, liveness).run(
             events,
-            stop_requests.clone(),
+            controller_stops,
+            handover,
             drain_timeout,
         ));
-        let mut first_stop = stop_requests;
-        let stopping = tokio::spawn(async move {
-            while *first_stop.borrow_and_update() == 0 {
-                if first_stop.changed().await.is_err() {
-                    break;
-                }
-            }
-            tracing::info!("stop requested: draining calls");
-            service::stopping("draining calls");
-        });
+        let stopping = tokio::spawn(forward_stops(
+            stop_requests,
+            controller_stop,
+            handover_tx,
+            ownership,
+            shutdown,
+        ));
         let admin_stop = stop.clone();
         let server = tokio::spawn(
             axum::serve(listener, admin::router(state))
@@ -236,6 +257,7 @@ impl Daemon {
             }
         };
         supervisor.shutdown(Duration::from_secs(2)).await;
+        owner_task.abort();
         ari_watch.abort();
         service_task.abort();
         tracing::info!("stopped");
@@ -243,13 +265,55 @@ impl Daemon {
     }
 }
 
+/// Turns SIGTERMs into what the controller does: the first hands the calls over to a
+/// standby (`VCA_SHUTDOWN=handover`, or `auto` with a standby seen) — the owner lease is
+/// given up and the calls stood down — or drains them; later ones count on as drain
+/// requests (the second hangs up at once).
+async fn forward_stops(
+    mut requests: watch::Receiver<u32>,
+    controller: watch::Sender<u32>,
+    handover: watch::Sender<bool>,
+    ownership: Ownership,
+    mode: ShutdownMode,
+) {
+    let mut handed_over = false;
+    loop {
+        let n = *requests.borrow_and_update();
+        if n >= 1 && !handed_over && controller.borrow().eq(&0) {
+            let hand_over = match mode {
+                ShutdownMode::Handover => true,
+                ShutdownMode::Drain => false,
+                ShutdownMode::Auto => ownership.is_active() && ownership.standby_seen(),
+            };
+            if hand_over {
+                tracing::info!("stop requested: handing the calls over to the standby");
+                service::stopping("handing over to the standby");
+                ownership.release().await;
+                handover.send_replace(true);
+                handed_over = true;
+            } else {
+                tracing::info!("stop requested: draining calls");
+                service::stopping("draining calls");
+                controller.send_replace(n);
+            }
+        } else if n >= 1 {
+            controller.send_replace(if handed_over { n.max(2) } else { n });
+        }
+        if requests.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Mirrors the ARI connection state into metrics and the log.
 async fn watch_ari(
     mut state: watch::Receiver<ConnectionState>,
     reconnects: Arc<std::sync::atomic::AtomicU64>,
+    replaced: Arc<std::sync::atomic::AtomicU64>,
     stop: CancellationToken,
 ) {
     let mut seen_reconnects = 0;
+    let mut seen_replaced = 0;
     loop {
         let connected = state.borrow_and_update().is_connected();
         metrics::gauge!("vca_ari_connected").set(if connected { 1.0 } else { 0.0 });
@@ -257,6 +321,11 @@ async fn watch_ari(
         if now > seen_reconnects {
             metrics::counter!("vca_ari_reconnects_total").increment(now - seen_reconnects);
             seen_reconnects = now;
+        }
+        let now = replaced.load(std::sync::atomic::Ordering::Relaxed);
+        if now > seen_replaced {
+            metrics::counter!("vca_ari_replaced_total").increment(now - seen_replaced);
+            seen_replaced = now;
         }
         tokio::select! {
             () = stop.cancelled() => return,

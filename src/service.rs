@@ -92,6 +92,10 @@ pub async fn supervise(
                 format!("ARI disconnected: {reason}; {calls} live calls")
             }
             ConnectionState::Stopped => format!("ARI stopped; {calls} live calls"),
+            ConnectionState::Standby => "standby: another daemon owns the ARI application".into(),
+            ConnectionState::Replaced => {
+                "replaced: another connection took the ARI application".into()
+            }
         };
         if text != last_status {
             status(&text);

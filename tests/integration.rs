@@ -31,6 +31,7 @@ mod ops_asterisk_config;
 mod ops_systemd;
 mod service_binary;
 mod sim_load;
+mod standby;
 mod store_schema;
 mod tools_http;
 #[cfg(feature = "whisper-local")]

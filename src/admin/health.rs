@@ -113,6 +113,8 @@ fn ari_problem(state: &ConnectionState) -> String {
             )
         }
         ConnectionState::Stopped => "stopped".into(),
+        ConnectionState::Standby => "standby".into(),
+        ConnectionState::Replaced => "replaced".into(),
         ConnectionState::Connected { .. } => String::new(),
     }
 }

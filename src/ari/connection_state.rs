@@ -29,8 +29,33 @@ pub enum ConnectionState {
         /// Delay before the next attempt.
         retry_in: Duration,
     },
+    /// Another daemon owns the application (it holds the Redis lease): this one waits as a
+    /// standby and does not connect.
+    Standby,
+    /// Another WebSocket took the application over (`ApplicationReplaced`, FINDINGS 48):
+    /// this daemon stood down and does not take it back by reconnecting.
+    Replaced,
     /// The supervisor has stopped (shutdown or consumer gone).
     Stopped,
+}
+
+/// Whether the supervisor may hold the application: the active daemon's grant from the
+/// ownership lease. `epoch` grows each time the grant is won anew, so a daemon that was
+/// replaced connects again only after winning the lease again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permit {
+    /// Connect (and stay connected).
+    pub active: bool,
+    /// Which grant this is.
+    pub epoch: u64,
+}
+
+impl Permit {
+    /// Always allowed: a daemon without an owner lease.
+    pub const ALWAYS: Permit = Permit {
+        active: true,
+        epoch: 0,
+    };
 }
 
 impl ConnectionState {
@@ -108,4 +133,11 @@ pub enum AriStreamItem {
     },
     /// One ARI event (boxed so the channel's slots stay small).
     Event(Box<AriMessage>),
+    /// This daemon no longer serves the application: another connection replaced ours
+    /// (`replaced`), or this daemon lost or gave up the ownership lease. Its calls belong to
+    /// the new owner now: stop serving them silently.
+    StoodDown {
+        /// Asterisk sent `ApplicationReplaced`.
+        replaced: bool,
+    },
 }

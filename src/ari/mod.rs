@@ -30,7 +30,7 @@ pub mod supervisor;
 pub use backoff::BackoffPolicy;
 pub use client::{AriClient, DialplanTarget};
 pub use config::{AriConfig, AriPassword};
-pub use connection_state::{AriStreamItem, ConnectionState, DisconnectReason};
+pub use connection_state::{AriStreamItem, ConnectionState, DisconnectReason, Permit};
 pub use error::AriError;
 pub use events::{AriEvent, AriMessage, EventParseError, parse_event};
 pub use events_endpoint::EventsEndpoint;
@@ -40,4 +40,7 @@ pub use models::{
     Application, Bridge, CallerId, Channel, ChannelState, DialplanCep, Playback, Variable,
 };
 pub use originate::OriginateRequest;
-pub use supervisor::{ShutdownOutcome, SupervisorConfig, SupervisorHandle, spawn_supervisor};
+pub use supervisor::{
+    ShutdownOutcome, SupervisorConfig, SupervisorHandle, spawn_supervisor,
+    spawn_supervisor_with_permit,
+};

@@ -33,8 +33,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::BackoffPolicy;
-use super::connection_state::{AriStreamItem, ConnectionState, DisconnectReason};
-use super::events::parse_event;
+use super::connection_state::{AriStreamItem, ConnectionState, DisconnectReason, Permit};
+use super::events::{AriEvent, parse_event};
 use super::events_endpoint::EventsEndpoint;
 
 /// Timing and sizing of the supervisor. The defaults suit production; tests shorten them.
@@ -89,6 +89,8 @@ pub struct SupervisorHandle {
     state: watch::Receiver<ConnectionState>,
     /// Successful connections after the first.
     reconnects: Arc<AtomicU64>,
+    /// Times another connection replaced ours.
+    replaced: Arc<AtomicU64>,
     /// Stops the task.
     shutdown: CancellationToken,
     /// The task itself.
@@ -106,6 +108,12 @@ impl SupervisorHandle {
     #[must_use]
     pub fn reconnects(&self) -> u64 {
         self.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// A shared counter of `ApplicationReplaced` received, for a metrics exporter.
+    #[must_use]
+    pub fn replaced_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.replaced)
     }
 
     /// A shared counter of reconnects, for a metrics exporter.
@@ -136,6 +144,19 @@ pub fn spawn_supervisor(
     config: SupervisorConfig,
     shutdown: CancellationToken,
 ) -> (SupervisorHandle, mpsc::Receiver<AriStreamItem>) {
+    let (_always, permit) = watch::channel(Permit::ALWAYS);
+    spawn_supervisor_with_permit(endpoint, config, shutdown, permit)
+}
+
+/// [`spawn_supervisor`] that connects only while `permit` is active (the ownership lease
+/// of an active/standby pair), and after `ApplicationReplaced` only under a new grant.
+#[must_use]
+pub fn spawn_supervisor_with_permit(
+    endpoint: EventsEndpoint,
+    config: SupervisorConfig,
+    shutdown: CancellationToken,
+    permit: watch::Receiver<Permit>,
+) -> (SupervisorHandle, mpsc::Receiver<AriStreamItem>) {
     let (items_tx, items_rx) = mpsc::channel(config.event_capacity.max(1));
     let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting { attempt: 0 });
     let reconnects = Arc::new(AtomicU64::new(0));
@@ -146,12 +167,18 @@ pub fn spawn_supervisor(
         items: items_tx,
         state: state_tx,
         reconnects: Arc::clone(&reconnects),
+        replaced: Arc::new(AtomicU64::new(0)),
         rng: StdRng::from_os_rng(),
+        permit,
+        replaced_under: None,
+        permit_open: true,
     };
+    let replaced = Arc::clone(&supervisor.replaced);
     let task = tokio::spawn(supervisor.run());
     let handle = SupervisorHandle {
         state: state_rx,
         reconnects,
+        replaced,
         shutdown,
         task,
     };
@@ -166,6 +193,10 @@ enum SessionEnd {
     Stop,
     /// The connection was lost: reconnect.
     Lost(DisconnectReason),
+    /// Another connection took the application (`ApplicationReplaced`).
+    Replaced,
+    /// The permit was withdrawn (the lease was lost or given up).
+    StandDown,
 }
 
 /// The task's state; owned by the task alone.
@@ -176,7 +207,13 @@ struct Supervisor {
     items: mpsc::Sender<AriStreamItem>,
     state: watch::Sender<ConnectionState>,
     reconnects: Arc<AtomicU64>,
+    replaced: Arc<AtomicU64>,
     rng: StdRng,
+    permit: watch::Receiver<Permit>,
+    /// The grant under which we were replaced: no reconnecting until a newer one.
+    replaced_under: Option<u64>,
+    /// The permit's sender is still there (a fixed permit's is dropped at once).
+    permit_open: bool,
 }
 
 impl Supervisor {
@@ -184,6 +221,9 @@ impl Supervisor {
         let mut attempt: u32 = 0;
         let mut connected_before = false;
         loop {
+            if !self.wait_for_permit().await {
+                break;
+            }
             self.state
                 .send_replace(ConnectionState::Connecting { attempt });
             let connected = tokio::select! {
@@ -215,6 +255,28 @@ impl Supervisor {
                     }
                     match self.read_until_lost(socket).await {
                         SessionEnd::Stop => break,
+                        SessionEnd::Replaced => {
+                            self.replaced.fetch_add(1, Ordering::Relaxed);
+                            self.replaced_under = Some(self.permit.borrow().epoch);
+                            tracing::warn!(
+                                app = self.endpoint.app(),
+                                "another connection took over the ARI application (ApplicationReplaced): \
+                                 standing down; its calls belong to the new owner"
+                            );
+                            if !self.deliver(AriStreamItem::StoodDown { replaced: true }).await {
+                                break;
+                            }
+                            attempt = 0;
+                            continue;
+                        }
+                        SessionEnd::StandDown => {
+                            tracing::info!(app = self.endpoint.app(), "standing down: another daemon owns the application");
+                            if !self.deliver(AriStreamItem::StoodDown { replaced: false }).await {
+                                break;
+                            }
+                            attempt = 0;
+                            continue;
+                        }
                         SessionEnd::Lost(reason) => {
                             if since.elapsed() >= self.config.stable_after {
                                 attempt = 0;
@@ -242,6 +304,36 @@ impl Supervisor {
     }
 
     /// Opens the WebSocket (no timeout here; the caller applies it).
+    /// Waits until this daemon may hold the application: the permit is active and, after
+    /// being replaced, a newer grant. False on shutdown.
+    async fn wait_for_permit(&mut self) -> bool {
+        loop {
+            let permit = *self.permit.borrow_and_update();
+            let replaced = self.replaced_under.is_some_and(|e| e >= permit.epoch);
+            if permit.active && !replaced {
+                self.replaced_under = None;
+                return true;
+            }
+            self.state.send_replace(if replaced {
+                ConnectionState::Replaced
+            } else {
+                ConnectionState::Standby
+            });
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => return false,
+                changed = self.permit.changed() => {
+                    if changed.is_err() {
+                        // The lease keeper is gone: nothing will grant us again.
+                        self.permit_open = false;
+                        self.shutdown.cancelled().await;
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
     async fn connect(&self) -> Result<Socket, tungstenite::Error> {
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(self.config.max_message_bytes))
@@ -266,7 +358,7 @@ impl Supervisor {
     }
 
     /// Reads frames until the connection is lost or the supervisor must stop.
-    async fn read_until_lost(&self, mut socket: Socket) -> SessionEnd {
+    async fn read_until_lost(&mut self, mut socket: Socket) -> SessionEnd {
         let mut ping = tokio::time::interval_at(
             Instant::now() + self.config.ping_interval,
             self.config.ping_interval,
@@ -277,6 +369,15 @@ impl Supervisor {
             let step = tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => Step::Shutdown,
+                changed = self.permit.changed(), if self.permit_open => match changed {
+                    Ok(()) if !self.permit.borrow().active => Step::StandDown,
+                    Ok(()) => continue,
+                    Err(_) => {
+                        // Nobody grants or withdraws any more: the permit stands as it is.
+                        self.permit_open = false;
+                        continue;
+                    }
+                },
                 frame = socket.next() => Step::Frame(frame),
                 () = sleep_until(last_frame + self.config.dead_after) => Step::Dead,
                 _ = ping.tick() => Step::Ping,
@@ -285,6 +386,10 @@ impl Supervisor {
                 Step::Shutdown => {
                     let _ = timeout(self.config.write_timeout, socket.close(None)).await;
                     return SessionEnd::Stop;
+                }
+                Step::StandDown => {
+                    let _ = timeout(self.config.write_timeout, socket.close(None)).await;
+                    return SessionEnd::StandDown;
                 }
                 Step::Dead => return SessionEnd::Lost(DisconnectReason::KeepaliveTimeout),
                 Step::Ping => {
@@ -315,7 +420,15 @@ impl Supervisor {
                     last_frame = Instant::now();
                     match message {
                         Message::Text(text) => {
-                            if let Some(item) = parse_frame(text.as_str()) {
+                            let item = parse_frame(text.as_str());
+                            if let Some(AriStreamItem::Event(m)) = &item
+                                && matches!(m.event, AriEvent::ApplicationReplaced {})
+                            {
+                                // Asterisk keeps the replaced socket open and silent: close it.
+                                let _ = timeout(self.config.write_timeout, socket.close(None)).await;
+                                return SessionEnd::Replaced;
+                            }
+                            if let Some(item) = item {
                                 if !self.deliver(item).await {
                                     return SessionEnd::Stop;
                                 }
@@ -338,6 +451,7 @@ impl Supervisor {
 /// One turn of the read loop.
 enum Step {
     Shutdown,
+    StandDown,
     Frame(Option<Result<Message, tungstenite::Error>>),
     Dead,
     Ping,

@@ -73,10 +73,15 @@ impl CallController {
     /// the dialplan, live calls may finish for up to `drain_timeout`, then the rest hear a
     /// goodbye and are hung up. A second request hangs every call up at once. Either way
     /// every call row is final when this returns.
+    ///
+    /// `handover` turning true (the daemon gave the owner lease up on SIGTERM) stands every
+    /// call down instead — no goodbye, no hang-up, no row: the standby re-adopts them — and
+    /// returns once they have let go.
     pub async fn run(
         mut self,
         mut stream: mpsc::Receiver<AriStreamItem>,
         mut stop: StopRequests,
+        mut handover: watch::Receiver<bool>,
         drain_timeout: Duration,
     ) {
         let mut renew = tokio::time::interval(RENEW_EVERY);
@@ -86,6 +91,7 @@ impl CallController {
         let drain_deadline = tokio::time::sleep_until(far);
         tokio::pin!(drain_deadline);
         let mut wrapping_up = false;
+        let mut handing_over = false;
         loop {
             self.liveness.beat();
             self.liveness
@@ -94,7 +100,21 @@ impl CallController {
             if self.draining && self.sessions.is_empty() {
                 break;
             }
+            if *handover.borrow() && self.sessions.is_empty() {
+                self.liveness
+                    .live_calls
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!("handed over: every call goes on under the standby");
+                return;
+            }
             tokio::select! {
+                changed = handover.changed(), if !*handover.borrow() => {
+                    if changed.is_ok() && *handover.borrow() {
+                        self.stand_down();
+                        drain_deadline.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+                        handing_over = true;
+                    }
+                }
                 changed = stop.changed() => {
                     let requests = if changed.is_ok() { *stop.borrow() } else { 2 };
                     if requests >= 2 {
@@ -107,7 +127,12 @@ impl CallController {
                         drain_deadline.as_mut().reset(tokio::time::Instant::now() + drain_timeout);
                     }
                 }
-                () = &mut drain_deadline, if self.draining => {
+                () = &mut drain_deadline, if self.draining || handing_over => {
+                    if handing_over {
+                        tracing::warn!(calls = self.sessions.len(), "calls did not let go in time; dropping them");
+                        self.tasks.abort_all();
+                        return;
+                    }
                     if wrapping_up {
                         tracing::warn!("calls did not end after their goodbye; hanging up");
                         break;
@@ -126,6 +151,10 @@ impl CallController {
                         self.reconcile().await;
                     }
                     Some(AriStreamItem::Event(msg)) => self.dispatch(msg.event),
+                    Some(AriStreamItem::StoodDown { replaced }) => {
+                        tracing::warn!(calls = self.sessions.len(), replaced, "no longer the ARI application's owner: standing down every call");
+                        self.stand_down();
+                    }
                 },
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     match done {
@@ -166,6 +195,14 @@ impl CallController {
                 "sessions did not finish in time; aborting them"
             );
             self.tasks.abort_all();
+        }
+    }
+
+    /// Stops serving every call at once and silently: they belong to the daemon that owns
+    /// the application now.
+    fn stand_down(&mut self) {
+        for entry in self.sessions.values() {
+            let _ = entry.tx.try_send(CallInput::StandDown);
         }
     }
 

@@ -21,6 +21,9 @@ pub enum CallInput {
     ChannelGone,
     /// The daemon is shutting down: say goodbye, then hang up.
     WrapUp,
+    /// Another daemon serves the application now: stop serving this call at once and
+    /// silently — no request to Asterisk, no row, no lease renewal.
+    StandDown,
 }
 
 /// The ids a session answers to, so the controller can route events to it.

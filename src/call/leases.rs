@@ -182,7 +182,19 @@ impl CallLeases {
         }
     }
 
-    /// Calls this daemon holds for `tenant`.
+    /// Stops renewing a call's lease without removing it: another daemon serves the call
+    /// now and renews the same lease (it re-adopted it under the same id).
+    pub fn forget(&self, tenant: Uuid, call: Uuid) {
+        let mut local = self.local();
+        if let Some(calls) = local.get_mut(&tenant) {
+            calls.remove(&call);
+            if calls.is_empty() {
+                local.remove(&tenant);
+            }
+        }
+    }
+
+    /// Calls this daemon holds leases for, for `tenant`.
     pub fn held(&self, tenant: Uuid) -> usize {
         self.local_count(tenant)
     }

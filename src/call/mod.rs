@@ -7,6 +7,7 @@ pub mod context;
 pub mod controller;
 pub mod inputs;
 pub mod leases;
+pub mod ownership;
 mod live;
 mod reconcile;
 pub mod routing;

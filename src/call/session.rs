@@ -472,6 +472,7 @@ impl LiveSession {
                     );
                 }
                 Some(CallInput::WrapUp) => {}
+                Some(CallInput::StandDown) => break (EndReason::StoodDown, Vec::new()),
                 Some(CallInput::Hangup { reason }) => {
                     break (reason, vec![agent.to_string(), caller.clone()]);
                 }
@@ -503,6 +504,19 @@ impl LiveSession {
     /// Takes everything down and writes the final row.
     async fn end(mut self, reason: EndReason) {
         let ctx = self.ctx.clone();
+        if reason == EndReason::StoodDown {
+            // Only what is this process's own goes: the media task and its port. The call,
+            // its channels and its lease are the new owner's.
+            if let Some(media) = self.res.media.take()
+                && let Err(e) = media.stop().await
+            {
+                tracing::debug!(error = %e, "media task had already stopped");
+            }
+            ctx.leases.forget(self.tenant_id, self.call_id);
+            metrics::counter!("vca_calls_stood_down_total").increment(1);
+            tracing::info!("stood down: the call goes on under another daemon");
+            return;
+        }
         setup::release(&ctx, &mut self.res).await;
         if reason.caller_still_there() {
             setup::delete_channel(&ctx, &self.ids.caller_channel, HangupReason::Normal).await;

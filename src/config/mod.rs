@@ -106,6 +106,22 @@ pub struct Settings {
     pub end_call_marker: String,
     /// On SIGTERM, how long live calls may go on before they hear a goodbye.
     pub drain_timeout: std::time::Duration,
+    /// What SIGTERM does to live calls: hand them to a standby or drain them.
+    pub shutdown: ShutdownMode,
+    /// This daemon's name in the ARI owner lease; `None`: the host and the admin port.
+    pub node_name: Option<String>,
+}
+
+/// What the first SIGTERM does (`VCA_SHUTDOWN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    /// `handover` when a standby daemon is seen for this Asterisk, else `drain`.
+    Auto,
+    /// Give the application up without hanging anybody up: the standby takes the live
+    /// calls over within a second or two.
+    Handover,
+    /// No new calls; live calls finish (up to the drain timeout), then hear a goodbye.
+    Drain,
 }
 
 /// One line of `check-config` output: a setting, its shown value and its source.
@@ -378,6 +394,19 @@ impl Settings {
                 _ => Err(format!("{s:?}: give a number of seconds from 0 to 3600")),
             }
         })?;
+        let shutdown = r.parse("shutdown", Some("auto"), |s| match s {
+            "auto" => Ok(ShutdownMode::Auto),
+            "handover" => Ok(ShutdownMode::Handover),
+            "drain" => Ok(ShutdownMode::Drain),
+            _ => Err(format!("{s:?}: use auto, handover or drain")),
+        })?;
+        let node_name = r.parse("node_name", Some("auto"), |s| {
+            if s.len() <= 200 && !s.chars().any(char::is_control) {
+                Ok(Some(s.to_string()).filter(|s| !s.is_empty() && s != "auto"))
+            } else {
+                Err(format!("{s:?}: at most 200 printable characters"))
+            }
+        })?;
         let settings = Settings {
             database_url,
             redis_url,
@@ -397,6 +426,8 @@ impl Settings {
             engines,
             end_call_marker,
             drain_timeout,
+            shutdown,
+            node_name,
         };
         Ok((settings, r.shown))
     }

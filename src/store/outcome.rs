@@ -104,6 +104,9 @@ pub enum EndReason {
     SetupFailed(String),
     /// Re-adopting the call after a restart failed (`step: detail`).
     ReadoptFailed(String),
+    /// This daemon stopped serving the call because another one took the application over
+    /// (or it handed over): the call goes on there. Never stored.
+    StoodDown,
 }
 
 impl EndReason {
@@ -127,6 +130,7 @@ impl EndReason {
             EndReason::BridgeLost => "bridge_lost",
             EndReason::ConversationStopped => "conversation_stopped",
             EndReason::ConversationFailed => "conversation_failed",
+            EndReason::StoodDown => "stood_down",
             EndReason::SetupFailed(detail) => return Cow::Owned(format!("setup_failed: {detail}")),
             EndReason::ReadoptFailed(detail) => {
                 return Cow::Owned(format!("readopt_failed: {detail}"));
@@ -147,6 +151,8 @@ impl EndReason {
             | EndReason::MaxDuration
             | EndReason::DaemonShutdown
             | EndReason::ConversationStopped => CallStatus::Completed,
+            // Never written; the call is still in progress under another daemon.
+            EndReason::StoodDown => CallStatus::InProgress,
             EndReason::Transferred => CallStatus::Transferred,
             EndReason::DaemonStopped
             | EndReason::ChannelGoneWhileDisconnected
@@ -170,6 +176,7 @@ impl EndReason {
                 | EndReason::ChannelGoneWhileDisconnected
                 | EndReason::ChannelGoneWhileDaemonAway
                 | EndReason::Transferred
+                | EndReason::StoodDown
         )
     }
 }

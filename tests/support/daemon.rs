@@ -22,6 +22,8 @@ pub struct DaemonProc {
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::watch::Sender<u32>>,
     done: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// Where its admin API listens.
+    pub admin: std::net::SocketAddr,
 }
 
 impl DaemonProc {
@@ -37,12 +39,12 @@ impl DaemonProc {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         runtime.spawn(async move {
             let daemon = Daemon::start(&settings).await.expect("daemon starts");
-            daemon.admin_addr().expect("the admin API listens");
-            let _ = started_tx.send(());
+            let addr = daemon.admin_addr().expect("the admin API listens");
+            let _ = started_tx.send(addr);
             daemon.serve(stop_rx).await.unwrap();
             let _ = done_tx.send(());
         });
-        tokio::time::timeout(Duration::from_secs(30), started_rx)
+        let admin = tokio::time::timeout(Duration::from_secs(30), started_rx)
             .await
             .unwrap()
             .unwrap();
@@ -50,7 +52,19 @@ impl DaemonProc {
             runtime: Some(runtime),
             stop: Some(stop_tx),
             done: Some(done_rx),
+            admin,
         }
+    }
+
+    /// What `/readyz` says: its status code and the ARI component's error, if any.
+    pub async fn readiness(&self) -> (u16, Option<String>) {
+        let r = reqwest::get(format!("http://{}/readyz", self.admin))
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap();
+        let ari = body["components"]["ari"]["error"].as_str().map(str::to_string);
+        (status, ari)
     }
 
     /// One SIGTERM: drain, and wait until every call is down.
@@ -147,6 +161,14 @@ impl World {
     }
 
     pub async fn with(extra: &[(&str, &str)]) -> World {
+        // One name for this world's daemon in the ARI owner lease, kept across
+        // `restart_daemon`, so a restarted daemon takes its own lease back at once.
+        let node = format!("test-{}", Uuid::new_v4().simple());
+        let mut extra: Vec<(&str, &str)> = extra.to_vec();
+        if !extra.iter().any(|(k, _)| *k == "VCA_NODE_NAME") {
+            extra.push(("VCA_NODE_NAME", node.as_str()));
+        }
+        let extra = extra.as_slice();
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
         let engines = FakeHttp::start().await.unwrap();
         let (store, database_url) = db::store().await;
@@ -172,6 +194,26 @@ impl World {
         tokio::time::timeout(Duration::from_secs(20), self.sim.wait_websocket())
             .await
             .expect("daemon connects to ARI");
+    }
+
+    /// Starts a second daemon on the same database and simulator, named `node` in the owner
+    /// lease, with `extra` settings over this world's.
+    pub async fn another_daemon(&self, node: &str, extra: &[(&str, &str)]) -> DaemonProc {
+        let mut all: Vec<(&str, &str)> = self
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .filter(|(k, _)| *k != "VCA_NODE_NAME")
+            .collect();
+        all.push(("VCA_NODE_NAME", node));
+        all.extend_from_slice(extra);
+        DaemonProc::start(settings(
+            &self.sim,
+            &self.database_url,
+            &self.engines.base_url(),
+            &all,
+        ))
+        .await
     }
 
     /// Starts another daemon on the same database and simulator.

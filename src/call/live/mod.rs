@@ -233,6 +233,12 @@ impl LiveCall {
                 _ = publish.tick() => media_metrics.publish(),
             }
         };
+        if reason == EndReason::StoodDown {
+            // The call is another daemon's now: nothing more is said, written or asked of
+            // Asterisk, and its saved state stays for the new owner.
+            media_metrics.publish();
+            return (self.media.take(), reason);
+        }
         self.finish(&mut media_metrics).await;
         (self.media.take(), reason)
     }
@@ -364,6 +370,7 @@ impl LiveCall {
             None => self.end(EndReason::DaemonStopped),
             Some(CallInput::Hangup { reason }) => self.end(reason),
             Some(CallInput::ChannelGone) => self.end(EndReason::ChannelGoneWhileDisconnected),
+            Some(CallInput::StandDown) => self.end(EndReason::StoodDown),
             Some(CallInput::WrapUp) => {
                 tracing::info!("daemon shutting down; saying goodbye");
                 self.conversation.handle_wrap_up(now);
