@@ -21,7 +21,6 @@ use crate::call::controller::CallController;
 use crate::call::leases::CallLeases;
 use crate::call::ownership::Ownership;
 use crate::config::{Settings, ShutdownMode};
-use crate::conversation::ConversationLines;
 use crate::engines::build_engines;
 use crate::media_driver::{PortPool, PortPoolError};
 use crate::service::{self, Liveness};
@@ -131,9 +130,7 @@ impl Daemon {
             settings.ari_app
         );
         let me = settings.node_name.clone().unwrap_or_else(|| {
-            crate::call::ownership::default_node_name(
-                listener.local_addr().map_or(0, |a| a.port()),
-            )
+            crate::call::ownership::default_node_name(listener.local_addr().map_or(0, |a| a.port()))
         });
         let ownership = Ownership::new(redis.clone(), &ari_node, me);
         ownership.claim().await;
@@ -151,10 +148,7 @@ impl Daemon {
         )
         .with_ari_state(supervisor.state())
         .with_metrics(metrics);
-        let lines = ConversationLines {
-            end_marker: settings.end_call_marker.clone(),
-            ..ConversationLines::default()
-        };
+
         let calls = CallContext {
             ari,
             store,
@@ -162,7 +156,7 @@ impl Daemon {
             ports,
             engines: Arc::new(engines),
             states: Arc::new(StateStore::new(redis)),
-            lines: Arc::new(lines),
+
             tools: crate::tools::ToolExecutor::new()?,
             settings: Arc::new(CallSettings {
                 app: settings.ari_app.clone(),
@@ -171,6 +165,7 @@ impl Daemon {
                 law: settings.media_format,
                 country_code: settings.default_country_code,
                 history_chars: HISTORY_CHARS,
+                end_marker: settings.end_call_marker.clone(),
             }),
         };
         Ok(Daemon {

@@ -17,12 +17,13 @@
 //! - [`engines`]: speech-to-text, language model and text-to-speech providers behind
 //!   traits, with timeouts, retries and circuit breakers.
 //! - [`tools`]: tenant HTTP tools the language model may call — schema-checked arguments,
-//!   a signed POST, bounded results (not yet wired into the call path).
+//!   a signed POST, bounded results.
 //! - [`ari`]: the Asterisk REST Interface client: REST calls, typed events, the event
 //!   WebSocket supervisor.
 //! - [`store`]: PostgreSQL repositories (tenants, numbers, profiles, calls) and Redis.
-//! - [`phone`], [`secret`], [`clock`]: leaves every layer uses — E.164 numbers and their
-//!   masking, a value that never prints, the one source of time.
+//! - [`phone`], [`secret`], [`clock`], [`language`]: leaves every layer uses — E.164
+//!   numbers and their masking, a value that never prints, the one source of time, the
+//!   languages a call may be in (tags, the daemon's own lines, goodbye words).
 //! - `whisper` (feature `whisper-local`): in-process Whisper speech-to-text (CTranslate2).
 //!
 //! The Asterisk simulator (`vca-sim`, with its fake engines and load runner) is the
@@ -37,6 +38,7 @@ pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod engines;
+pub mod language;
 pub mod logging;
 pub mod media_driver;
 /// The sans-IO media core, its own crate (no tokio in its manifest).

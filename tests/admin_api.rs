@@ -731,7 +731,7 @@ async fn errors_never_leak_sql() {
         .call(
             "POST",
             &format!("/api/tenants/{t}/ai-profiles"),
-            Some(json!({"name": "x", "system_prompt": "p", "language": "e"})),
+            Some(json!({"name": "x".repeat(201), "system_prompt": "p"})),
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);

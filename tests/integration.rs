@@ -11,6 +11,7 @@
 mod support;
 
 mod admin_api;
+mod admin_languages;
 mod ari_events;
 mod ari_rest;
 mod ari_sim;

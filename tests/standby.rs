@@ -55,9 +55,11 @@ async fn a_second_daemon_stands_by_while_the_first_serves() {
     let w = World::new().await;
     let tenant = w.tenant(DID, 5, 300).await;
     let second = w.another_daemon("second", &[]).await;
-    eventually("the second daemon reports standby", Duration::from_secs(5), async || {
-        second.readiness().await == (503, Some("standby".into()))
-    })
+    eventually(
+        "the second daemon reports standby",
+        Duration::from_secs(5),
+        async || second.readiness().await == (503, Some("standby".into())),
+    )
     .await;
     let mut call = w.sim.place_call(CallSpec::new(DID, "+15551234567"));
     let row = w.wait_media(call.id()).await;
@@ -68,9 +70,11 @@ async fn a_second_daemon_stands_by_while_the_first_serves() {
     let row_after = w.final_row(call.id()).await;
     assert_eq!(row_after.end_reason.as_deref(), Some("caller_hangup"));
     assert_eq!(event_count(&w, row.id, "readopted").await, 0);
-    eventually("the call's lease is gone", Duration::from_secs(5), async || {
-        live_leases(tenant, 0).await == 0
-    })
+    eventually(
+        "the call's lease is gone",
+        Duration::from_secs(5),
+        async || live_leases(tenant, 0).await == 0,
+    )
     .await;
     assert_eq!(second.readiness().await.0, 503);
 }
@@ -93,9 +97,11 @@ async fn a_replaced_daemon_stands_down_and_the_newcomer_carries_the_call() {
         .await;
     w.wait_event(row.id, "readopted").await;
     let first = w.daemon.as_ref().unwrap();
-    eventually("the first daemon reports replaced", Duration::from_secs(5), async || {
-        first.readiness().await == (503, Some("replaced".into()))
-    })
+    eventually(
+        "the first daemon reports replaced",
+        Duration::from_secs(5),
+        async || first.readiness().await == (503, Some("replaced".into())),
+    )
     .await;
     assert_eq!(newcomer.readiness().await.0, 200);
     // The first does not take the application back.
@@ -108,7 +114,11 @@ async fn a_replaced_daemon_stands_down_and_the_newcomer_carries_the_call() {
     let _ = tokio::time::timeout(Duration::from_secs(20), call.ended()).await;
     let done = w.final_row(call.id()).await;
     assert_eq!(done.end_reason.as_deref(), Some("caller_hangup"));
-    assert_eq!(event_count(&w, row.id, "ended").await, 1, "one owner wrote the end");
+    assert_eq!(
+        event_count(&w, row.id, "ended").await,
+        1,
+        "one owner wrote the end"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,9 +180,11 @@ async fn with_redis_down_the_newest_connection_wins_and_the_other_stands_by() {
     w.tenant(DID, 5, 300).await;
     let second = w.another_daemon("second", &[("VCA_REDIS_URL", dead)]).await;
     let first = w.daemon.as_ref().unwrap();
-    eventually("the first daemon stood down", Duration::from_secs(10), async || {
-        first.readiness().await.1.as_deref() == Some("replaced")
-    })
+    eventually(
+        "the first daemon stood down",
+        Duration::from_secs(10),
+        async || first.readiness().await.1.as_deref() == Some("replaced"),
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(w.sim.websockets_open(), 1, "nobody takes it back");
@@ -202,9 +214,11 @@ async fn two_daemons_starting_at_once_end_with_one_active() {
         w.another_daemon("racer-b", &[])
     );
     let racers: [&DaemonProc; 2] = [&a, &b];
-    eventually("one racer is connected", Duration::from_secs(10), async || {
-        w.sim.websockets_open() == 1
-    })
+    eventually(
+        "one racer is connected",
+        Duration::from_secs(10),
+        async || w.sim.websockets_open() == 1,
+    )
     .await;
     // And it stays that way: the other never connects.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -243,9 +257,11 @@ async fn the_tenant_limit_holds_across_a_takeover() {
     first.hangup().unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(20), first.ended()).await;
     w.final_row(first.id()).await;
-    eventually("the lease is released", Duration::from_secs(5), async || {
-        live_leases(tenant, 0).await == 0
-    })
+    eventually(
+        "the lease is released",
+        Duration::from_secs(5),
+        async || live_leases(tenant, 0).await == 0,
+    )
     .await;
     let mut third = w.sim.place_call(CallSpec::new(DID, "+15551234569"));
     w.wait_media(third.id()).await;

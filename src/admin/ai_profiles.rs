@@ -12,6 +12,10 @@ use super::validate::{non_blank, one_of, range};
 use std::collections::BTreeMap;
 
 use crate::conversation::profile::{END_CALL, TRANSFER_CALL};
+use crate::language::{LanguageTag, LineBook, LineText};
+
+/// The most other languages a profile may name.
+const MAX_LANGUAGES: usize = 12;
 use crate::store::ai_profiles::{
     AiProfile, AiProfilePatch, DtmfAction, NewAiProfile, ROLES, is_dtmf_key,
 };
@@ -22,6 +26,8 @@ struct Fields<'a> {
     role: Option<&'a str>,
     system_prompt: Option<&'a str>,
     language: Option<&'a str>,
+    languages: Option<&'a [String]>,
+    lines: Option<&'a BTreeMap<String, LineText>>,
     max_turns: Option<i32>,
     max_duration_seconds: Option<i32>,
     endpointing_silence_ms: Option<i32>,
@@ -37,12 +43,31 @@ fn check(f: Fields<'_>) -> Result<(), ApiError> {
             "system_prompt must not be empty".into(),
         ));
     }
-    if let Some(l) = f.language
-        && !(2..=35).contains(&l.len())
-    {
-        return Err(ApiError::BadRequest(
-            "language must be a language tag such as en or en-IN".into(),
-        ));
+    if let Some(l) = f.language {
+        LanguageTag::parse(l).map_err(|e| ApiError::BadRequest(format!("language: {e}")))?;
+    }
+    if let Some(list) = f.languages {
+        if list.len() > MAX_LANGUAGES {
+            return Err(ApiError::BadRequest(format!(
+                "languages: at most {MAX_LANGUAGES}"
+            )));
+        }
+        let mut seen = Vec::new();
+        for l in list {
+            let tag = LanguageTag::parse(l)
+                .map_err(|e| ApiError::BadRequest(format!("languages: {e}")))?;
+            if seen.contains(&tag.language()) {
+                return Err(ApiError::BadRequest(format!(
+                    "languages: {} is given twice",
+                    tag.language()
+                )));
+            }
+            seen.push(tag.language());
+        }
+    }
+    if let Some(lines) = f.lines {
+        LineBook::parse(lines, &LanguageTag::english())
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
     range("max_turns", f.max_turns, 1, 1000)?;
     range("max_duration_seconds", f.max_duration_seconds, 10, 86_400)?;
@@ -52,6 +77,17 @@ fn check(f: Fields<'_>) -> Result<(), ApiError> {
         100,
         5000,
     )
+}
+
+/// Writes checked language tags in canonical case (`hi-in` → `hi-IN`).
+fn canonical(language: &mut Option<String>, languages: &mut Option<Vec<String>>) {
+    let canon = |l: &mut String| {
+        if let Ok(tag) = LanguageTag::parse(l) {
+            *l = tag.to_string();
+        }
+    };
+    language.iter_mut().for_each(canon);
+    languages.iter_mut().flatten().for_each(canon);
 }
 
 /// The keypad map and the tool list, against the tenant's targets and tools: every key one
@@ -118,7 +154,7 @@ async fn check_actions(
 pub async fn create(
     State(app): State<AppState>,
     Path(tid): Path<String>,
-    ApiJson(body): ApiJson<NewAiProfile>,
+    ApiJson(mut body): ApiJson<NewAiProfile>,
 ) -> Result<(StatusCode, Json<AiProfile>), ApiError> {
     let tid = tenant(&app, &tid).await?;
     check(Fields {
@@ -126,11 +162,14 @@ pub async fn create(
         role: body.role.as_deref(),
         system_prompt: Some(&body.system_prompt),
         language: body.language.as_deref(),
+        languages: body.languages.as_deref(),
+        lines: body.lines.as_ref(),
         max_turns: body.max_turns,
         max_duration_seconds: body.max_duration_seconds,
         endpointing_silence_ms: body.endpointing_silence_ms,
     })?;
     check_actions(&app, tid, body.dtmf_map.as_ref(), body.tools.as_ref()).await?;
+    canonical(&mut body.language, &mut body.languages);
     let p = app.store().create_ai_profile(tid, &body).await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
@@ -170,7 +209,7 @@ pub async fn get(
 pub async fn update(
     State(app): State<AppState>,
     Path((tid, id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<AiProfilePatch>,
+    ApiJson(mut body): ApiJson<AiProfilePatch>,
 ) -> Result<Json<AiProfile>, ApiError> {
     let (tid, id) = (parse_id(&tid)?, parse_id(&id)?);
     check(Fields {
@@ -178,11 +217,14 @@ pub async fn update(
         role: body.role.as_deref(),
         system_prompt: body.system_prompt.as_deref(),
         language: body.language.as_deref(),
+        languages: body.languages.as_deref(),
+        lines: body.lines.as_ref(),
         max_turns: body.max_turns,
         max_duration_seconds: body.max_duration_seconds,
         endpointing_silence_ms: body.endpointing_silence_ms,
     })?;
     check_actions(&app, tid, body.dtmf_map.as_ref(), body.tools.as_ref()).await?;
+    canonical(&mut body.language, &mut body.languages);
     Ok(Json(app.store().update_ai_profile(tid, id, &body).await?))
 }
 

@@ -263,15 +263,24 @@ impl Supervisor {
                                 "another connection took over the ARI application (ApplicationReplaced): \
                                  standing down; its calls belong to the new owner"
                             );
-                            if !self.deliver(AriStreamItem::StoodDown { replaced: true }).await {
+                            if !self
+                                .deliver(AriStreamItem::StoodDown { replaced: true })
+                                .await
+                            {
                                 break;
                             }
                             attempt = 0;
                             continue;
                         }
                         SessionEnd::StandDown => {
-                            tracing::info!(app = self.endpoint.app(), "standing down: another daemon owns the application");
-                            if !self.deliver(AriStreamItem::StoodDown { replaced: false }).await {
+                            tracing::info!(
+                                app = self.endpoint.app(),
+                                "standing down: another daemon owns the application"
+                            );
+                            if !self
+                                .deliver(AriStreamItem::StoodDown { replaced: false })
+                                .await
+                            {
                                 break;
                             }
                             attempt = 0;
@@ -425,7 +434,8 @@ impl Supervisor {
                                 && matches!(m.event, AriEvent::ApplicationReplaced {})
                             {
                                 // Asterisk keeps the replaced socket open and silent: close it.
-                                let _ = timeout(self.config.write_timeout, socket.close(None)).await;
+                                let _ =
+                                    timeout(self.config.write_timeout, socket.close(None)).await;
                                 return SessionEnd::Replaced;
                             }
                             if let Some(item) = item {

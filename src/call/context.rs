@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::ari::AriClient;
 use crate::call::leases::CallLeases;
-use crate::conversation::ConversationLines;
 use crate::engines::Engines;
 use crate::media::g711::Law;
 use crate::media_driver::PortPool;
@@ -30,6 +29,8 @@ pub struct CallSettings {
     pub country_code: u16,
     /// Character budget of the conversation history sent to the language model.
     pub history_chars: usize,
+    /// A reply of the model containing this ends the call (`VCA_END_CALL_MARKER`).
+    pub end_marker: String,
 }
 
 /// The shared parts of the call path.
@@ -44,8 +45,6 @@ pub struct CallContext {
     pub engines: Arc<Engines>,
     /// Conversation state in Redis.
     pub states: Arc<StateStore>,
-    /// What the daemon says on its own (goodbye, apologies) and the end-of-call marker.
-    pub lines: Arc<ConversationLines>,
     /// Runs the tenants' HTTP tools (one connection pool).
     pub tools: ToolExecutor,
 }

@@ -274,8 +274,12 @@ impl Ownership {
         };
         match tokio::time::timeout(Duration::from_secs(1), attempt).await {
             Ok(Ok(_)) => tracing::info!("gave up the ARI owner lease"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot give up the ARI owner lease; it expires by itself"),
-            Err(_) => tracing::warn!("giving up the ARI owner lease timed out; it expires by itself"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot give up the ARI owner lease; it expires by itself")
+            }
+            Err(_) => {
+                tracing::warn!("giving up the ARI owner lease timed out; it expires by itself")
+            }
         }
     }
 }

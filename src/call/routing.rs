@@ -194,6 +194,8 @@ mod tests {
                 max_duration_seconds: 300,
                 endpointing_silence_ms: 600,
                 dtmf_map: Default::default(),
+                languages: Vec::new(),
+                lines: Default::default(),
                 tools: Vec::new(),
                 is_default: true,
                 created_at: chrono::Utc::now(),

@@ -387,8 +387,8 @@ impl LiveSession {
     fn agent_profile(&self) -> AgentProfile {
         let budget = self.ctx.settings.history_chars;
         match &self.profile {
-            Some(p) => AgentProfile::from_profile(p, &self.ctx.lines, budget),
-            None => AgentProfile::neutral(&self.ctx.lines, budget),
+            Some(p) => AgentProfile::from_profile(p, &self.ctx.settings.end_marker, budget),
+            None => AgentProfile::neutral(&self.ctx.settings.end_marker, budget),
         }
     }
 

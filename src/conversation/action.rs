@@ -2,6 +2,7 @@
 //! reports for metrics ([`Observation`]), and the ids that tie inputs to earlier actions.
 
 use crate::engines::llm::{ChatRequest, ToolCall};
+use crate::language::LanguageTag;
 use crate::media::playout::PlayoutId;
 use crate::store::EndReason;
 use crate::store::transcript::UsageDelta;
@@ -82,6 +83,8 @@ pub enum Action {
         clip: PlayoutId,
         /// The text.
         text: String,
+        /// The language to speak it in (voice and pronunciation follow).
+        language: LanguageTag,
     },
     /// Drop all queued agent audio at once. What was heard is already accounted for.
     Flush,

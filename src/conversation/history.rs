@@ -1,6 +1,5 @@
 //! The conversation history sent to the language model, bounded by a character budget
-//! (oldest turns go first, a tool exchange with the turn that called it), and the goodbye
-//! detector for the caller's words.
+//! (oldest turns go first, a tool exchange with the turn that called it).
 
 use serde::{Deserialize, Serialize};
 
@@ -180,47 +179,6 @@ impl History {
     }
 }
 
-/// Whether the caller is saying goodbye: a short utterance made of farewell words.
-pub fn is_goodbye(text: &str) -> bool {
-    const FAREWELLS: &[&str] = &[
-        "bye",
-        "goodbye",
-        "good bye",
-        "bye bye",
-        "bye-bye",
-        "see you",
-        "that's all",
-        "that is all",
-        "thats all",
-        "nothing else",
-        "hang up",
-        "alvida",
-        "namaste",
-    ];
-    let lower: String = text
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '\'' || c == ' ' || c == '-' {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    let words: Vec<&str> = lower.split_whitespace().collect();
-    if words.is_empty() || words.len() > 8 {
-        return false;
-    }
-    let joined = words.join(" ");
-    FAREWELLS.iter().any(|f| {
-        joined == *f
-            || joined.starts_with(&format!("{f} "))
-            || joined.ends_with(&format!(" {f}"))
-            || joined.contains(&format!(" {f} "))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,26 +235,5 @@ mod tests {
         assert_eq!(h.turns().len(), 2);
         assert_eq!(h.turns()[0].tool_calls.len(), 1);
         assert_eq!(h.turns()[1].speaker, Speaker::Tool);
-    }
-
-    #[test]
-    fn goodbyes_are_short_farewells() {
-        for yes in [
-            "Bye!",
-            "Okay, goodbye.",
-            "thanks, bye bye",
-            "That's all, thank you",
-            "bye-bye",
-        ] {
-            assert!(is_goodbye(yes), "{yes}");
-        }
-        for no in [
-            "",
-            "I want to buy a car",
-            "Can you tell me about the goodbye party we are planning next friday evening at the office",
-            "by the way",
-        ] {
-            assert!(!is_goodbye(no), "{no}");
-        }
     }
 }

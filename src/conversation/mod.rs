@@ -8,8 +8,8 @@
 //! - [`reply`]: one reply's sentences and where each is (synthesising, queued, playing).
 //! - [`sentences`]: splitting a streamed reply into speakable sentences.
 //! - [`heard`]: how much of a sentence cut short the caller heard.
-//! - [`history`]: the bounded history sent to the model; goodbye detection.
-//! - [`profile`]: what the call runs with ([`AgentProfile`], [`ConversationLines`]).
+//! - [`history`]: the bounded history sent to the model.
+//! - [`profile`]: what the call runs with ([`AgentProfile`]).
 //! - [`state`]: what is saved after each turn so a restarted daemon can continue.
 
 pub mod action;
@@ -25,6 +25,6 @@ pub mod state;
 mod tests;
 
 pub use action::{Action, Observation, ReplyId, TurnRecord, UtteranceId};
-pub use machine::{Conversation, RecognitionFailed, is_speech};
-pub use profile::{AgentProfile, ConversationLines};
+pub use machine::{Conversation, Heard, RecognitionFailed, is_speech};
+pub use profile::AgentProfile;
 pub use state::ConversationState;

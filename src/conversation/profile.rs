@@ -1,52 +1,13 @@
-//! What one call's conversation is configured with: the AI profile's side
-//! ([`AgentProfile`]: prompt, limits, keypad map, tools, transfer targets) and the lines the
-//! daemon speaks on its own ([`ConversationLines`]).
+//! What one call's conversation is configured with ([`AgentProfile`]): the AI profile's
+//! prompt, greeting, languages and lines, limits, keypad map, tools and transfer targets.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::engines::llm::ToolSpec;
+use crate::language::{LanguageTag, LineBook};
 
-use crate::store::ai_profiles::{
-    AiProfile, DEFAULT_MAX_DURATION_SECONDS, DEFAULT_MAX_TURNS, DEFAULT_PROFILE_LANGUAGE,
-};
-
-/// The lines the daemon speaks on its own, and the model's end-of-call marker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConversationLines {
-    /// Spoken before the agent hangs up.
-    pub goodbye: String,
-    /// Spoken when speech recognition fails.
-    pub stt_retry: String,
-    /// Spoken when the language model fails or is too slow.
-    pub llm_fallback: String,
-    /// A reply containing this ends the call (after a goodbye); never spoken.
-    pub end_marker: String,
-    /// Spoken before a transfer whose target has no `announce` of its own.
-    pub transfer_announce: String,
-    /// Spoken when a transfer failed (busy, no answer, …); the conversation goes on.
-    pub nobody_available: String,
-    /// Spoken once when a tool has not answered in a moment.
-    pub tool_filler: String,
-}
-
-impl Default for ConversationLines {
-    fn default() -> Self {
-        Self {
-            goodbye: "Thank you for calling. Goodbye!".into(),
-            stt_retry: "Sorry, I didn't catch that. Could you say it again?".into(),
-            llm_fallback:
-                "I'm sorry, I'm having trouble answering right now. Could you say that again?"
-                    .into(),
-            end_marker: "[END_CALL]".into(),
-            transfer_announce: "Please hold while I connect you.".into(),
-            nobody_available:
-                "I'm sorry, nobody is available to take your call right now. Is there anything else I can help you with?"
-                    .into(),
-            tool_filler: "One moment, please.".into(),
-        }
-    }
-}
+use crate::store::ai_profiles::{AiProfile, DEFAULT_MAX_DURATION_SECONDS, DEFAULT_MAX_TURNS};
 
 /// What a key of the caller's keypad does (the profile's `dtmf_map`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +25,7 @@ pub enum KeyAction {
 pub struct TargetInfo {
     /// The target's name (`[a-z0-9-]{1,40}`), as the model and the keypad map name it.
     pub name: String,
-    /// Spoken before transferring; `None` uses [`ConversationLines::transfer_announce`].
+    /// Spoken before transferring; `None` uses the `transfer_announce` line.
     pub announce: Option<String>,
 }
 
@@ -130,8 +91,10 @@ pub struct AgentProfile {
     pub system_prompt: String,
     /// Spoken when the call is answered; empty for none.
     pub greeting: String,
-    /// BCP-47 tag of the call's language.
-    pub language: String,
+    /// The call's language, until the caller switches to one of `languages`.
+    pub language: LanguageTag,
+    /// Other languages the caller may switch to; the agent follows.
+    pub languages: Vec<LanguageTag>,
     /// TTS voice; `None` uses the daemon's configured voice.
     pub voice: Option<String>,
     /// Language model; `None` uses the daemon's configured model.
@@ -142,8 +105,10 @@ pub struct AgentProfile {
     pub max_duration: Duration,
     /// Character budget of the history sent to the model.
     pub history_chars: usize,
-    /// The daemon's own lines and the end-of-call marker.
-    pub lines: ConversationLines,
+    /// The lines the daemon speaks by itself, in the profile's wording where it has one.
+    pub lines: LineBook,
+    /// A reply containing this ends the call (after a goodbye); never spoken. Empty: none.
+    pub end_marker: String,
     /// What each key of the caller's keypad does; other keys are collected as digits.
     pub dtmf_map: BTreeMap<char, KeyAction>,
     /// The tenant's transfer targets.
@@ -153,20 +118,37 @@ pub struct AgentProfile {
 }
 
 impl AgentProfile {
-    /// From a stored profile, with the end-of-call instruction added to the prompt.
-    pub fn from_profile(p: &AiProfile, lines: &ConversationLines, history_chars: usize) -> Self {
+    /// From a stored profile, with the end-of-call instruction added to the prompt. Stored
+    /// values the admin API would refuse today (a profile written before it checked them)
+    /// fall back: an unknown language to English, unusable lines to the daemon's.
+    pub fn from_profile(p: &AiProfile, end_marker: &str, history_chars: usize) -> Self {
         let mut system_prompt = p.system_prompt.trim().to_string();
-        if !lines.end_marker.is_empty() {
+        if !end_marker.is_empty() {
             system_prompt.push_str(&format!(
                 "\n\nYou are speaking on a phone call; keep replies short and plain, without lists or markup. \
-                 When the conversation is complete and the call should end, finish your reply with {}.",
-                lines.end_marker
+                 When the conversation is complete and the call should end, finish your reply with {end_marker}."
             ));
+        }
+        let language = LanguageTag::parse(&p.language).unwrap_or_else(|_| LanguageTag::english());
+        let mut languages: Vec<LanguageTag> = Vec::new();
+        for tag in p
+            .languages
+            .iter()
+            .filter_map(|l| LanguageTag::parse(l).ok())
+        {
+            let known = tag.language() == language.language()
+                || languages.iter().any(|l| l.language() == tag.language());
+            if !known {
+                languages.push(tag);
+            }
         }
         Self {
             system_prompt,
             greeting: p.greeting.clone(),
-            language: p.language.clone(),
+            lines: LineBook::parse(&p.lines, &language).unwrap_or_default(),
+            end_marker: end_marker.to_string(),
+            language,
+            languages,
             voice: p.voice.clone(),
             llm_model: p.llm_model.clone(),
             max_turns: u32::try_from(p.max_turns).unwrap_or(DEFAULT_MAX_TURNS as u32),
@@ -175,11 +157,18 @@ impl AgentProfile {
                     .unwrap_or(DEFAULT_MAX_DURATION_SECONDS as u64),
             ),
             history_chars,
-            lines: lines.clone(),
             dtmf_map: BTreeMap::new(),
             targets: Vec::new(),
             tools: ToolBox::default(),
         }
+    }
+
+    /// The tag of `language` if the profile lets the call be in it (its own language or
+    /// one of `languages`).
+    pub fn allowed(&self, language: crate::language::Language) -> Option<&LanguageTag> {
+        std::iter::once(&self.language)
+            .chain(&self.languages)
+            .find(|t| t.language() == language)
     }
 
     /// The target called `name`, if the tenant has it.
@@ -189,17 +178,19 @@ impl AgentProfile {
 
     /// The profile of a call whose AI profile was deleted while it was up (a re-adopted
     /// call): a neutral assistant with the default limits and no greeting.
-    pub fn neutral(lines: &ConversationLines, history_chars: usize) -> Self {
+    pub fn neutral(end_marker: &str, history_chars: usize) -> Self {
         Self {
             system_prompt: "You are a helpful phone assistant. Keep replies short.".into(),
             greeting: String::new(),
-            language: DEFAULT_PROFILE_LANGUAGE.into(),
+            language: LanguageTag::english(),
+            languages: Vec::new(),
+            lines: LineBook::builtin(),
+            end_marker: end_marker.to_string(),
             voice: None,
             llm_model: None,
             max_turns: DEFAULT_MAX_TURNS as u32,
             max_duration: Duration::from_secs(DEFAULT_MAX_DURATION_SECONDS as u64),
             history_chars,
-            lines: lines.clone(),
             dtmf_map: BTreeMap::new(),
             targets: Vec::new(),
             tools: ToolBox::default(),

@@ -1,5 +1,11 @@
 //! Splits a reply streaming in from the language model into sentences, so each can be
 //! spoken as soon as it is complete: the first audio leaves long before the reply ends.
+//!
+//! A sentence ends at `.`, `!`, `?` (and their full-width forms) followed by white space,
+//! at a newline, and at the danda `।` and double danda `॥` of Devanagari, Bengali, Odia
+//! and Gurmukhi text, even with no space after them. Tamil, Telugu, Kannada, Malayalam and
+//! Gujarati end sentences with `.` as English does. Decimal numbers (`3.5`, `३.५`),
+//! abbreviations (`Dr.`, `Rs.`, `e.g.`, initials) and Hinglish stay in one piece.
 
 /// A sentence longer than this is cut at its last comma or space, so speech starts
 /// even when the model writes one long sentence.
@@ -15,7 +21,32 @@ pub struct SentenceSplitter {
 }
 
 fn is_terminal(c: char) -> bool {
-    matches!(c, '.' | '!' | '?' | '।' | '\n')
+    matches!(c, '.' | '!' | '?' | '।' | '॥' | '？' | '！' | '\n')
+}
+
+/// A terminal that ends a sentence whatever follows it.
+fn ends_outright(c: char) -> bool {
+    matches!(c, '।' | '॥' | '\n')
+}
+
+/// Words a full stop follows without ending the sentence, lower case. ("No." is not one:
+/// it is a whole answer far more often than a number's prefix.)
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "rs", "vs", "etc", "e.g", "i.e", "approx",
+    "dept", "govt", "ltd", "pvt", "inc", "co", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+    "sep", "sept", "oct", "nov", "dec", "a.m", "p.m", "ft", "ph", "tel", "ext", "smt", "shri",
+    "sh",
+];
+
+/// Whether the `.` at byte `dot` of `text` ends an abbreviation or an initial.
+fn is_abbreviation(text: &str, dot: usize) -> bool {
+    let word = text[..dot]
+        .rsplit(|c: char| c.is_whitespace() || c == '(' || c == '"')
+        .next()
+        .unwrap_or("");
+    let lower = word.to_lowercase();
+    let single_initial = word.chars().count() == 1 && word.chars().all(|c| c.is_uppercase());
+    single_initial || ABBREVIATIONS.contains(&lower.as_str())
 }
 
 impl SentenceSplitter {
@@ -52,15 +83,30 @@ impl SentenceSplitter {
         let text = self.pending.as_str();
         let mut chars = text.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
+            if ends_outright(c) {
+                // A danda may be followed by a quote or another danda: take those along.
+                let mut end = i + c.len_utf8();
+                while let Some((j, next)) = chars.peek().copied() {
+                    if matches!(next, '।' | '॥' | '"' | '”' | '\'' | ')') {
+                        end = j + next.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                return Some(end);
+            }
             if is_terminal(c) {
-                // A terminal followed by white space (or a newline itself) ends a sentence;
-                // "3.5" and "e.g.x" do not. Wait for the next char before deciding.
+                // A terminal followed by white space ends a sentence; "3.5", "e.g.x" and
+                // "Dr. Rao" do not. Wait for the next char before deciding.
                 match chars.peek() {
-                    Some((_, next)) if next.is_whitespace() || c == '\n' => {
+                    Some((_, next)) if next.is_whitespace() => {
+                        if c == '.' && is_abbreviation(text, i) {
+                            continue;
+                        }
                         return Some(i + c.len_utf8());
                     }
                     Some(_) => {}
-                    None if c == '\n' => return Some(i + c.len_utf8()),
                     None => return None,
                 }
             }
@@ -133,6 +179,68 @@ mod tests {
         let out = split(&[long]);
         assert!(out.len() >= 2, "{out:?}");
         assert!(out[0].ends_with(','));
+    }
+
+    #[test]
+    fn dandas_end_sentences_even_without_a_space() {
+        assert_eq!(
+            split(&["नमस्ते। आपकी", " क्या मदद करूँ?", " कल।अब बताइए॥ ठीक"]),
+            ["नमस्ते।", "आपकी क्या मदद करूँ?", "कल।", "अब बताइए॥", "ठीक"]
+        );
+        assert_eq!(split(&["আমি ভালো আছি। ধন্যবাদ"]), ["আমি ভালো আছি।", "ধন্যবাদ"]);
+        assert_eq!(split(&["ਸਤ ਸ੍ਰੀ ਅਕਾਲ। ਜੀ"]), ["ਸਤ ਸ੍ਰੀ ਅਕਾਲ।", "ਜੀ"]);
+    }
+
+    #[test]
+    fn a_danda_takes_its_closing_quote_along() {
+        assert_eq!(
+            split(&["उसने कहा \"ठीक है।\" फिर"]),
+            ["उसने कहा \"ठीक है।\"", "फिर"]
+        );
+    }
+
+    #[test]
+    fn scripts_that_end_with_a_full_stop() {
+        assert_eq!(
+            split(&["வணக்கம். நான் உதவுகிறேன்."]),
+            ["வணக்கம்.", "நான் உதவுகிறேன்."]
+        );
+        assert_eq!(split(&["నమస్కారం! ఎలా ఉన్నారు?"]), ["నమస్కారం!", "ఎలా ఉన్నారు?"]);
+        assert_eq!(split(&["ನಮಸ್ಕಾರ. ಹೇಳಿ"]), ["ನಮಸ್ಕಾರ.", "ಹೇಳಿ"]);
+        assert_eq!(split(&["നമസ്കാരം. പറയൂ"]), ["നമസ്കാരം.", "പറയൂ"]);
+        assert_eq!(split(&["નમસ્તે. કહો"]), ["નમસ્તે.", "કહો"]);
+        assert_eq!(split(&["你好？ 好！ 了"]), ["你好？", "好！", "了"]);
+    }
+
+    #[test]
+    fn abbreviations_initials_and_numbers_stay_whole() {
+        assert_eq!(
+            split(&["Dr. Rao sees you at 4 p.m. tomorrow. The fee is Rs. 500."]),
+            [
+                "Dr. Rao sees you at 4 p.m. tomorrow.",
+                "The fee is Rs. 500."
+            ]
+        );
+        assert_eq!(
+            split(&["A. P. J. Abdul Kalam was born in 1931. Next"]),
+            ["A. P. J. Abdul Kalam was born in 1931.", "Next"]
+        );
+        assert_eq!(split(&["कीमत ३.५ लाख है। ठीक"]), ["कीमत ३.५ लाख है।", "ठीक"]);
+    }
+
+    #[test]
+    fn hinglish_stays_in_one_piece() {
+        assert_eq!(
+            split(&["Aapka table kal 8 baje ke liye book ho gaya hai. Kuch aur?"]),
+            [
+                "Aapka table kal 8 baje ke liye book ho gaya hai.",
+                "Kuch aur?"
+            ]
+        );
+        assert_eq!(
+            split(&["आपका table कल 8 बजे के लिए book हो गया है। और कुछ?"]),
+            ["आपका table कल 8 बजे के लिए book हो गया है।", "और कुछ?"]
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::history::{History, Speaker};
+use crate::language::LanguageTag;
 
 /// What is saved after each turn.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ pub struct ConversationState {
     pub greeted: bool,
     /// Latency of each turn, ms (end of caller speech → first agent audio).
     pub turn_latencies_ms: Vec<u64>,
+    /// The language the caller switched to, if they did (else the profile's).
+    #[serde(default)]
+    pub language: Option<LanguageTag>,
 }
 
 impl ConversationState {
@@ -43,6 +47,7 @@ impl ConversationState {
             next_seq,
             greeted: true,
             turn_latencies_ms: Vec::new(),
+            language: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
+use crate::language::{LanguageTag, Line, LineText, lines::builtin};
 // SQL here is built only from this file's constant column lists; values are always bound.
 use sqlx::AssertSqlSafe;
 
@@ -25,8 +26,14 @@ pub struct AiProfile {
     pub system_prompt: String,
     /// Spoken when the call is answered; empty for none.
     pub greeting: String,
-    /// BCP 47 language tag, e.g. `en` or `en-IN`.
+    /// BCP 47 tag of the call's language, e.g. `hi-IN`, `en-IN` or `en`.
     pub language: String,
+    /// Other languages the caller may switch to (BCP 47); the agent follows.
+    pub languages: Vec<String>,
+    /// The profile's own wording of the daemon's lines: `{"goodbye": "…"}` for the
+    /// profile's language, or `{"goodbye": {"hi-IN": "…", "en": "…"}}` per language.
+    #[schema(value_type = Object)]
+    pub lines: Json<BTreeMap<String, LineText>>,
     /// TTS voice; `null` uses the daemon's configured voice.
     pub voice: Option<String>,
     /// Language model; `null` uses the daemon's configured model.
@@ -101,6 +108,14 @@ impl AiProfile {
     }
 }
 
+/// The greeting of a new profile that gives none: the daemon's, in its language.
+fn default_greeting(language: Option<&str>) -> &'static str {
+    let language = language
+        .and_then(|l| LanguageTag::parse(l).ok())
+        .unwrap_or_else(LanguageTag::english);
+    builtin(Line::Greeting, language.language())
+}
+
 /// Role values.
 pub const ROLES: &[&str] = &["receptionist", "sales", "support", "dispatcher", "custom"];
 
@@ -113,9 +128,16 @@ pub struct NewAiProfile {
     pub role: Option<String>,
     /// Required, non-empty after trimming.
     pub system_prompt: String,
+    /// Defaults to the daemon's greeting in the profile's language ("Hello! How can I
+    /// help you today?", "नमस्ते! …"); `""` for none.
     pub greeting: Option<String>,
     /// Defaults to `en`.
     pub language: Option<String>,
+    /// Defaults to none.
+    pub languages: Option<Vec<String>>,
+    /// Defaults to `{}` (the daemon's lines).
+    #[schema(value_type = Option<Object>)]
+    pub lines: Option<BTreeMap<String, LineText>>,
     pub voice: Option<String>,
     pub llm_model: Option<String>,
     /// Defaults to 20.
@@ -142,6 +164,11 @@ pub struct AiProfilePatch {
     pub system_prompt: Option<String>,
     pub greeting: Option<String>,
     pub language: Option<String>,
+    /// Replaces the list.
+    pub languages: Option<Vec<String>>,
+    /// Replaces the profile's lines.
+    #[schema(value_type = Option<Object>)]
+    pub lines: Option<BTreeMap<String, LineText>>,
     /// `null` clears the voice (use the daemon's default).
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -168,7 +195,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-const COLUMNS: &str = "id, tenant_id, name, role, system_prompt, greeting, language, voice, llm_model, \
+const COLUMNS: &str = "id, tenant_id, name, role, system_prompt, greeting, language, languages, lines, voice, llm_model, \
     max_turns, max_duration_seconds, endpointing_silence_ms, dtmf_map, tools, is_default, \
     created_at, updated_at";
 
@@ -218,9 +245,11 @@ impl Store {
         }
         let sql = format!(
             "INSERT INTO ai_profiles (tenant_id, name, role, system_prompt, greeting, language, voice, \
-             max_turns, max_duration_seconds, endpointing_silence_ms, is_default, llm_model, dtmf_map, tools) \
-             VALUES ($1, btrim($2), COALESCE($3, 'receptionist'), $4, COALESCE($5, ''), COALESCE($6, $13), $7, \
-             COALESCE($8, $14), COALESCE($9, $15), COALESCE($10, $16), $11, $12, $17, $18) RETURNING {COLUMNS}"
+             max_turns, max_duration_seconds, endpointing_silence_ms, is_default, llm_model, dtmf_map, tools, \
+             languages, lines) \
+             VALUES ($1, btrim($2), COALESCE($3, 'receptionist'), $4, COALESCE($5, $19), COALESCE($6, $13), $7, \
+             COALESCE($8, $14), COALESCE($9, $15), COALESCE($10, $16), $11, $12, $17, $18, $20, $21) \
+             RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
             .bind(tenant_id)
@@ -241,6 +270,9 @@ impl Store {
             .bind(DEFAULT_ENDPOINTING_SILENCE_MS)
             .bind(Json(p.dtmf_map.clone().unwrap_or_default()))
             .bind(p.tools.clone().unwrap_or_default())
+            .bind(default_greeting(p.language.as_deref()))
+            .bind(p.languages.clone().unwrap_or_default())
+            .bind(Json(p.lines.clone().unwrap_or_default()))
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -288,7 +320,8 @@ impl Store {
              endpointing_silence_ms = COALESCE($12, endpointing_silence_ms), \
              is_default = COALESCE($13, is_default), \
              llm_model = CASE WHEN $14 THEN $15 ELSE llm_model END, \
-             dtmf_map = COALESCE($16, dtmf_map), tools = COALESCE($17, tools), updated_at = now() \
+             dtmf_map = COALESCE($16, dtmf_map), tools = COALESCE($17, tools), \
+             languages = COALESCE($18, languages), lines = COALESCE($19, lines), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
@@ -309,6 +342,8 @@ impl Store {
             .bind(p.llm_model.clone().flatten())
             .bind(p.dtmf_map.clone().map(Json))
             .bind(p.tools.clone())
+            .bind(p.languages.clone())
+            .bind(p.lines.clone().map(Json))
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -30,6 +30,9 @@ struct Flat {
     p_system_prompt: Option<String>,
     p_greeting: Option<String>,
     p_language: Option<String>,
+    p_languages: Option<Vec<String>>,
+    p_lines:
+        Option<sqlx::types::Json<std::collections::BTreeMap<String, crate::language::LineText>>>,
     p_voice: Option<String>,
     p_llm_model: Option<String>,
     p_max_turns: Option<i32>,
@@ -48,7 +51,8 @@ impl Store {
             "SELECT n.id AS phone_number_id, t.id AS tenant_id, n.is_active AS number_active, \
                     t.status AS tenant_status, t.max_concurrent_calls, \
                     p.id AS p_id, p.name AS p_name, p.role AS p_role, p.system_prompt AS p_system_prompt, \
-                    p.greeting AS p_greeting, p.language AS p_language, p.voice AS p_voice, p.llm_model AS p_llm_model, \
+                    p.greeting AS p_greeting, p.language AS p_language, \
+                    p.languages AS p_languages, p.lines AS p_lines, p.voice AS p_voice, p.llm_model AS p_llm_model, \
                     p.max_turns AS p_max_turns, p.max_duration_seconds AS p_max_duration_seconds, \
                     p.endpointing_silence_ms AS p_endpointing_silence_ms, \
                     p.dtmf_map AS p_dtmf_map, p.tools AS p_tools, \
@@ -74,6 +78,8 @@ impl Store {
                         language: f
                             .p_language
                             .unwrap_or_else(|| super::ai_profiles::DEFAULT_PROFILE_LANGUAGE.into()),
+                        languages: f.p_languages.unwrap_or_default(),
+                        lines: f.p_lines.unwrap_or_default(),
                         voice: f.p_voice,
                         llm_model: f.p_llm_model,
                         max_turns: f

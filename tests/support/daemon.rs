@@ -63,7 +63,9 @@ impl DaemonProc {
             .unwrap();
         let status = r.status().as_u16();
         let body: serde_json::Value = r.json().await.unwrap();
-        let ari = body["components"]["ari"]["error"].as_str().map(str::to_string);
+        let ari = body["components"]["ari"]["error"]
+            .as_str()
+            .map(str::to_string);
         (status, ari)
     }
 

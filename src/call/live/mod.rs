@@ -33,10 +33,10 @@ use crate::call::context::CallContext;
 use crate::call::inputs::{CallInput, SessionIds};
 use crate::clock::{Clock, SystemClock};
 use crate::conversation::{
-    Action, AgentProfile, Conversation, ConversationState, Observation, RecognitionFailed,
+    Action, AgentProfile, Conversation, ConversationState, Heard, Observation, RecognitionFailed,
     UtteranceId,
 };
-use crate::engines::stt::SttOptions;
+use crate::engines::stt::{SttOptions, Transcript};
 use crate::engines::tts::TtsRequest;
 use crate::media_driver::{InboundAudio, MediaEvent, MediaHandle, MediaMetrics};
 use crate::store::EndReason;
@@ -128,7 +128,7 @@ impl LiveCall {
             ctx.engines.stt.clone(),
             SttOptions {
                 law: ctx.settings.law,
-                language: Some(profile.language.clone()),
+                language: Some(profile.language.to_string()),
                 model: None,
             },
         );
@@ -214,7 +214,7 @@ impl LiveCall {
                 (utterance, result) = self.recognizer.next() => {
                     let now = self.clock.now();
                     match result {
-                        Ok(t) => self.conversation.handle_transcript(now, utterance, Ok(&t.text)),
+                        Ok(t) => self.conversation.handle_transcript(now, utterance, Ok(heard(&t))),
                         Err(e) => {
                             tracing::warn!(error = %e, "speech recognition failed");
                             self.conversation.handle_transcript(now, utterance, Err(RecognitionFailed));
@@ -253,7 +253,7 @@ impl LiveCall {
             let last = tokio::time::timeout(LAST_TRANSCRIPT_WAIT, self.recognizer.next()).await;
             if let Ok((utterance, Ok(t))) = last {
                 self.conversation
-                    .handle_transcript(self.clock.now(), utterance, Ok(&t.text));
+                    .handle_transcript(self.clock.now(), utterance, Ok(heard(&t)));
             }
         }
         while let Some(action) = self.conversation.poll_action() {
@@ -311,8 +311,13 @@ impl LiveCall {
                     }
                     self.speech.cancel(reply);
                 }
-                Action::Speak { reply, clip, text } => {
-                    let chars = self.speech.push(reply, clip, text);
+                Action::Speak {
+                    reply,
+                    clip,
+                    text,
+                    language,
+                } => {
+                    let chars = self.speech.push(reply, clip, text, &language);
                     self.journal.usage(UsageDelta {
                         tts_characters: chars as i64,
                         ..UsageDelta::default()
@@ -724,5 +729,13 @@ async fn sleep_until_opt(clock: &SystemClock, deadline: Option<Instant>) {
     match deadline {
         Some(at) => clock.sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// What the conversation takes from a transcript.
+fn heard(t: &Transcript) -> Heard<'_> {
+    Heard {
+        text: &t.text,
+        language: t.language.as_deref(),
     }
 }

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use crate::conversation::ReplyId;
 use crate::engines::EngineError;
 use crate::engines::tts::{TextToSpeech, TtsRequest};
+use crate::language::LanguageTag;
 use crate::media::playout::PlayoutId;
 
 /// A sentence's audio: its sample rate and samples.
@@ -23,6 +24,7 @@ struct Pending {
     reply: ReplyId,
     clip: PlayoutId,
     text: String,
+    language: String,
 }
 
 /// One call's speech synthesis queue.
@@ -45,10 +47,21 @@ impl Speech {
         }
     }
 
-    /// Queues a sentence; returns the characters it will bill.
-    pub(crate) fn push(&mut self, reply: ReplyId, clip: PlayoutId, text: String) -> usize {
+    /// Queues a sentence in `language`; returns the characters it will bill.
+    pub(crate) fn push(
+        &mut self,
+        reply: ReplyId,
+        clip: PlayoutId,
+        text: String,
+        language: &LanguageTag,
+    ) -> usize {
         let chars = text.chars().count();
-        self.queue.push_back(Pending { reply, clip, text });
+        self.queue.push_back(Pending {
+            reply,
+            clip,
+            text,
+            language: language.to_string(),
+        });
         chars
     }
 
@@ -70,6 +83,7 @@ impl Speech {
                         self.tts.clone(),
                         TtsRequest {
                             text: p.text,
+                            language: Some(p.language),
                             ..self.template.clone()
                         },
                     );

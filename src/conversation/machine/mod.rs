@@ -25,11 +25,13 @@ use crate::store::EndReason;
 use crate::store::transcript::UsageDelta;
 
 use super::action::{Action, Observation, ReplyId, TurnRecord, UtteranceId};
-use super::history::{Speaker, is_goodbye};
+use super::history::Speaker;
 use super::profile::AgentProfile;
 use super::reply::{Purpose, Reply};
 use super::sentences::SentenceSplitter;
 use super::state::ConversationState;
+use crate::language::goodbye::{is_in_script_of, words};
+use crate::language::{LanguageTag, Line, is_goodbye};
 use keypad::Keypad;
 use tools::ToolRound;
 
@@ -48,6 +50,28 @@ pub const WRAP_UP_LIMIT: Duration = Duration::from_secs(10);
 /// Speech recognition gave no transcript for an utterance (the driver logs why).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecognitionFailed;
+
+/// What speech recognition heard in an utterance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heard<'a> {
+    /// The words, in the script they were spoken in.
+    pub text: &'a str,
+    /// The language the recogniser says they are in (`hi`, `hi-IN`, `en-US`), if it says.
+    pub language: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for Heard<'a> {
+    fn from(text: &'a str) -> Self {
+        Heard {
+            text,
+            language: None,
+        }
+    }
+}
+
+/// The fewest words of a Latin-script transcript that may switch the call's language (a
+/// lone "okay" in a Hindi call says nothing about the caller's language).
+const MIN_WORDS_TO_SWITCH: usize = 3;
 
 /// An utterance handed to recognition, or waiting for its turn.
 #[derive(Debug, Clone, Copy)]
@@ -133,6 +157,14 @@ impl Conversation {
         &self.profile
     }
 
+    /// The language the call is in now: the profile's, or the one the caller switched to.
+    pub fn language(&self) -> &LanguageTag {
+        self.state
+            .language
+            .as_ref()
+            .unwrap_or(&self.profile.language)
+    }
+
     /// Whether the conversation is over.
     pub fn is_closed(&self) -> bool {
         matches!(self.phase, Phase::Closed)
@@ -199,7 +231,7 @@ impl Conversation {
         &mut self,
         now: Instant,
         utterance: UtteranceId,
-        result: Result<&str, RecognitionFailed>,
+        result: Result<Heard<'_>, RecognitionFailed>,
     ) {
         let Some(done) = self.recognising.take_if(|r| r.id == utterance) else {
             return;
@@ -211,8 +243,8 @@ impl Conversation {
         }
         let talking = matches!(self.phase, Phase::Talking);
         let more_coming = self.recognising.is_some();
-        let text = match result {
-            Ok(text) => text.trim(),
+        let heard = match result {
+            Ok(heard) => heard,
             Err(RecognitionFailed) => {
                 if talking && !more_coming {
                     self.fallback(now, Fallback::Stt);
@@ -220,8 +252,12 @@ impl Conversation {
                 return;
             }
         };
+        let text = heard.text.trim();
         if !is_speech(text) {
             return;
+        }
+        if talking {
+            self.follow_language(text, heard.language);
         }
         self.take_caller_turn(now, text, done, talking && !more_coming);
     }
@@ -248,9 +284,66 @@ impl Conversation {
         }
     }
 
+    /// The caller speaks another language the profile allows: the agent answers in it from
+    /// this turn on. A recogniser's word is taken when the words are in that language's
+    /// script or are several; without one, the script alone decides.
+    fn follow_language(&mut self, text: &str, reported: Option<&str>) {
+        let current = self.language().language();
+        let reported = reported.and_then(|l| LanguageTag::parse(l).ok());
+        let to = match reported {
+            Some(tag) if tag.language() == current => return,
+            Some(tag) => {
+                let sure = is_in_script_of(text, tag.language())
+                    || words(text).len() >= MIN_WORDS_TO_SWITCH;
+                if !sure {
+                    return;
+                }
+                self.profile.allowed(tag.language())
+            }
+            None => std::iter::once(&self.profile.language)
+                .chain(&self.profile.languages)
+                .find(|t| t.language() != current && is_in_script_of(text, t.language())),
+        };
+        let Some(to) = to.cloned() else { return };
+        let from = self.language().clone();
+        self.actions.push_back(Action::Event {
+            kind: "language_changed",
+            details: serde_json::json!({"from": from.as_str(), "to": to.as_str()}),
+        });
+        self.state.language = (to != self.profile.language).then_some(to);
+    }
+
+    /// `line` in the call's language, in the profile's wording where it has one.
+    pub(crate) fn line(&self, line: Line) -> String {
+        self.profile
+            .lines
+            .get(line, self.language().language())
+            .to_string()
+    }
+
+    /// The system prompt of the next request: the profile's, told which language to answer
+    /// in when that is not plain English.
+    fn system_prompt(&self) -> String {
+        let language = self.language().language();
+        let mut prompt = self.profile.system_prompt.clone();
+        if language != crate::language::Language::English || !self.profile.languages.is_empty() {
+            let name = language.name();
+            prompt.push_str(&format!(
+                "\n\nThe caller speaks {name}. Reply in {name}, written in its own script; \
+                 English words the caller uses may stay in English."
+            ));
+            if !self.profile.languages.is_empty() {
+                prompt.push_str(
+                    " If the caller changes language, the next reply follows in their language.",
+                );
+            }
+        }
+        prompt
+    }
+
     /// A piece of the model's text for `reply`.
     pub fn handle_reply_text(&mut self, _now: Instant, reply: ReplyId, delta: &str) {
-        let marker = self.profile.lines.end_marker.clone();
+        let marker = self.profile.end_marker.clone();
         let Some(r) = self.reply.as_mut().filter(|r| r.id == reply) else {
             return;
         };
@@ -262,7 +355,7 @@ impl Conversation {
 
     /// The model finished `reply`, with its token usage when known.
     pub fn handle_reply_done(&mut self, now: Instant, reply: ReplyId, usage: Option<TokenUsage>) {
-        let marker = self.profile.lines.end_marker.clone();
+        let marker = self.profile.end_marker.clone();
         let Some(r) = self.reply.as_mut().filter(|r| r.id == reply) else {
             return;
         };
@@ -511,7 +604,8 @@ impl Conversation {
             Vec::new()
         };
         let request = ChatRequest {
-            system: self.profile.system_prompt.clone(),
+            system: self.system_prompt(),
+            language: Some(self.language().to_string()),
             history: self
                 .state
                 .history
@@ -545,6 +639,11 @@ impl Conversation {
                 reply: r.id,
                 clip,
                 text,
+                language: self
+                    .state
+                    .language
+                    .clone()
+                    .unwrap_or_else(|| self.profile.language.clone()),
             });
         }
     }
@@ -572,10 +671,8 @@ impl Conversation {
         self.actions
             .push_back(Action::Observe(Observation::Fallback(kind.label())));
         let line = match kind {
-            Fallback::Stt => self.profile.lines.stt_retry.clone(),
-            Fallback::Llm | Fallback::LlmSlow | Fallback::TtsSkip => {
-                self.profile.lines.llm_fallback.clone()
-            }
+            Fallback::Stt => self.line(Line::SttRetry),
+            Fallback::Llm | Fallback::LlmSlow | Fallback::TtsSkip => self.line(Line::LlmFallback),
         };
         self.speak_fixed(now, &line, Purpose::Fallback);
     }
@@ -599,7 +696,10 @@ impl Conversation {
             reason: reason.clone(),
             hang_up_by: now + limit,
         };
-        let line = self.profile.lines.goodbye.clone();
+        let line = match reason {
+            EndReason::MaxDuration => self.line(Line::MaxDuration),
+            _ => self.line(Line::Goodbye),
+        };
         self.speak_fixed(now, &line, Purpose::Goodbye(reason));
     }
 

@@ -6,6 +6,7 @@
 //! than [`FILLER_AFTER`] gets one filler line. Anything the caller does (speech, a key, a
 //! hang-up) drops the round; late results are ignored.
 
+use crate::language::Line;
 use std::time::{Duration, Instant};
 
 use super::{Conversation, GOODBYE_LIMIT, Phase};
@@ -145,7 +146,7 @@ impl Conversation {
             round.filler_said = true;
         }
         if self.reply.is_none() {
-            let line = self.profile.lines.tool_filler.clone();
+            let line = self.line(Line::ToolFiller);
             self.speak_fixed(now, &line, Purpose::Fallback);
         }
     }

@@ -4,6 +4,7 @@
 //! fails (busy, no answer, a missing extension), the "nobody is available" line is spoken
 //! and the conversation goes on; if it succeeds, the conversation is over.
 
+use crate::language::Line;
 use std::time::Instant;
 
 use super::{Conversation, Phase};
@@ -38,7 +39,7 @@ impl Conversation {
         };
         let announce = info
             .announce
-            .unwrap_or_else(|| self.profile.lines.transfer_announce.clone());
+            .unwrap_or_else(|| self.line(Line::TransferAnnounce));
         // An empty announce hands over at once (the reply completes with nothing to say).
         self.speak_fixed(now, &announce, Purpose::Announce);
     }
@@ -83,7 +84,7 @@ impl Conversation {
     }
 
     fn speak_nobody_available(&mut self, now: Instant) {
-        let line = self.profile.lines.nobody_available.clone();
+        let line = self.line(Line::NobodyAvailable);
         self.speak_fixed(now, &line, Purpose::Fallback);
     }
 }

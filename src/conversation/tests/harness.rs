@@ -24,13 +24,15 @@ pub(super) fn profile() -> AgentProfile {
     AgentProfile {
         system_prompt: "You are a test agent.".into(),
         greeting: "Hello! How can I help?".into(),
-        language: "en".into(),
+        language: crate::language::LanguageTag::english(),
+        languages: Vec::new(),
         voice: None,
         llm_model: Some("test-model".into()),
         max_turns: 3,
         max_duration: Duration::from_secs(120),
         history_chars: 4000,
-        lines: ConversationLines::default(),
+        lines: crate::language::LineBook::builtin(),
+        end_marker: "[END_CALL]".into(),
         dtmf_map: Default::default(),
         targets: Vec::new(),
         tools: Default::default(),
@@ -183,7 +185,17 @@ impl Call {
     }
 
     pub(super) fn transcript(&mut self, id: UtteranceId, text: &str) {
-        self.conv.handle_transcript(self.now, id, Ok(text));
+        self.conv.handle_transcript(self.now, id, Ok(text.into()));
+        self.pump();
+    }
+
+    /// The transcript of `id`, in the language the recogniser reports.
+    pub(super) fn transcript_in(&mut self, id: UtteranceId, text: &str, language: &str) {
+        let heard = Heard {
+            text,
+            language: Some(language),
+        };
+        self.conv.handle_transcript(self.now, id, Ok(heard));
         self.pump();
     }
 

@@ -2,4 +2,5 @@
 
 mod actions;
 mod harness;
+mod languages;
 mod rules;

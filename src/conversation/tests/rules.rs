@@ -504,7 +504,14 @@ fn max_duration_reached_while_recognition_runs_says_goodbye_and_keeps_the_last_w
     let id = call.caller_speaks(28_000, 29_000).expect("wanted");
     // Recognition is still running at 30 s.
     call.run_until(call.at(30_000));
-    assert_eq!(call.spoken(), ["Thank you for calling.", "Goodbye!"]);
+    assert_eq!(
+        call.spoken(),
+        [
+            "We have reached the time limit for this call.",
+            "Thank you for calling.",
+            "Goodbye!"
+        ]
+    );
     assert!(call.hung_up().is_none(), "the goodbye plays first");
     call.transcript(id, "and one more thing");
     assert!(call.last_request().is_none(), "not answered");
@@ -692,6 +699,7 @@ fn a_readopted_conversation_continues_its_rows_and_its_turn_count() {
         next_seq: 5,
         greeted: true,
         turn_latencies_ms: vec![900, 950],
+        language: None,
     };
     let mut call = Call::new(profile(), Some(state));
     assert!(call.spoken().is_empty());

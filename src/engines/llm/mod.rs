@@ -121,6 +121,9 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     /// Functions the model may call (`tool_choice: "auto"`); empty for none.
     pub tools: Vec<ToolSpec>,
+    /// BCP-47 tag of the language the reply is to be in (the system prompt says so too;
+    /// providers without a parameter for it ignore this).
+    pub language: Option<String>,
 }
 
 /// Token counts of one completion.

@@ -366,7 +366,11 @@ fn take_transcript(shared: &Shared) -> Result<Transcript, EngineError> {
             return Err(err);
         }
     }
-    Ok(Transcript { text, complete })
+    Ok(Transcript {
+        text,
+        complete,
+        language: None,
+    })
 }
 
 async fn write_loop(

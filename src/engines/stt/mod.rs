@@ -54,6 +54,9 @@ pub struct Transcript {
     /// `false` when the provider did not confirm the end in time and the text includes
     /// an interim (unconfirmed) result.
     pub complete: bool,
+    /// The language the provider says the caller spoke (as it writes it: `hi`, `hi-IN`),
+    /// when it says.
+    pub language: Option<String>,
 }
 
 impl Transcript {
@@ -62,6 +65,7 @@ impl Transcript {
         Transcript {
             text: text.into(),
             complete: true,
+            language: None,
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct TtsRequest {
     pub model: Option<String>,
     /// Per-call speaking rate in words per minute (espeak-ng only).
     pub rate_wpm: Option<u32>,
+    /// BCP-47 tag of the text's language (the call's, which may change mid-call); `None`
+    /// leaves the provider's configured language.
+    pub language: Option<String>,
 }
 
 impl TtsRequest {
