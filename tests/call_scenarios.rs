@@ -473,12 +473,19 @@ async fn draining_sends_new_calls_back_and_lets_live_calls_finish() {
     let mut newcomer = None;
     for _ in 0..100 {
         let mut c = w.sim.place_call(CallSpec::new(DID, "+15551234568"));
-        let outcome = ended(&mut c).await;
-        if outcome.ended_by == EndedBy::AppContinued {
-            newcomer = Some(c);
-            break;
+        match tokio::time::timeout(Duration::from_secs(5), c.ended()).await {
+            Ok(outcome) if outcome.ended_by == EndedBy::AppContinued => {
+                newcomer = Some(c);
+                break;
+            }
+            Ok(_) => {}
+            // The stop request had not been seen yet: that call was taken and is
+            // live. Its caller hangs up and we try again.
+            Err(_) => {
+                c.hangup().unwrap();
+                ended(&mut c).await;
+            }
         }
-        // The stop request may not have been seen yet: that call was taken; let it go.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let newcomer = newcomer.expect("a new call was sent back to the dialplan");

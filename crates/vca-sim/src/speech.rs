@@ -41,6 +41,34 @@ pub const SENTENCES: [&str; 20] = [
 /// The espeak-ng voice of the test speech.
 pub const VOICE: &str = "en-us";
 
+/// Sentences a Hindi-speaking caller might say, in Devanagari, without digits; a few
+/// English words as callers use them (अपॉइंटमेंट, ईमेल), written as Hindi writes them.
+pub const HINDI_SENTENCES: [&str; 20] = [
+    "मुझे अगले मंगलवार सुबह का अपॉइंटमेंट चाहिए।",
+    "क्या आप बता सकते हैं कि दवाई की दुकान आज कब बंद होगी?",
+    "कल से मेरा इंटरनेट बहुत धीमा चल रहा है।",
+    "कृपया बिल मेरे ईमेल पर भेज दीजिए।",
+    "सामान आज दोपहर को देर से पहुँचा।",
+    "मुझे अपने ऑर्डर का पता बदलना है।",
+    "क्या आप मुझे बिलिंग विभाग से जोड़ सकते हैं?",
+    "हम परिवार के साथ पहाड़ों पर घूमने जा रहे हैं।",
+    "डॉक्टर ने मुझे अगले महीने फिर आने को कहा है।",
+    "क्या रविवार की शाम को रेस्टोरेंट खुला रहता है?",
+    "मेरा कार्ड खो गया है, उसे बंद करवाना है।",
+    "मौसम विभाग के अनुसार पूरे हफ्ते बारिश होगी।",
+    "मैं अखबार में छपी नौकरी के बारे में बात करना चाहता हूँ।",
+    "हवाई अड्डे की गाड़ी हर आधे घंटे में जाती है।",
+    "मुझे कल रात चार लोगों के लिए एक टेबल चाहिए।",
+    "मेरा पासवर्ड काम नहीं कर रहा है।",
+    "आपका दफ्तर सुबह कितने बजे खुलता है?",
+    "मैं अपनी बुकिंग रद्द करना चाहता हूँ।",
+    "बच्चों की फीस कब तक जमा करनी है?",
+    "ठीक है, आपकी मदद के लिए बहुत धन्यवाद।",
+];
+
+/// The espeak-ng voice of the Hindi test speech.
+pub const HINDI_VOICE: &str = "hi";
+
 /// Silence either side of an utterance, as a VAD-cut one has: 300 ms at 16 kHz.
 const MARGIN_16K: usize = 4800;
 
@@ -166,12 +194,17 @@ pub fn wideband_speech(text: &str, voice: &str, speed_wpm: u32) -> Result<Vec<f3
     Ok(with_margins(to_float(&resample(rate, 16_000, &pcm)?)))
 }
 
-/// Lower-case words with punctuation removed (apostrophes dropped, hyphens split).
+/// Lower-case words with punctuation removed (apostrophes dropped, hyphens split, dandas
+/// gone). The vowel signs and viramas of Indian scripts stay inside their words; in
+/// Devanagari the nukta is dropped and candrabindu folded into anusvara (ज़ = ज, हूँ = हूं),
+/// spellings a listener does not tell apart.
 pub fn normalize(text: &str) -> Vec<String> {
+    let indic = |c: char| ('\u{0900}'..='\u{0DFF}').contains(&c) && !matches!(c, '।' | '॥');
     text.to_lowercase()
         .chars()
-        .filter(|c| *c != '\'' && *c != '’')
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .filter(|c| !matches!(c, '\'' | '’' | '\u{093C}'))
+        .map(|c| if c == '\u{0901}' { '\u{0902}' } else { c })
+        .map(|c| if c.is_alphanumeric() || indic(c) { c } else { ' ' })
         .collect::<String>()
         .split_whitespace()
         .map(str::to_owned)
@@ -205,6 +238,15 @@ mod tests {
         assert_eq!(word_errors("a b c", "a x c d"), (2, 3));
         assert_eq!(word_errors("don't stop", "dont stop"), (0, 2));
         assert_eq!(word_errors("", "extra"), (1, 0));
+    }
+
+    #[test]
+    fn devanagari_words_keep_their_vowel_signs() {
+        assert_eq!(normalize("ठीक है, धन्यवाद।"), ["ठीक", "है", "धन्यवाद"]);
+        assert_eq!(word_errors("मुझे टेबल चाहिए।", "मुझे टेबल चाहिए"), (0, 3));
+        assert_eq!(word_errors("मैं जा रहा हूँ", "मैं जा रहा हूं"), (0, 4));
+        assert_eq!(word_errors("ज़रूर", "जरूर"), (0, 1));
+        assert_eq!(word_errors("मुझे चाहिए", "मुझे चाहे"), (1, 2));
     }
 
     #[test]
