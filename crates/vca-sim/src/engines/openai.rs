@@ -346,10 +346,10 @@ async fn transcriptions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
         return error(400, "model is required");
     }
     pause(behaviour.latencies.stt).await;
-    let text = if matches!(reply, Reply::BadJson) {
-        "{\"text\": ".to_string()
-    } else {
-        json!({"text": behaviour.transcript}).to_string()
+    let text = match &reply {
+        Reply::BadJson => "{\"text\": ".to_string(),
+        Reply::Text(t) => json!({"text": t}).to_string(),
+        _ => json!({"text": behaviour.transcript}).to_string(),
     };
     streamed(
         &s.bodies,

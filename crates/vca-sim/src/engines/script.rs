@@ -30,7 +30,8 @@ pub enum Reply {
     Trickle(Duration),
     /// A 200 whose content is malformed (bad JSON in SSE or in the transcription).
     BadJson,
-    /// Chat only: a reply of this text instead of the configured one.
+    /// Chat: a reply of this text instead of the configured one; transcriptions: this
+    /// transcript.
     Text(String),
     /// Chat only: `before` as text, then these tool calls (name, arguments), streamed as
     /// OpenAI does — `id` and `name` on the first fragment of each `index`, the arguments
