@@ -132,7 +132,7 @@ impl Daemon {
         let me = settings.node_name.clone().unwrap_or_else(|| {
             crate::call::ownership::default_node_name(listener.local_addr().map_or(0, |a| a.port()))
         });
-        let ownership = Ownership::new(redis.clone(), &ari_node, me);
+        let ownership = Ownership::new(redis.clone(), &ari_node, me.clone());
         ownership.claim().await;
         let (supervisor, events) = spawn_supervisor_with_permit(
             endpoint,
@@ -155,7 +155,8 @@ impl Daemon {
             leases: Arc::new(CallLeases::new(redis.clone())),
             ports,
             engines: Arc::new(engines),
-            states: Arc::new(StateStore::new(redis)),
+            states: Arc::new(StateStore::new(redis.clone())),
+            board: crate::store::live_board::LiveBoard::new(redis),
 
             tools: crate::tools::ToolExecutor::new()?,
             settings: Arc::new(CallSettings {
@@ -166,6 +167,7 @@ impl Daemon {
                 country_code: settings.default_country_code,
                 history_chars: HISTORY_CHARS,
                 end_marker: settings.end_call_marker.clone(),
+                node: me,
             }),
         };
         Ok(Daemon {

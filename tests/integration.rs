@@ -27,6 +27,7 @@ mod engines_llm;
 mod engines_stt;
 mod engines_tts;
 mod language_calls;
+mod live_calls;
 mod media_driver;
 mod media_speech;
 mod ops_asterisk_config;

@@ -8,6 +8,7 @@ mod calls;
 pub mod error;
 mod extract;
 mod health;
+mod live_calls;
 pub mod openapi;
 mod phone_numbers;
 mod tenants;
@@ -159,7 +160,13 @@ pub fn router(state: AppState) -> Router {
             get(tools::get).patch(tools::update).delete(tools::delete),
         )
         .route("/tenants/{tid}/calls", get(calls::list))
+        .route("/tenants/{tid}/calls/live", get(live_calls::list))
         .route("/tenants/{tid}/calls/{id}", get(calls::get))
+        .route(
+            "/tenants/{tid}/calls/{id}/hangup",
+            axum::routing::post(live_calls::hangup),
+        )
+        .route("/calls/live", get(live_calls::list_all))
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

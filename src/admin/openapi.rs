@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ai_profiles, calls, health, phone_numbers, tenants, tools, transfer_targets};
+use super::{
+    ai_profiles, calls, health, live_calls, phone_numbers, tenants, tools, transfer_targets,
+};
 
 struct BearerAuth;
 
@@ -30,6 +32,7 @@ impl Modify for BearerAuth {
         transfer_targets::create, transfer_targets::list, transfer_targets::get, transfer_targets::update, transfer_targets::delete,
         tools::create, tools::list, tools::get, tools::update, tools::delete,
         calls::list, calls::get,
+        live_calls::list_all, live_calls::list, live_calls::hangup,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     modifiers(&BearerAuth)

@@ -31,6 +31,8 @@ pub struct CallSettings {
     pub history_chars: usize,
     /// A reply of the model containing this ends the call (`VCA_END_CALL_MARKER`).
     pub end_marker: String,
+    /// This daemon's name (`VCA_NODE_NAME`), on the live-calls board.
+    pub node: String,
 }
 
 /// The shared parts of the call path.
@@ -47,6 +49,8 @@ pub struct CallContext {
     pub states: Arc<StateStore>,
     /// Runs the tenants' HTTP tools (one connection pool).
     pub tools: ToolExecutor,
+    /// Every daemon's live calls, in Redis.
+    pub board: crate::store::live_board::LiveBoard,
 }
 
 /// Channel ids we choose for External Media channels start with this, so their own

@@ -2,7 +2,8 @@
 //! every new call, routes each event to the session that owns its channel or bridge,
 //! reconciles with Asterisk after every (re)connect, renews call leases, and on
 //! shutdown drains (new calls back to the dialplan, live calls finish or hear a goodbye)
-//! and waits for the sessions to finish their rows.
+//! and waits for the sessions to finish their rows. It publishes its calls on the
+//! live-calls board and passes on the requests other daemons send about them.
 //!
 //! It owns the routing tables outright (no locks): sessions talk back only by ending.
 
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 use crate::ari::events::StasisStart;
 use crate::ari::{AriEvent, AriStreamItem, DialplanTarget, HangupReason};
+use crate::call::board::{self, LiveCell};
 use crate::call::context::{CallContext, call_of_agent_channel, is_our_channel};
 use crate::call::inputs::{CallInput, SessionIds};
 use crate::call::leases::RENEW_EVERY;
@@ -24,6 +26,7 @@ use crate::call::setup;
 use crate::service::Liveness;
 use crate::store::EndReason;
 use crate::store::call_log::LiveCall;
+use crate::store::live_board::{CallRequest, PUBLISH_EVERY};
 
 /// Events a session can have queued before the controller drops new ones (and says so).
 const SESSION_QUEUE: usize = 256;
@@ -34,6 +37,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 pub(crate) struct SessionEntry {
     pub(crate) ids: SessionIds,
     pub(crate) tx: mpsc::Sender<CallInput>,
+    /// The call's entry on the live-calls board, kept current by the session.
+    pub(crate) cell: LiveCell,
 }
 
 /// Owns the live sessions and the tables that route events to them.
@@ -87,6 +92,17 @@ impl CallController {
         let mut renew = tokio::time::interval(RENEW_EVERY);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut beat = tokio::time::interval(Duration::from_secs(1));
+        let mut publish = tokio::time::interval(PUBLISH_EVERY);
+        publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (request_tx, mut requests) = mpsc::channel::<CallRequest>(64);
+        let requests_stop = tokio_util::sync::CancellationToken::new();
+        let _requests_stop = requests_stop.clone().drop_guard();
+        tokio::spawn(board::take_requests(
+            self.ctx.board.clone(),
+            self.ctx.settings.node.clone(),
+            request_tx,
+            requests_stop,
+        ));
         let far = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
         let drain_deadline = tokio::time::sleep_until(far);
         tokio::pin!(drain_deadline);
@@ -166,6 +182,8 @@ impl CallController {
                     let leases = self.ctx.leases.clone();
                     tokio::spawn(async move { leases.renew_all().await });
                 }
+                _ = publish.tick() => self.publish(),
+                Some(request) = requests.recv() => self.on_request(request),
                 _ = beat.tick() => {}
             }
         }
@@ -206,6 +224,39 @@ impl CallController {
         }
     }
 
+    /// Puts every answered call on the live-calls board (one round trip, off this task).
+    fn publish(&self) {
+        let entries: Vec<_> = self
+            .sessions
+            .values()
+            .filter_map(|s| s.cell.snapshot())
+            .collect();
+        if entries.is_empty() {
+            return;
+        }
+        let board = self.ctx.board.clone();
+        tokio::spawn(async move {
+            if let Err(e) = board.publish(&entries).await {
+                tracing::debug!(error = %e, "cannot publish the live calls");
+            }
+        });
+    }
+
+    /// A request about one of our calls, from the admin API of any daemon.
+    fn on_request(&self, request: CallRequest) {
+        match request {
+            CallRequest::Hangup { call_id } => match self.sessions.get(&call_id) {
+                Some(entry) => {
+                    tracing::info!(call_id = %call_id, "an operator hangs the call up");
+                    let _ = entry.tx.try_send(CallInput::OperatorHangup);
+                }
+                None => {
+                    tracing::info!(call_id = %call_id, "hang-up requested for a call that is no longer here")
+                }
+            },
+        }
+    }
+
     /// Number of live sessions.
     pub fn live_calls(&self) -> usize {
         self.sessions.len()
@@ -243,13 +294,25 @@ impl CallController {
         }
     }
 
-    fn register(&mut self, call_id: Uuid, ids: SessionIds) -> mpsc::Receiver<CallInput> {
+    fn register(
+        &mut self,
+        call_id: Uuid,
+        ids: SessionIds,
+    ) -> (mpsc::Receiver<CallInput>, LiveCell) {
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let cell = LiveCell::default();
         self.by_channel.insert(ids.caller_channel.clone(), call_id);
         self.by_channel.insert(ids.media_channel.clone(), call_id);
         self.by_bridge.insert(ids.bridge.clone(), call_id);
-        self.sessions.insert(call_id, SessionEntry { ids, tx });
-        rx
+        self.sessions.insert(
+            call_id,
+            SessionEntry {
+                ids,
+                tx,
+                cell: cell.clone(),
+            },
+        );
+        (rx, cell)
     }
 
     fn forget(&mut self, call_id: Uuid) {
@@ -257,6 +320,14 @@ impl CallController {
             self.by_channel.remove(&entry.ids.caller_channel);
             self.by_channel.remove(&entry.ids.media_channel);
             self.by_bridge.remove(&entry.ids.bridge);
+            if entry.cell.snapshot().is_some() {
+                let board = self.ctx.board.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = board.remove(call_id).await {
+                        tracing::debug!(error = %e, "cannot take the call off the live board");
+                    }
+                });
+            }
         }
     }
 
@@ -282,10 +353,10 @@ impl CallController {
     pub(crate) fn start_new_call(&mut self, start: StasisStart) {
         let call_id = Uuid::new_v4();
         let ids = SessionIds::for_new_call(call_id, &start.channel.id);
-        let rx = self.register(call_id, ids.clone());
+        let (rx, cell) = self.register(call_id, ids.clone());
         let ctx = self.ctx.clone();
         self.tasks.spawn(async move {
-            session::run_new_call(ctx, start, call_id, ids, rx).await;
+            session::run_new_call(ctx, start, call_id, ids, rx, cell).await;
             call_id
         });
     }
@@ -303,10 +374,10 @@ impl CallController {
             ids.bridge = bridge.clone();
         }
         let call_id = live.id;
-        let rx = self.register(call_id, ids.clone());
+        let (rx, cell) = self.register(call_id, ids.clone());
         let ctx = self.ctx.clone();
         self.tasks.spawn(async move {
-            session::run_readopted(ctx, live, ids, agent, rx).await;
+            session::run_readopted(ctx, live, ids, agent, rx, cell).await;
             call_id
         });
     }

@@ -21,6 +21,9 @@ pub enum CallInput {
     ChannelGone,
     /// The daemon is shutting down: say goodbye, then hang up.
     WrapUp,
+    /// An operator asked (admin API) for the call to end: say goodbye, then hang up; a
+    /// call bridged with a human agent is hung up on both sides.
+    OperatorHangup,
     /// Another daemon serves the application now: stop serving this call at once and
     /// silently — no request to Asterisk, no row, no lease renewal.
     StandDown,

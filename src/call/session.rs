@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::ari::events::StasisStart;
 use crate::ari::{AriEvent, HangupReason};
+use crate::call::board::LiveCell;
 use crate::call::context::CallContext;
 use crate::call::inputs::{CallInput, SessionIds};
 use crate::call::live::LiveCall as Live;
@@ -21,6 +22,7 @@ use crate::media::config::MediaConfig;
 use crate::phone::mask;
 use crate::store::ai_profiles::{AiProfile, DEFAULT_ENDPOINTING_SILENCE_MS};
 use crate::store::call_log::{LiveCall, NewCall, Rejection};
+use crate::store::live_board::{LiveEntry, LiveState};
 use crate::store::{CallStatus, EndReason};
 
 fn media_config(ctx: &CallContext, profile: Option<&AiProfile>) -> MediaConfig {
@@ -44,6 +46,7 @@ pub async fn run_new_call(
     call_id: Uuid,
     ids: SessionIds,
     mut inputs: mpsc::Receiver<CallInput>,
+    cell: LiveCell,
 ) {
     let numbers = dialled_numbers(&start, ctx.settings.country_code);
     let caller_channel = start.channel.id.clone();
@@ -130,6 +133,8 @@ pub async fn run_new_call(
             answered: None,
             readopted: false,
             res: CallResources::default(),
+            cell,
+            started_at: chrono::Utc::now(),
         };
         live.bring_up_and_run(&mut inputs).await;
         metrics::gauge!("vca_live_calls").decrement(1.0);
@@ -180,6 +185,7 @@ pub async fn run_readopted(
     ids: SessionIds,
     agent: Option<String>,
     mut inputs: mpsc::Receiver<CallInput>,
+    cell: LiveCell,
 ) {
     let span = tracing::info_span!("call", call_id = %live.id, tenant_id = %live.tenant_id);
     async move {
@@ -204,7 +210,10 @@ pub async fn run_readopted(
             )),
             readopted: true,
             res: CallResources::default(),
+            cell,
+            started_at: live.started_at,
         };
+        session.on_board(LiveState::Connecting);
         // The old External Media channel points at a port nobody reads any more.
         if let Some(old) = live.media_channel_id.as_deref() {
             setup::delete_channel(&ctx, old, HangupReason::Normal).await;
@@ -270,9 +279,26 @@ struct LiveSession {
     /// The call was re-adopted after a restart: its conversation continues.
     readopted: bool,
     res: CallResources,
+    /// The call's entry on the live-calls board.
+    cell: LiveCell,
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl LiveSession {
+    /// Puts the call on the live-calls board in `state`.
+    fn on_board(&self, state: LiveState) {
+        self.cell.set(LiveEntry {
+            call_id: self.call_id,
+            tenant_id: self.tenant_id,
+            did: self.did.clone(),
+            caller: mask(&self.caller),
+            state,
+            started_at: self.started_at,
+            turns: 0,
+            node: self.ctx.settings.node.clone(),
+        });
+    }
+
     async fn event(&self, kind: &str, details: serde_json::Value) {
         if let Err(e) = self
             .ctx
@@ -324,6 +350,7 @@ impl LiveSession {
             .await
             .map_err(SetupError::Answer)?;
         self.answered = Some(Instant::now());
+        self.on_board(LiveState::Connecting);
         if let Err(e) = ctx.store.mark_call_answered(self.call_id).await {
             tracing::warn!(error = %e, "cannot mark call answered");
         }
@@ -443,6 +470,7 @@ impl LiveSession {
             actions,
             state,
             self.answered.unwrap_or_else(Instant::now),
+            self.cell.clone(),
         );
         let (media, reason) = live.run(inputs).await;
         self.res.media = media;
@@ -457,6 +485,7 @@ impl LiveSession {
         agent: &str,
     ) -> EndReason {
         let caller = self.ids.caller_channel.clone();
+        self.cell.update(LiveState::Bridged, None);
         let gone = |event: &AriEvent, id: &str| match event {
             AriEvent::ChannelHangupRequest(e) => e.channel.id == id && e.soft != Some(true),
             AriEvent::StasisEnd(e) => e.channel.id == id,
@@ -472,6 +501,14 @@ impl LiveSession {
                     );
                 }
                 Some(CallInput::WrapUp) => {}
+                Some(CallInput::OperatorHangup) => {
+                    self.event("operator_hangup", serde_json::json!({"while": "bridged"}))
+                        .await;
+                    break (
+                        EndReason::Transferred,
+                        vec![agent.to_string(), caller.clone()],
+                    );
+                }
                 Some(CallInput::StandDown) => break (EndReason::StoodDown, Vec::new()),
                 Some(CallInput::Hangup { reason }) => {
                     break (reason, vec![agent.to_string(), caller.clone()]);

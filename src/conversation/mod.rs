@@ -25,6 +25,6 @@ pub mod state;
 mod tests;
 
 pub use action::{Action, Observation, ReplyId, TurnRecord, UtteranceId};
-pub use machine::{Conversation, Heard, RecognitionFailed, is_speech};
+pub use machine::{Activity, Conversation, Heard, RecognitionFailed, is_speech};
 pub use profile::AgentProfile;
 pub use state::ConversationState;

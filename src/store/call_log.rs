@@ -48,6 +48,7 @@ pub struct LiveCall {
     pub media_channel_id: Option<String>,
     pub rtp_port: Option<i32>,
     pub answered_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Store {
@@ -189,7 +190,7 @@ impl Store {
     pub async fn live_calls(&self, ari_node: &str) -> Result<Vec<LiveCall>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, tenant_id, ai_profile_id, phone_number_id, channel_id, caller, called, status, \
-             bridge_id, media_channel_id, rtp_port, answered_at \
+             bridge_id, media_channel_id, rtp_port, answered_at, started_at \
              FROM calls WHERE ari_node = $1 AND status IN ($2, $3) AND tenant_id IS NOT NULL \
              ORDER BY started_at",
         )

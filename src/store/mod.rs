@@ -6,6 +6,7 @@ pub mod call_log;
 pub mod calls;
 pub mod conversation_state;
 mod error;
+pub mod live_board;
 pub mod outcome;
 pub mod phone_numbers;
 pub mod redis;

@@ -84,6 +84,8 @@ pub enum EndReason {
     MaxDuration,
     /// The daemon stopped gracefully and said goodbye.
     DaemonShutdown,
+    /// An operator hung the call up through the admin API; the agent said goodbye.
+    OperatorHangup,
     /// The daemon stopped before the call could end properly.
     DaemonStopped,
     /// After a reconnect, the caller was no longer in our application.
@@ -122,6 +124,7 @@ impl EndReason {
             EndReason::MaxTurns => "max_turns",
             EndReason::MaxDuration => "max_duration",
             EndReason::DaemonShutdown => "daemon_shutdown",
+            EndReason::OperatorHangup => "operator_hangup",
             EndReason::DaemonStopped => "daemon_stopped",
             EndReason::ChannelGoneWhileDisconnected => "channel_gone_while_disconnected",
             EndReason::ChannelGoneWhileDaemonAway => "channel_gone_while_daemon_away",
@@ -150,6 +153,7 @@ impl EndReason {
             | EndReason::MaxTurns
             | EndReason::MaxDuration
             | EndReason::DaemonShutdown
+            | EndReason::OperatorHangup
             | EndReason::ConversationStopped => CallStatus::Completed,
             // Never written; the call is still in progress under another daemon.
             EndReason::StoodDown => CallStatus::InProgress,

@@ -29,17 +29,19 @@ use self::recognizer::Recognizer;
 use self::speech::Speech;
 use self::transfer::{Outcome, Target, TransferRun};
 use crate::ari::AriEvent;
+use crate::call::board::LiveCell;
 use crate::call::context::CallContext;
 use crate::call::inputs::{CallInput, SessionIds};
 use crate::clock::{Clock, SystemClock};
 use crate::conversation::{
-    Action, AgentProfile, Conversation, ConversationState, Heard, Observation, RecognitionFailed,
-    UtteranceId,
+    Action, Activity, AgentProfile, Conversation, ConversationState, Heard, Observation,
+    RecognitionFailed, UtteranceId,
 };
 use crate::engines::stt::{SttOptions, Transcript};
 use crate::engines::tts::TtsRequest;
 use crate::media_driver::{InboundAudio, MediaEvent, MediaHandle, MediaMetrics};
 use crate::store::EndReason;
+use crate::store::live_board::LiveState;
 use crate::store::transcript::UsageDelta;
 use crate::tools::{HttpTool, ToolCall, ToolCallContext, ToolOutcome};
 use futures_util::StreamExt;
@@ -100,6 +102,8 @@ pub(crate) struct LiveCall {
     tool_context: ToolCallContext,
     /// Tool calls running, each a future of its outcome.
     tool_runs: FuturesUnordered<ToolRun>,
+    /// The call's entry on the live-calls board.
+    cell: LiveCell,
 }
 
 type ToolRun = Pin<Box<dyn Future<Output = (ToolCall, ToolOutcome)> + Send>>;
@@ -119,6 +123,7 @@ impl LiveCall {
         actions: CallActions,
         state: Option<ConversationState>,
         answered: Instant,
+        cell: LiveCell,
     ) -> Self {
         let clock = SystemClock;
         let now = clock.now();
@@ -170,6 +175,7 @@ impl LiveCall {
                 did: actions.did,
             },
             tool_runs: FuturesUnordered::new(),
+            cell,
         }
     }
 
@@ -230,7 +236,10 @@ impl LiveCall {
                 () = sleep_until_opt(&self.clock, deadline) => {
                     self.conversation.handle_timeout(self.clock.now());
                 }
-                _ = publish.tick() => media_metrics.publish(),
+                _ = publish.tick() => {
+                    media_metrics.publish();
+                    self.update_board();
+                }
             }
         };
         if reason == EndReason::StoodDown {
@@ -345,6 +354,21 @@ impl LiveCall {
         }
     }
 
+    /// The call's state and turns on the live-calls board.
+    fn update_board(&self) {
+        let state = if self.transfer.as_ref().is_some_and(TransferRun::is_bridged) {
+            LiveState::Bridged
+        } else {
+            match self.conversation.activity() {
+                Activity::Talking => LiveState::Talking,
+                Activity::Transferring => LiveState::Transferring,
+                Activity::Ending => LiveState::Ending,
+            }
+        };
+        let turns = self.conversation.state().next_seq.max(0) as u32;
+        self.cell.update(state, Some(turns));
+    }
+
     fn end(&mut self, reason: EndReason) {
         if self.ending.is_none() {
             self.ending = Some(reason);
@@ -379,6 +403,19 @@ impl LiveCall {
             Some(CallInput::WrapUp) => {
                 tracing::info!("daemon shutting down; saying goodbye");
                 self.conversation.handle_wrap_up(now);
+            }
+            Some(CallInput::OperatorHangup) => {
+                self.journal.event("operator_hangup", serde_json::json!({}));
+                if self.transfer.as_ref().is_some_and(TransferRun::is_bridged) {
+                    // Caller and agent talk: both are hung up, nothing more is said.
+                    self.hang_up_caller = true;
+                    self.end(EndReason::Transferred);
+                } else if !self
+                    .conversation
+                    .handle_end_request(now, EndReason::OperatorHangup)
+                {
+                    self.end(EndReason::OperatorHangup);
+                }
             }
             Some(CallInput::Ari(event)) => {
                 if let Some(reason) = self.on_ari_event(*event) {

@@ -83,6 +83,17 @@ struct Recognition {
     heard_at: Instant,
 }
 
+/// What the dialogue is doing, as others see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// Turns are taken.
+    Talking,
+    /// The caller is being handed over.
+    Transferring,
+    /// The goodbye plays or the call is over.
+    Ending,
+}
+
 #[derive(Debug)]
 enum Phase {
     /// Turns are taken.
@@ -530,8 +541,30 @@ impl Conversation {
 
     /// The daemon is shutting down: say goodbye and end the call.
     pub fn handle_wrap_up(&mut self, now: Instant) {
-        if matches!(self.phase, Phase::Talking) {
-            self.say_goodbye(now, EndReason::DaemonShutdown, WRAP_UP_LIMIT);
+        self.handle_end_request(now, EndReason::DaemonShutdown);
+    }
+
+    /// The call is to end for `reason` from outside the dialogue (an operator's hang-up):
+    /// while talking the agent says goodbye first and the call ends once it is heard.
+    /// Returns false when no goodbye can be said (a transfer is under way, the goodbye is
+    /// already playing, the call is over); the driver then ends the call itself.
+    pub fn handle_end_request(&mut self, now: Instant, reason: EndReason) -> bool {
+        match self.phase {
+            Phase::Talking => {
+                self.say_goodbye(now, reason, WRAP_UP_LIMIT);
+                true
+            }
+            Phase::Ending { .. } => true,
+            Phase::Transferring { .. } | Phase::Closed => false,
+        }
+    }
+
+    /// The phase in a word, for the live-calls board.
+    pub fn activity(&self) -> Activity {
+        match self.phase {
+            Phase::Talking => Activity::Talking,
+            Phase::Ending { .. } | Phase::Closed => Activity::Ending,
+            Phase::Transferring { .. } => Activity::Transferring,
         }
     }
 
