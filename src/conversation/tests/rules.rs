@@ -624,6 +624,32 @@ fn the_shutdown_goodbye_ends_the_call_once_played() {
 }
 
 #[test]
+fn an_operator_hangup_says_goodbye_then_ends_with_its_reason() {
+    let mut call = Call::new(profile(), None);
+    call.play_out();
+    assert_eq!(call.conv.activity(), crate::conversation::Activity::Talking);
+    assert!(
+        call.conv
+            .handle_end_request(call.now, EndReason::OperatorHangup)
+    );
+    call.pump();
+    assert_eq!(call.conv.activity(), crate::conversation::Activity::Ending);
+    // A second request while the goodbye plays changes nothing.
+    assert!(
+        call.conv
+            .handle_end_request(call.now, EndReason::OperatorHangup)
+    );
+    call.play_out();
+    assert_eq!(call.hung_up(), Some(EndReason::OperatorHangup));
+    // Once over, nothing more can be said: the driver ends the call itself.
+    assert!(
+        !call
+            .conv
+            .handle_end_request(call.now, EndReason::OperatorHangup)
+    );
+}
+
+#[test]
 fn a_barge_in_that_cuts_the_goodbye_hangs_up_at_once() {
     let mut call = Call::new(
         AgentProfile {
