@@ -18,6 +18,7 @@ mod ari_sim;
 mod ari_supervisor;
 mod call_leases;
 mod call_scenarios;
+mod call_summary;
 mod cli;
 mod conversation_calls;
 #[cfg(feature = "whisper-local")]

@@ -15,3 +15,4 @@ mod reconcile;
 pub mod routing;
 pub mod session;
 pub mod setup;
+pub mod summary;

@@ -197,6 +197,7 @@ mod tests {
                 languages: Vec::new(),
                 lines: Default::default(),
                 tools: Vec::new(),
+                post_call_summary: false,
                 is_default: true,
                 created_at: chrono::Utc::now(),
                 updated_at: chrono::Utc::now(),

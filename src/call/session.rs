@@ -570,5 +570,41 @@ impl LiveSession {
         }
         metrics::counter!("vca_calls_total", "outcome" => status.as_str()).increment(1);
         tracing::info!(status = status.as_str(), reason = %reason, "call ended");
+        if self.answered.is_some() && self.profile.as_ref().is_some_and(|p| p.post_call_summary) {
+            self.summarise_later();
+        }
+    }
+
+    /// Writes the post-call summary off the call path.
+    fn summarise_later(&self) {
+        let store = self.ctx.store.clone();
+        let llm = self.ctx.engines.llm.clone();
+        let (tenant_id, call_id) = (self.tenant_id, self.call_id);
+        let model = self.profile.as_ref().and_then(|p| p.llm_model.clone());
+        tokio::spawn(
+            async move {
+                match crate::call::summary::summarise(
+                    &store,
+                    llm.as_ref(),
+                    tenant_id,
+                    call_id,
+                    model,
+                )
+                .await
+                {
+                    Ok(_) => {
+                        metrics::counter!("vca_call_summaries_total", "outcome" => "ok")
+                            .increment(1);
+                        tracing::info!("post-call summary written");
+                    }
+                    Err(e) => {
+                        metrics::counter!("vca_call_summaries_total", "outcome" => "failed")
+                            .increment(1);
+                        tracing::warn!(error = %e, "no post-call summary");
+                    }
+                }
+            }
+            .instrument(tracing::Span::current()),
+        );
     }
 }

@@ -48,6 +48,8 @@ pub struct AiProfile {
     pub dtmf_map: Json<BTreeMap<String, String>>,
     /// The tools the model may use: `transfer_call`, `end_call` or the tenant's tool names.
     pub tools: Vec<String>,
+    /// After the call the model writes a short summary and an outcome onto the call.
+    pub post_call_summary: bool,
     pub is_default: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -151,6 +153,8 @@ pub struct NewAiProfile {
     pub dtmf_map: Option<BTreeMap<String, String>>,
     /// Defaults to none.
     pub tools: Option<Vec<String>>,
+    /// Defaults to false.
+    pub post_call_summary: Option<bool>,
     /// Defaults to true when the tenant has no default profile yet, else false.
     pub is_default: Option<bool>,
 }
@@ -183,6 +187,7 @@ pub struct AiProfilePatch {
     #[schema(value_type = Option<Object>)]
     pub dtmf_map: Option<BTreeMap<String, String>>,
     pub tools: Option<Vec<String>>,
+    pub post_call_summary: Option<bool>,
     pub is_default: Option<bool>,
 }
 
@@ -196,8 +201,8 @@ where
 }
 
 const COLUMNS: &str = "id, tenant_id, name, role, system_prompt, greeting, language, languages, lines, voice, llm_model, \
-    max_turns, max_duration_seconds, endpointing_silence_ms, dtmf_map, tools, is_default, \
-    created_at, updated_at";
+    max_turns, max_duration_seconds, endpointing_silence_ms, dtmf_map, tools, post_call_summary, \
+    is_default, created_at, updated_at";
 
 /// Locks the tenant row for the rest of the transaction; `NotFound` if there is none.
 async fn lock_tenant(tx: &mut sqlx::PgConnection, tenant_id: Uuid) -> Result<(), StoreError> {
@@ -246,9 +251,9 @@ impl Store {
         let sql = format!(
             "INSERT INTO ai_profiles (tenant_id, name, role, system_prompt, greeting, language, voice, \
              max_turns, max_duration_seconds, endpointing_silence_ms, is_default, llm_model, dtmf_map, tools, \
-             languages, lines) \
+             languages, lines, post_call_summary) \
              VALUES ($1, btrim($2), COALESCE($3, 'receptionist'), $4, COALESCE($5, $19), COALESCE($6, $13), $7, \
-             COALESCE($8, $14), COALESCE($9, $15), COALESCE($10, $16), $11, $12, $17, $18, $20, $21) \
+             COALESCE($8, $14), COALESCE($9, $15), COALESCE($10, $16), $11, $12, $17, $18, $20, $21, $22) \
              RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
@@ -273,6 +278,7 @@ impl Store {
             .bind(default_greeting(p.language.as_deref()))
             .bind(p.languages.clone().unwrap_or_default())
             .bind(Json(p.lines.clone().unwrap_or_default()))
+            .bind(p.post_call_summary.unwrap_or(false))
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -321,7 +327,8 @@ impl Store {
              is_default = COALESCE($13, is_default), \
              llm_model = CASE WHEN $14 THEN $15 ELSE llm_model END, \
              dtmf_map = COALESCE($16, dtmf_map), tools = COALESCE($17, tools), \
-             languages = COALESCE($18, languages), lines = COALESCE($19, lines), updated_at = now() \
+             languages = COALESCE($18, languages), lines = COALESCE($19, lines), \
+             post_call_summary = COALESCE($20, post_call_summary), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
@@ -344,6 +351,7 @@ impl Store {
             .bind(p.tools.clone())
             .bind(p.languages.clone())
             .bind(p.lines.clone().map(Json))
+            .bind(p.post_call_summary)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -36,6 +36,11 @@ pub struct Call {
     pub tts_characters: i64,
     /// The transfer target the call was handed to, if it was.
     pub transfer_target: Option<String>,
+    /// The post-call summary, when the profile asks for one and it has been written.
+    pub summary: Option<String>,
+    /// The post-call outcome: `{"intent", "resolved", "follow_up"}`.
+    #[schema(value_type = Option<Object>)]
+    pub outcome: Option<serde_json::Value>,
 }
 
 /// Call status values.
@@ -95,7 +100,7 @@ pub struct CallQuery {
 
 pub(crate) const CALL_COLUMNS: &str = "id, tenant_id, phone_number_id, ai_profile_id, channel_id, caller, \
     called, direction, status, started_at, answered_at, ended_at, duration_ms, end_reason, turn_count, \
-    stt_audio_ms, llm_prompt_tokens, llm_completion_tokens, tts_characters, transfer_target";
+    stt_audio_ms, llm_prompt_tokens, llm_completion_tokens, tts_characters, transfer_target, summary, outcome";
 
 impl Store {
     /// A page of a tenant's calls, newest first; one more than `limit` is fetched to
@@ -156,5 +161,28 @@ impl Store {
             events,
             transcript,
         })
+    }
+}
+
+impl Store {
+    /// Stores the post-call summary and outcome of a finished call.
+    pub async fn set_call_summary(
+        &self,
+        tenant_id: Uuid,
+        call_id: Uuid,
+        summary: &str,
+        outcome: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE calls SET summary = $3, outcome = $4, summarized_at = now() \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(call_id)
+        .bind(summary)
+        .bind(outcome)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 }

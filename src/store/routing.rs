@@ -40,6 +40,7 @@ struct Flat {
     p_endpointing_silence_ms: Option<i32>,
     p_dtmf_map: Option<sqlx::types::Json<std::collections::BTreeMap<String, String>>>,
     p_tools: Option<Vec<String>>,
+    p_post_call_summary: Option<bool>,
     p_created_at: Option<chrono::DateTime<chrono::Utc>>,
     p_updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -55,7 +56,7 @@ impl Store {
                     p.languages AS p_languages, p.lines AS p_lines, p.voice AS p_voice, p.llm_model AS p_llm_model, \
                     p.max_turns AS p_max_turns, p.max_duration_seconds AS p_max_duration_seconds, \
                     p.endpointing_silence_ms AS p_endpointing_silence_ms, \
-                    p.dtmf_map AS p_dtmf_map, p.tools AS p_tools, \
+                    p.dtmf_map AS p_dtmf_map, p.tools AS p_tools, p.post_call_summary AS p_post_call_summary, \
                     p.created_at AS p_created_at, p.updated_at AS p_updated_at \
              FROM phone_numbers n \
              JOIN tenants t ON t.id = n.tenant_id \
@@ -93,6 +94,7 @@ impl Store {
                             .unwrap_or(super::ai_profiles::DEFAULT_ENDPOINTING_SILENCE_MS),
                         dtmf_map: f.p_dtmf_map.unwrap_or_default(),
                         tools: f.p_tools.unwrap_or_default(),
+                        post_call_summary: f.p_post_call_summary.unwrap_or(false),
                         is_default: true,
                         created_at,
                         updated_at,
