@@ -6,6 +6,7 @@ pub mod call_log;
 pub mod calls;
 pub mod conversation_state;
 mod error;
+pub mod outbox;
 pub mod outcome;
 pub mod phone_numbers;
 pub mod redis;
@@ -14,6 +15,8 @@ pub mod tenants;
 pub mod tools;
 pub mod transcript;
 pub mod transfer_targets;
+pub mod usage;
+pub mod webhooks;
 
 use std::time::Duration;
 
