@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ai_profiles, calls, health, phone_numbers, tenants, tools, transfer_targets};
+use super::{
+    ai_profiles, calls, health, phone_numbers, tenants, tools, transfer_targets, usage, webhooks,
+};
 
 struct BearerAuth;
 
@@ -22,7 +24,7 @@ impl Modify for BearerAuth {
 /// The API document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "vca-bridge admin API", description = "Tenants, phone numbers, AI profiles, transfer targets, tools and calls of vca-bridge."),
+    info(title = "vca-bridge admin API", description = "Tenants, phone numbers, AI profiles, transfer targets, tools, calls, webhooks and usage of vca-bridge."),
     paths(
         tenants::create, tenants::list, tenants::get, tenants::update,
         phone_numbers::create, phone_numbers::list, phone_numbers::get, phone_numbers::update, phone_numbers::delete,
@@ -30,6 +32,8 @@ impl Modify for BearerAuth {
         transfer_targets::create, transfer_targets::list, transfer_targets::get, transfer_targets::update, transfer_targets::delete,
         tools::create, tools::list, tools::get, tools::update, tools::delete,
         calls::list, calls::get,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete, webhooks::deliveries,
+        usage::of_tenant, usage::all,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     modifiers(&BearerAuth)
