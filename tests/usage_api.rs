@@ -290,3 +290,30 @@ async fn the_operator_sees_every_tenant_and_each_one_apart() {
     assert_eq!(r.body["total"]["calls"], 0);
     assert_eq!(r.body["total"]["seconds"], 0.0);
 }
+
+#[tokio::test]
+async fn a_tenants_usage_is_read_from_its_covering_index() {
+    let api = api().await;
+    let (a, _) = calls(&api).await;
+    let pool = api.store.pool();
+    sqlx::query("ANALYZE calls").execute(pool).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    // Few rows here: make the planner show the plan it takes on a big table.
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let plan: Vec<(String,)> = sqlx::query_as(
+        "EXPLAIN SELECT count(*), sum(duration_ms), sum(stt_audio_ms), sum(tts_characters) FROM calls \
+         WHERE tenant_id = $1::uuid AND started_at >= '2026-01-01' AND started_at < '2027-01-01'",
+    )
+    .bind(&a)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let plan: String = plan.into_iter().map(|r| r.0 + "\n").collect();
+    assert!(
+        plan.contains("Index Only Scan using calls_usage_tenant"),
+        "{plan}"
+    );
+}

@@ -382,3 +382,62 @@ async fn a_database_that_is_away_is_an_error_not_a_panic() {
     stop.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_is_reported_once_and_its_end_as_call_ended() {
+    let (store, _) = db::store().await;
+    let rx = Receiver::start().await;
+    let (tid, pn, profile) = tenant(&store).await;
+    webhook(&store, tid, &rx.url(), &["call.transferred", "call.ended"]).await;
+    let call = new_call(tid, pn, profile);
+    store.insert_call(&call).await.unwrap();
+    store.mark_call_answered(call.id).await.unwrap();
+    // Announced, then answered by the agent: the same target twice is one transfer.
+    store
+        .set_call_transfer_target(call.id, tid, "sales")
+        .await
+        .unwrap();
+    store
+        .set_call_transfer_target(call.id, tid, "sales")
+        .await
+        .unwrap();
+    // Another tenant's id changes nothing.
+    store
+        .set_call_transfer_target(call.id, Uuid::new_v4(), "x")
+        .await
+        .unwrap();
+    store
+        .finish_call(call.id, &EndReason::Transferred)
+        .await
+        .unwrap();
+    let worker = Worker::new(store.clone(), settings(true)).unwrap();
+    rounds_until(&worker, || rx.received().len() >= 2).await;
+    let got = rx.received();
+    assert_eq!(got.len(), 2);
+    let transferred = got
+        .iter()
+        .find(|r| r.event_type == "call.transferred")
+        .unwrap()
+        .json();
+    assert_eq!(transferred["data"]["call"]["transfer_target"], "sales");
+    assert_eq!(transferred["data"]["call"]["status"], "in_progress");
+    let ended = got
+        .iter()
+        .find(|r| r.event_type == "call.ended")
+        .unwrap()
+        .json();
+    assert_eq!(ended["data"]["call"]["status"], "transferred");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_rolls_back_with_its_row() {
+    let (store, _) = db::store().await;
+    let (tid, pn, profile) = tenant(&store).await;
+    let rx = Receiver::start().await;
+    webhook(&store, tid, &rx.url(), &["call.started"]).await;
+    let call = new_call(tid, pn, profile);
+    store.insert_call(&call).await.unwrap();
+    // The same id again: the insert fails, and no second event is written.
+    assert!(store.insert_call(&call).await.is_err());
+    assert_eq!(statuses(&store).await.len(), 1);
+}
