@@ -83,8 +83,9 @@ pub(crate) async fn enqueue_call_event(
     Ok(done.rows_affected())
 }
 
-/// A delivery a worker has taken: what to send, where, and with which secret.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A delivery a worker has taken: what to send, where, and with which secret (never
+/// printed: `Debug` leaves it out).
+#[derive(Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {
     pub id: i64,
     pub event_id: Uuid,
@@ -97,6 +98,20 @@ pub struct ClaimedDelivery {
     pub attempts: i32,
     pub url: String,
     secret: String,
+}
+
+impl std::fmt::Debug for ClaimedDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedDelivery")
+            .field("id", &self.id)
+            .field("event_id", &self.event_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("webhook_id", &self.webhook_id)
+            .field("event_type", &self.event_type)
+            .field("attempts", &self.attempts)
+            .field("secret", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClaimedDelivery {
