@@ -87,8 +87,21 @@ async fn events_wait_through_a_killed_daemon_and_usage_counts_the_calls() {
         .await
         .expect("rejected call ends");
     w.final_row(rejected.id()).await;
-    // Three events, each tried and refused at least once: pending when the daemon dies.
+    // Three events, each tried and refused (and recorded) at least once: pending when the
+    // daemon dies. (An attempt under way at the kill is never recorded; its lease runs out
+    // and the next daemon sends the delivery again.)
     rx.wait_for(3).await;
+    for _ in 0..400 {
+        let (tried,): (i64,) =
+            sqlx::query_as("SELECT count(DISTINCT delivery_id) FROM webhook_attempts")
+                .fetch_one(w.store.pool())
+                .await
+                .unwrap();
+        if tried == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(pending(&w).await, 3);
     w.daemon.take().unwrap().kill();
     rx.always(None);
@@ -181,4 +194,62 @@ async fn events_wait_through_a_killed_daemon_and_usage_counts_the_calls() {
     let all = admin(&w, reqwest::Method::GET, "/api/usage", None).await;
     assert_eq!(all["total"]["calls"], 2);
     assert_eq!(all["tenants"][0]["tenant_id"], json!(tid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_share_the_outbox_and_deliver_each_event_once() {
+    let rx = Receiver::start().await;
+    let settings = [
+        ("VCA_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("VCA_WEBHOOK_RETRY_BASE_MS", "50"),
+        ("VCA_WEBHOOK_POLL_MS", "20"),
+    ];
+    let w = World::with(&settings).await;
+    // The second daemon is the ARI standby, but its delivery worker runs all the same.
+    let other = w.another_daemon("webhooks-second", &[]).await;
+    let tid = w.tenant(DID, 5, 300).await;
+    admin(
+        &w,
+        reqwest::Method::POST,
+        &format!("/api/tenants/{tid}/webhooks"),
+        Some(json!({"url": rx.url(), "events": ["call.rejected"], "secret": SECRET})),
+    )
+    .await;
+    const EVENTS: usize = 40;
+    for i in 0..EVENTS {
+        w.store
+            .insert_rejection(&vca_bridge::store::call_log::Rejection {
+                tenant_id: Some(tid),
+                phone_number_id: None,
+                channel_id: format!("busy-{i}"),
+                caller: "+919876543210".into(),
+                called: DID.into(),
+                ari_node: "elsewhere#vca".into(),
+                reason: "tenant_busy".into(),
+            })
+            .await
+            .unwrap();
+    }
+    rx.wait_for(EVENTS).await;
+    for _ in 0..200 {
+        if pending(&w).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pending(&w).await, 0);
+    // Both workers polled on after the last delivery: still nothing sent twice.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = rx.received();
+    let mut ids: Vec<&str> = got.iter().map(|r| r.event_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((got.len(), ids.len()), (EVENTS, EVENTS));
+    assert!(rx.all_verified(SECRET));
+    let (attempts,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhook_attempts")
+        .fetch_one(w.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(attempts as usize, EVENTS);
+    other.kill();
 }
