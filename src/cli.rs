@@ -91,6 +91,24 @@ pub struct SettingFlags {
     /// This daemon's name in the ARI owner lease (active/standby) [env: VCA_NODE_NAME; default auto: host:admin port].
     #[arg(long, global = true, value_name = "NAME")]
     pub node_name: Option<String>,
+    /// Let webhook URLs reach loopback, private and link-local addresses [env: VCA_WEBHOOK_ALLOW_PRIVATE; default false].
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub webhook_allow_private: Option<String>,
+    /// One webhook delivery attempt, in milliseconds [env: VCA_WEBHOOK_TIMEOUT_MS; default 10000].
+    #[arg(long, global = true, value_name = "MS")]
+    pub webhook_timeout_ms: Option<String>,
+    /// Wait after a webhook's first failed attempt, doubled per attempt [env: VCA_WEBHOOK_RETRY_BASE_MS; default 30000].
+    #[arg(long, global = true, value_name = "MS")]
+    pub webhook_retry_base_ms: Option<String>,
+    /// Longest wait between two webhook attempts [env: VCA_WEBHOOK_RETRY_MAX_SECONDS; default 3600].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub webhook_retry_max_seconds: Option<String>,
+    /// How long after an event its delivery is retried [env: VCA_WEBHOOK_RETRY_WINDOW_SECONDS; default 86400].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub webhook_retry_window_seconds: Option<String>,
+    /// How often an idle webhook worker looks for due events [env: VCA_WEBHOOK_POLL_MS; default 1000].
+    #[arg(long, global = true, value_name = "MS")]
+    pub webhook_poll_ms: Option<String>,
     /// Speech-to-text provider: deepgram, openai or whisper-local [env: VCA_STT_PROVIDER; default openai].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub stt_provider: Option<String>,
@@ -179,6 +197,12 @@ impl SettingFlags {
             drain_timeout_seconds,
             shutdown,
             node_name,
+            webhook_allow_private,
+            webhook_timeout_ms,
+            webhook_retry_base_ms,
+            webhook_retry_max_seconds,
+            webhook_retry_window_seconds,
+            webhook_poll_ms,
             stt_provider,
             stt_base_url,
             stt_model,
@@ -221,6 +245,12 @@ impl SettingFlags {
             ("drain_timeout_seconds", drain_timeout_seconds),
             ("shutdown", shutdown),
             ("node_name", node_name),
+            ("webhook_allow_private", webhook_allow_private),
+            ("webhook_timeout_ms", webhook_timeout_ms),
+            ("webhook_retry_base_ms", webhook_retry_base_ms),
+            ("webhook_retry_max_seconds", webhook_retry_max_seconds),
+            ("webhook_retry_window_seconds", webhook_retry_window_seconds),
+            ("webhook_poll_ms", webhook_poll_ms),
             ("stt_provider", stt_provider),
             ("stt_base_url", stt_base_url),
             ("stt_model", stt_model),

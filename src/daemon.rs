@@ -50,6 +50,9 @@ pub enum DaemonError {
     /// The HTTP client of tenant tools could not be built.
     #[error("tools: {0}")]
     Tools(#[from] crate::tools::ToolExecutorError),
+    /// The HTTP client of webhook deliveries could not be built.
+    #[error("webhooks: {0}")]
+    Webhooks(#[from] crate::webhooks::sender::SenderError),
     /// The RTP port range is unusable.
     #[error("rtp ports: {0}")]
     Ports(#[from] PortPoolError),
@@ -79,6 +82,8 @@ pub struct Daemon {
     drain_timeout: Duration,
     ownership: Ownership,
     shutdown: ShutdownMode,
+    webhooks: crate::webhooks::Worker,
+    webhook_timeout: Duration,
 }
 
 /// The ARI settings of the daemon.
@@ -147,7 +152,9 @@ impl Daemon {
             settings.default_country_code,
         )
         .with_ari_state(supervisor.state())
-        .with_metrics(metrics);
+        .with_metrics(metrics)
+        .with_webhook_allow_private(settings.webhooks.allow_private);
+        let webhooks = crate::webhooks::Worker::new(store.clone(), settings.webhooks)?;
 
         let calls = CallContext {
             ari,
@@ -180,6 +187,8 @@ impl Daemon {
             drain_timeout: settings.drain_timeout,
             ownership,
             shutdown: settings.shutdown,
+            webhooks,
+            webhook_timeout: settings.webhooks.timeout,
         })
     }
 
@@ -203,7 +212,12 @@ impl Daemon {
             drain_timeout,
             ownership,
             shutdown,
+            webhooks,
+            webhook_timeout,
         } = self;
+        // Off the call path, for as long as the daemon serves (drain included).
+        let webhook_stop = CancellationToken::new();
+        let mut webhook_task = tokio::spawn(webhooks.run(webhook_stop.clone()));
         let owner_task = tokio::spawn(ownership.clone().run(stop.child_token()));
         let (controller_stop, controller_stops) = watch::channel(0u32);
         let (handover_tx, handover) = watch::channel(false);
@@ -254,6 +268,15 @@ impl Daemon {
             }
         };
         supervisor.shutdown(Duration::from_secs(2)).await;
+        // A round under way finishes (its attempts are recorded) unless it overruns.
+        webhook_stop.cancel();
+        let webhook_wait = webhook_timeout + Duration::from_secs(2);
+        if tokio::time::timeout(webhook_wait, &mut webhook_task)
+            .await
+            .is_err()
+        {
+            webhook_task.abort();
+        }
         owner_task.abort();
         ari_watch.abort();
         service_task.abort();

@@ -18,6 +18,8 @@
 //!   traits, with timeouts, retries and circuit breakers.
 //! - [`tools`]: tenant HTTP tools the language model may call — schema-checked arguments,
 //!   a signed POST, bounded results.
+//! - [`webhooks`]: signed deliveries of call events from the outbox, with retries, shared
+//!   by every daemon, and the address policy that keeps them off private networks.
 //! - [`ari`]: the Asterisk REST Interface client: REST calls, typed events, the event
 //!   WebSocket supervisor.
 //! - [`store`]: PostgreSQL repositories (tenants, numbers, profiles, calls) and Redis.
@@ -49,5 +51,6 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod tools;
+pub mod webhooks;
 #[cfg(feature = "whisper-local")]
 pub mod whisper;

@@ -53,6 +53,14 @@ fn describe() {
         "vca_ari_reconnects_total",
         "Successful ARI reconnections after the first connection."
     );
+    metrics::describe_counter!(
+        "vca_webhook_deliveries_total",
+        "Webhook delivery attempts by outcome: delivered, retrying, failed, superseded."
+    );
+    metrics::describe_counter!(
+        "vca_webhook_outbox_errors_total",
+        "Rounds of the webhook worker that failed because the database was unavailable."
+    );
 }
 
 /// Clock ticks per second of `/proc` CPU times (USER_HZ, 100 on every Linux platform

@@ -65,6 +65,15 @@ async fn the_model_summarises_the_call_after_it_ends() {
             ),
         ],
     );
+    // A webhook that wants the summaries.
+    sqlx::query(
+        "INSERT INTO webhooks (tenant_id, url, events, secret) \
+         VALUES ($1, 'http://127.0.0.1:9/hook', '{call.summarized}', 'whsec-test')",
+    )
+    .bind(tenant)
+    .execute(w.store.pool())
+    .await
+    .unwrap();
     let id = one_call(&w).await;
     let mut body = Value::Null;
     for _ in 0..200 {
@@ -82,6 +91,20 @@ async fn the_model_summarises_the_call_after_it_ends() {
         body["outcome"],
         serde_json::json!({"intent": "table booking", "resolved": true, "follow_up": ""})
     );
+    // The call.summarized event went to the outbox with the summary on the call.
+    let (payload,): (Value,) = sqlx::query_as(
+        "SELECT payload FROM webhook_deliveries WHERE tenant_id = $1 AND event_type = 'call.summarized'",
+    )
+    .bind(tenant)
+    .fetch_one(w.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(payload["type"], "call.summarized");
+    assert_eq!(
+        payload["data"]["call"]["summary"],
+        "The caller booked a table for two at eight."
+    );
+    assert_eq!(payload["data"]["call"]["id"], id.to_string());
     // The summary request carried the transcript, the caller's words included.
     let chats: Vec<Value> = w
         .engines

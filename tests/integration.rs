@@ -38,6 +38,10 @@ mod sim_load;
 mod standby;
 mod store_schema;
 mod tools_http;
+mod usage_api;
+mod webhooks_api;
+mod webhooks_calls;
+mod webhooks_delivery;
 #[cfg(feature = "whisper-local")]
 mod whisper_model;
 

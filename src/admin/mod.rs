@@ -1,4 +1,4 @@
-//! The admin HTTP API: tenants, phone numbers, AI profiles and calls under `/api`
+//! The admin HTTP API: tenants, phone numbers, AI profiles, calls, webhooks and usage under `/api`
 //! (bearer token), plus `/healthz` and `/readyz`. [`router`] builds the whole
 //! `Router`, so tests drive it with `oneshot` and no socket.
 
@@ -14,7 +14,9 @@ mod phone_numbers;
 mod tenants;
 mod tools;
 mod transfer_targets;
+mod usage;
 mod validate;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +51,8 @@ struct Inner {
     ari: Option<watch::Receiver<ConnectionState>>,
     /// Renders `/metrics`, when this process installed the recorder.
     metrics: Option<PrometheusHandle>,
+    /// Webhook URLs may point at private addresses (`VCA_WEBHOOK_ALLOW_PRIVATE`).
+    webhook_allow_private: bool,
 }
 
 impl AppState {
@@ -62,6 +66,7 @@ impl AppState {
                 country_code,
                 ari: None,
                 metrics: None,
+                webhook_allow_private: false,
             }),
         }
     }
@@ -84,6 +89,18 @@ impl AppState {
             inner.metrics = metrics;
         }
         self
+    }
+
+    /// Lets webhook URLs point at private addresses (call before cloning the state).
+    pub fn with_webhook_allow_private(mut self, allow: bool) -> Self {
+        if let Some(inner) = self.inner_mut() {
+            inner.webhook_allow_private = allow;
+        }
+        self
+    }
+
+    fn webhook_allow_private(&self) -> bool {
+        self.inner.webhook_allow_private
     }
 
     fn metrics_handle(&self) -> Option<&PrometheusHandle> {
@@ -159,6 +176,22 @@ pub fn router(state: AppState) -> Router {
             "/tenants/{tid}/tools/{id}",
             get(tools::get).patch(tools::update).delete(tools::delete),
         )
+        .route(
+            "/tenants/{tid}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/tenants/{tid}/webhooks/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/tenants/{tid}/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route("/tenants/{tid}/usage", get(usage::of_tenant))
+        .route("/usage", get(usage::all))
         .route("/tenants/{tid}/calls", get(calls::list))
         .route("/tenants/{tid}/calls/live", get(live_calls::list))
         .route("/tenants/{tid}/calls/{id}", get(calls::get))

@@ -6,7 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ai_profiles, calls, health, live_calls, phone_numbers, tenants, tools, transfer_targets,
+    ai_profiles, calls, health, live_calls, phone_numbers, tenants, tools, transfer_targets, usage,
+    webhooks,
 };
 
 struct BearerAuth;
@@ -24,7 +25,7 @@ impl Modify for BearerAuth {
 /// The API document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "vca-bridge admin API", description = "Tenants, phone numbers, AI profiles, transfer targets, tools and calls of vca-bridge."),
+    info(title = "vca-bridge admin API", description = "Tenants, phone numbers, AI profiles, transfer targets, tools, calls, webhooks and usage of vca-bridge."),
     paths(
         tenants::create, tenants::list, tenants::get, tenants::update,
         phone_numbers::create, phone_numbers::list, phone_numbers::get, phone_numbers::update, phone_numbers::delete,
@@ -33,6 +34,8 @@ impl Modify for BearerAuth {
         tools::create, tools::list, tools::get, tools::update, tools::delete,
         calls::list, calls::get,
         live_calls::list_all, live_calls::list, live_calls::hangup,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete, webhooks::deliveries,
+        usage::of_tenant, usage::all,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     modifiers(&BearerAuth)

@@ -18,6 +18,8 @@ use crate::engines::settings::{
 };
 use crate::engines::{llm, stt, tts};
 use crate::media::g711::Law;
+use crate::webhooks::WebhookSettings;
+use crate::webhooks::backoff::Backoff;
 
 /// A setting that is missing or does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -110,6 +112,8 @@ pub struct Settings {
     pub shutdown: ShutdownMode,
     /// This daemon's name in the ARI owner lease; `None`: the host and the admin port.
     pub node_name: Option<String>,
+    /// How webhooks are delivered (`VCA_WEBHOOK_*`).
+    pub webhooks: WebhookSettings,
 }
 
 /// What the first SIGTERM does (`VCA_SHUTDOWN`).
@@ -407,6 +411,7 @@ impl Settings {
                 Err(format!("{s:?}: at most 200 printable characters"))
             }
         })?;
+        let webhooks = load_webhooks(&mut r)?;
         let settings = Settings {
             database_url,
             redis_url,
@@ -428,6 +433,7 @@ impl Settings {
             drain_timeout,
             shutdown,
             node_name,
+            webhooks,
         };
         Ok((settings, r.shown))
     }
@@ -579,6 +585,51 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
             api_key: tts_key,
             first_audio_timeout: tts_timeout,
         },
+    })
+}
+
+/// A number from `min` to `max`.
+fn bounded(s: &str, min: u64, max: u64, unit: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?}: give a number of {unit} from {min} to {max}"
+        )),
+    }
+}
+
+/// The `VCA_WEBHOOK_*` settings.
+fn load_webhooks(r: &mut Reader<'_>) -> Result<WebhookSettings, ConfigError> {
+    use std::time::Duration;
+    let d = WebhookSettings::default();
+    let allow_private = r.parse("webhook_allow_private", Some("false"), |s| {
+        match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(format!("{s:?}: use true or false")),
+        }
+    })?;
+    let timeout = r.parse("webhook_timeout_ms", Some("10000"), |s| {
+        bounded(s, 100, 60_000, "milliseconds").map(Duration::from_millis)
+    })?;
+    let base = r.parse("webhook_retry_base_ms", Some("30000"), |s| {
+        bounded(s, 1, 3_600_000, "milliseconds").map(Duration::from_millis)
+    })?;
+    let max = r.parse("webhook_retry_max_seconds", Some("3600"), |s| {
+        bounded(s, 1, 86_400, "seconds").map(Duration::from_secs)
+    })?;
+    let window = r.parse("webhook_retry_window_seconds", Some("86400"), |s| {
+        bounded(s, 0, 7 * 86_400, "seconds").map(Duration::from_secs)
+    })?;
+    let poll_interval = r.parse("webhook_poll_ms", Some("1000"), |s| {
+        bounded(s, 10, 60_000, "milliseconds").map(Duration::from_millis)
+    })?;
+    Ok(WebhookSettings {
+        allow_private,
+        timeout,
+        backoff: Backoff { base, max, window },
+        poll_interval,
+        batch: d.batch,
     })
 }
 
@@ -812,6 +863,33 @@ mod tests {
         } else {
             assert!(err.starts_with("VCA_STT_PROVIDER: "), "{err}");
             assert!(err.contains("--features whisper-local"), "{err}");
+        }
+    }
+
+    #[test]
+    fn webhook_settings_default_and_are_checked() {
+        let s = load(BASE, Needs::Everything).unwrap();
+        assert_eq!(s.webhooks, WebhookSettings::default());
+        let s = load(
+            &with(&[
+                ("VCA_WEBHOOK_ALLOW_PRIVATE", "true"),
+                ("VCA_WEBHOOK_RETRY_BASE_MS", "20"),
+                ("VCA_WEBHOOK_RETRY_WINDOW_SECONDS", "0"),
+            ]),
+            Needs::Everything,
+        )
+        .unwrap();
+        assert!(s.webhooks.allow_private);
+        assert_eq!(s.webhooks.backoff.base.as_millis(), 20);
+        assert!(s.webhooks.backoff.window.is_zero());
+        for (key, value) in [
+            ("VCA_WEBHOOK_ALLOW_PRIVATE", "maybe"),
+            ("VCA_WEBHOOK_TIMEOUT_MS", "5"),
+            ("VCA_WEBHOOK_RETRY_BASE_MS", "0"),
+            ("VCA_WEBHOOK_POLL_MS", "x"),
+        ] {
+            let err = load(&with(&[(key, value)]), Needs::Everything).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("{key}: ")), "{err}");
         }
     }
 

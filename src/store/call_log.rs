@@ -1,9 +1,12 @@
 //! What the call path writes to `calls` and `call_events`: a row per call from the
 //! moment it is accepted or rejected, its events as they happen, and one final state.
+//! Each change a webhook reports (accepted, rejected, transferred, final) writes its event
+//! to the outbox in the same transaction ([`super::outbox`]).
 
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::outbox::{CallEventType, enqueue_call_event};
 use super::{CallStatus, EndReason, Store, StoreError};
 
 /// A call about to be answered.
@@ -52,8 +55,9 @@ pub struct LiveCall {
 }
 
 impl Store {
-    /// Writes the row of an accepted call (`ringing`) with its first event.
+    /// Writes the row of an accepted call (`ringing`), and its `call.started` event.
     pub async fn insert_call(&self, c: &NewCall) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO calls (id, tenant_id, phone_number_id, ai_profile_id, channel_id, caller, called, ari_node) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -66,12 +70,15 @@ impl Store {
         .bind(&c.caller)
         .bind(&c.called)
         .bind(&c.ari_node)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        enqueue_call_event(&mut tx, c.id, CallEventType::Started).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Writes a rejected call (final at once) and its event in one transaction; returns its id.
+    /// Writes a rejected call (final at once), its event and its `call.rejected` event in
+    /// one transaction; returns its id.
     pub async fn insert_rejection(&self, r: &Rejection) -> Result<Uuid, StoreError> {
         let mut tx = self.pool().begin().await?;
         let (id,): (Uuid,) = sqlx::query_as(
@@ -94,6 +101,7 @@ impl Store {
             .bind(serde_json::json!({ "reason": r.reason }))
             .execute(&mut *tx)
             .await?;
+        enqueue_call_event(&mut tx, id, CallEventType::Rejected).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -153,8 +161,10 @@ impl Store {
 
     /// Moves a live call to the final status of `reason`, with the end time and duration
     /// (from the answer, or the start when never answered). A call already final is left as
-    /// it is; returns whether this call finalised it.
+    /// it is; returns whether this call finalised it. The `call.ended` event (with the
+    /// transcript and usage as they stand) is written in the same transaction.
     pub async fn finish_call(&self, id: Uuid, reason: &EndReason) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE calls SET status = $2, end_reason = $3, ended_at = now(), \
              duration_ms = GREATEST(0, (extract(epoch FROM now() - COALESCE(answered_at, started_at)) * 1000)::bigint) \
@@ -165,24 +175,38 @@ impl Store {
         .bind(reason.as_db().as_ref())
         .bind(CallStatus::Ringing.as_str())
         .bind(CallStatus::InProgress.as_str())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let finalised = done.rows_affected() == 1;
+        if finalised {
+            enqueue_call_event(&mut tx, id, CallEventType::Ended).await?;
+        }
+        tx.commit().await?;
+        Ok(finalised)
     }
 
-    /// Writes the name of the target a call was handed to.
+    /// Writes the name of the target a call was handed to, and its `call.transferred`
+    /// event (once per target the call is handed to).
     pub async fn set_call_transfer_target(
         &self,
         id: Uuid,
         tenant_id: Uuid,
         target: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE calls SET transfer_target = $3 WHERE id = $1 AND tenant_id = $2")
-            .bind(id)
-            .bind(tenant_id)
-            .bind(target)
-            .execute(self.pool())
-            .await?;
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE calls SET transfer_target = $3 WHERE id = $1 AND tenant_id = $2 \
+             AND transfer_target IS DISTINCT FROM $3",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .bind(target)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            enqueue_call_event(&mut tx, id, CallEventType::Transferred).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -165,7 +165,8 @@ impl Store {
 }
 
 impl Store {
-    /// Stores the post-call summary and outcome of a finished call.
+    /// Stores the post-call summary and outcome of a finished call, and its
+    /// `call.summarized` webhook event in the same transaction.
     pub async fn set_call_summary(
         &self,
         tenant_id: Uuid,
@@ -173,7 +174,8 @@ impl Store {
         summary: &str,
         outcome: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
             "UPDATE calls SET summary = $3, outcome = $4, summarized_at = now() \
              WHERE tenant_id = $1 AND id = $2",
         )
@@ -181,8 +183,17 @@ impl Store {
         .bind(call_id)
         .bind(summary)
         .bind(outcome)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            super::outbox::enqueue_call_event(
+                &mut tx,
+                call_id,
+                super::outbox::CallEventType::Summarized,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ pub mod calls;
 pub mod conversation_state;
 mod error;
 pub mod live_board;
+pub mod outbox;
 pub mod outcome;
 pub mod phone_numbers;
 pub mod redis;
@@ -15,6 +16,8 @@ pub mod tenants;
 pub mod tools;
 pub mod transcript;
 pub mod transfer_targets;
+pub mod usage;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -31,9 +31,19 @@ pub async fn api() -> Api {
 
 /// The admin API with Redis at `redis` (a closed port: Redis down).
 pub async fn api_with_redis(redis: &str) -> Api {
+    build(redis, false).await
+}
+
+/// The admin API letting webhooks point at private addresses (`VCA_WEBHOOK_ALLOW_PRIVATE`).
+pub async fn api_allowing_private_webhooks() -> Api {
+    build(&db::redis_url(), true).await
+}
+
+async fn build(redis: &str, allow_private: bool) -> Api {
     let (store, _) = db::store().await;
     let redis = RedisPool::new(&Secret::new(redis)).unwrap();
-    let state = AppState::new(store.clone(), redis, Secret::new(TOKEN), 91);
+    let state = AppState::new(store.clone(), redis, Secret::new(TOKEN), 91)
+        .with_webhook_allow_private(allow_private);
     Api {
         router: router(state),
         store,

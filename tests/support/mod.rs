@@ -5,6 +5,7 @@
 //! - `sim`: the simulated caller's audio.
 //! - `speech`: espeak-ng speech at 8 kHz.
 //! - `whisper` (feature `whisper-local`): the tiny.en model and phone-band speech.
+//! - `receiver`: a webhook receiver on 127.0.0.1 that records what it gets.
 //! - `ops`: repository files, INI parsing and `check-config` runs.
 //! - `skip`: the one way a test skips for a missing tool or model (a failure under `CI`).
 //!
@@ -14,6 +15,7 @@ pub mod admin;
 pub mod daemon;
 pub mod db;
 pub mod ops;
+pub mod receiver;
 pub mod sim;
 pub mod skip;
 pub mod speech;
