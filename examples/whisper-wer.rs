@@ -74,7 +74,10 @@ fn main() {
         "hi" => (&HINDI_SENTENCES, HINDI_VOICE),
         other => panic!("--language {other}: use en or hi"),
     };
-    let voice = args.voice.clone().unwrap_or_else(|| default_voice.to_string());
+    let voice = args
+        .voice
+        .clone()
+        .unwrap_or_else(|| default_voice.to_string());
     let language = (!args.detect).then_some(args.language.as_str());
 
     let mut clips = Vec::new();

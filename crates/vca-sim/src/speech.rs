@@ -204,7 +204,13 @@ pub fn normalize(text: &str) -> Vec<String> {
         .chars()
         .filter(|c| !matches!(c, '\'' | '’' | '\u{093C}'))
         .map(|c| if c == '\u{0901}' { '\u{0902}' } else { c })
-        .map(|c| if c.is_alphanumeric() || indic(c) { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || indic(c) {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect::<String>()
         .split_whitespace()
         .map(str::to_owned)

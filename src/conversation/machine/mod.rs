@@ -720,7 +720,7 @@ impl Conversation {
                 now_ms,
                 false,
             );
-            if r.tool_calls.is_empty() {
+            if r.tool_calls.is_empty() && r.purpose != Purpose::Filler {
                 self.state.history.push(Speaker::Agent, &spoken);
             }
         }
@@ -771,7 +771,9 @@ impl Conversation {
                 now_ms,
                 true,
             );
-            self.state.history.push(Speaker::Agent, &heard);
+            if r.purpose != Purpose::Filler {
+                self.state.history.push(Speaker::Agent, &heard);
+            }
         }
         self.actions.push_back(Action::SaveState);
     }
