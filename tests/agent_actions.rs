@@ -810,6 +810,52 @@ async fn a_daemon_killed_while_bridged_keeps_supervising_after_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_swap_ends_the_call_rather_than_leave_the_caller_in_silence() {
+    let w = world(false).await;
+    let (tid, pid) = tenant(&w).await;
+    endpoint_target(&w, tid, "desk", "PJSIP/1001", 20).await;
+    profile_actions(&w, pid, json!({"0": "transfer:desk"}), &[]).await;
+    w.sim.set_agent(
+        "PJSIP/1001",
+        AgentBehaviour::Answer {
+            ring: Duration::from_millis(500),
+            speech: Some(Arc::from(vec![6000i16; 8000])),
+            after_speech: None,
+        },
+    );
+    let (mut call, id, em) = call_up(&w, CallSpec::new(DID, CALLER)).await;
+    let bridge = w.call_row(call.id()).await.bridge_id.unwrap();
+    wait_agent_turn(&w, id, "Hello!", 1).await;
+    // The agent answers, our External Media is deleted, and then the agent cannot join.
+    w.sim.fail_next("POST", "/addChannel", 500);
+    press(&call, "0").await;
+    let out = ended(&mut call).await;
+    assert!(matches!(out.ended_by, EndedBy::App { .. }), "{out:?}");
+    let row = w.final_row(call.id()).await;
+    assert_eq!(
+        (row.status.as_str(), row.end_reason.as_deref()),
+        ("failed", Some("media_channel_lost"))
+    );
+    let failed = events(&w, id, "transfer_failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["reason"], "failed");
+    let agent = format!("vca-ag-{id}-1");
+    w.wait_nothing_left().await;
+    assert_eq!(w.sim.agent(&agent).unwrap().ended, Some(AgentEnd::App));
+    let reqs = w.sim.requests();
+    let del_em = find(&reqs, "DELETE", &format!("/channels/{em}"));
+    let add = reqs
+        .iter()
+        .rposition(|r| r.path == format!("/bridges/{bridge}/addChannel"))
+        .unwrap();
+    assert_eq!(reqs[add].status, 500);
+    assert!(del_em < add);
+    // No "nobody is available" into a media channel that no longer exists.
+    let t = turns(&w, id).await;
+    assert!(t.iter().all(|(_, x)| !x.starts_with(NOBODY)), "{t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_gone_before_the_swap_never_leaves_the_caller_in_silence() {
     let w = world(false).await;
     let (tid, pid) = tenant(&w).await;
