@@ -10,6 +10,7 @@
 
 mod support;
 
+mod admin_actions;
 mod admin_api;
 mod admin_languages;
 mod agent_actions;
