@@ -810,6 +810,94 @@ async fn a_daemon_killed_while_bridged_keeps_supervising_after_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_killed_while_the_agent_rings_drops_the_leg_after_a_restart() {
+    let mut w = world(false).await;
+    let (tid, pid) = tenant(&w).await;
+    endpoint_target(&w, tid, "desk", "Local/noanswer@agent-sim", 60).await;
+    profile_actions(&w, pid, json!({"0": "transfer:desk"}), &[]).await;
+    let (mut call, id, _) = call_up(&w, CallSpec::new(DID, CALLER)).await;
+    wait_agent_turn(&w, id, "Hello!", 1).await;
+    press(&call, "0").await;
+    reached(&mut call, Trigger::AgentRinging).await;
+    let agent = format!("vca-ag-{id}-1");
+    w.daemon.take().unwrap().kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.sim.agent(&agent).unwrap().state, "ringing");
+    w.restart_daemon().await;
+    wait_events(&w, id, "readopted", 1).await;
+    // Nobody will bridge that leg any more: it is hung up, not left ringing for a minute.
+    until("the ringing agent leg hung up", || async {
+        (w.sim.agent(&agent).unwrap().ended == Some(AgentEnd::App)).then_some(())
+    })
+    .await;
+    assert!(!channel_ids(&w).iter().any(|c| c.starts_with(&agent)));
+    // The music is off and the conversation goes on over the new External Media.
+    let reqs = w.sim.requests();
+    let moh_off = reqs
+        .iter()
+        .rposition(|r| r.method == "DELETE" && r.path == format!("/channels/{}/moh", call.id()));
+    assert!(moh_off.is_some());
+    press(&call, "7#").await;
+    wait_agent_turn(&w, id, "You said", 1).await;
+    call.hangup().unwrap();
+    let row = w.final_row(call.id()).await;
+    assert_eq!(row.status, "completed");
+    w.wait_nothing_left().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_attempt_bridged_is_still_supervised_after_a_restart() {
+    let mut w = world(false).await;
+    let (tid, pid) = tenant(&w).await;
+    endpoint_target(&w, tid, "busy-desk", "Local/busy@agent-sim", 20).await;
+    endpoint_target(&w, tid, "desk", "PJSIP/1001", 20).await;
+    profile_actions(
+        &w,
+        pid,
+        json!({"1": "transfer:busy-desk", "0": "transfer:desk"}),
+        &[],
+    )
+    .await;
+    w.sim.set_agent(
+        "PJSIP/1001",
+        AgentBehaviour::Answer {
+            ring: Duration::from_millis(500),
+            speech: Some(Arc::from(vec![6000i16; 8000])),
+            after_speech: None,
+        },
+    );
+    let (mut call, id, _) = call_up(&w, CallSpec::new(DID, CALLER)).await;
+    wait_agent_turn(&w, id, "Hello!", 1).await;
+    press(&call, "1").await;
+    wait_events(&w, id, "transfer_failed", 1).await;
+    wait_agent_turn(&w, id, NOBODY, 1).await;
+    press(&call, "0").await;
+    reached(&mut call, Trigger::BridgedWithAgent).await;
+    wait_events(&w, id, "transfer_answered", 1).await;
+    // The second attempt's leg is `vca-ag-<call>-2`, not a Local peer `…-2`.
+    let agent = format!("vca-ag-{id}-2");
+    assert_eq!(call.agent_reached().as_deref(), Some(agent.as_str()));
+    w.daemon.take().unwrap().kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.restart_daemon().await;
+    let readopted = wait_events(&w, id, "readopted", 1).await;
+    assert_eq!(
+        readopted[0]["bridged_with"],
+        agent.as_str(),
+        "{readopted:?}"
+    );
+    assert_eq!(w.sim.agent(&agent).unwrap().state, "up");
+    call.hangup().unwrap();
+    let row = w.final_row(call.id()).await;
+    assert_eq!(
+        (row.status.as_str(), row.end_reason.as_deref()),
+        ("transferred", Some("transferred"))
+    );
+    w.wait_nothing_left().await;
+    assert_eq!(w.sim.agent(&agent).unwrap().ended, Some(AgentEnd::App));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_swap_ends_the_call_rather_than_leave_the_caller_in_silence() {
     let w = world(false).await;
     let (tid, pid) = tenant(&w).await;
@@ -948,13 +1036,18 @@ async fn keypad_digits_go_to_the_model_as_a_turn() {
     press(&call, "56").await;
     let reqs = wait_chat_requests(&w, 2).await;
     assert_eq!(last_user(&reqs[1]), "[keypad: 56]");
-    let t = turns(&w, id).await;
-    let caller: Vec<&str> = t
-        .iter()
-        .filter(|(s, _)| s == "caller")
-        .map(|(_, x)| x.as_str())
-        .collect();
-    assert_eq!(caller, ["[keypad: 1204]", "[keypad: 56]"], "{t:?}");
+    // The rows are written in order but not waited for: wait for the second.
+    let caller = until("two caller turns", || async {
+        let caller: Vec<String> = turns(&w, id)
+            .await
+            .into_iter()
+            .filter(|(s, _)| s == "caller")
+            .map(|(_, x)| x)
+            .collect();
+        (caller.len() >= 2).then_some(caller)
+    })
+    .await;
+    assert_eq!(caller, ["[keypad: 1204]", "[keypad: 56]"]);
     assert!(events(&w, id, "transfer_requested").await.is_empty());
     call.hangup().unwrap();
     w.final_row(call.id()).await;
