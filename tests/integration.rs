@@ -10,8 +10,10 @@
 
 mod support;
 
+mod admin_actions;
 mod admin_api;
 mod admin_languages;
+mod agent_actions;
 mod ari_events;
 mod ari_rest;
 mod ari_sim;

@@ -69,7 +69,40 @@ pub fn call_of_agent_channel(channel: &str) -> Option<uuid::Uuid> {
     uuid::Uuid::parse_str(rest.get(..36)?).ok()
 }
 
+/// Whether `channel` is the `;1` side of an agent leg, `vca-ag-<call id>-<attempt>` (the
+/// side we originated and bridge), not its Local peer `…-<attempt>-2`.
+pub fn is_agent_leg(channel: &str) -> bool {
+    call_of_agent_channel(channel).is_some()
+        && channel
+            .get(AGENT_CHANNEL_PREFIX.len() + 36..)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Whether a channel id is one we chose (External Media, an agent leg): never a new call.
 pub fn is_our_channel(channel: &str) -> bool {
     channel.starts_with(MEDIA_CHANNEL_PREFIX) || channel.starts_with(AGENT_CHANNEL_PREFIX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_leg_is_told_from_its_local_peer_for_every_attempt() {
+        let call = uuid::Uuid::new_v4();
+        let leg = |rest: &str| format!("{AGENT_CHANNEL_PREFIX}{call}{rest}");
+        assert!(is_agent_leg(&leg("-1")));
+        assert!(is_agent_leg(&leg("-2")), "the second attempt's leg");
+        assert!(is_agent_leg(&leg("-12")));
+        assert!(
+            !is_agent_leg(&leg("-1-2")),
+            "the first attempt's Local peer"
+        );
+        assert!(!is_agent_leg(&leg("-2-2")));
+        assert!(!is_agent_leg(&leg("")));
+        assert!(!is_agent_leg(&leg("-")));
+        assert!(!is_agent_leg(&format!("{MEDIA_CHANNEL_PREFIX}{call}-1")));
+        assert_eq!(call_of_agent_channel(&leg("-2-2")), Some(call));
+    }
 }

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use crate::ari::HangupReason;
 use crate::ari::events::StasisStart;
 use crate::call::context::{
-    AGENT_CHANNEL_PREFIX, BRIDGE_PREFIX, MEDIA_CHANNEL_PREFIX, call_of_agent_channel,
+    AGENT_CHANNEL_PREFIX, BRIDGE_PREFIX, MEDIA_CHANNEL_PREFIX, call_of_agent_channel, is_agent_leg,
 };
 use crate::call::controller::CallController;
 use crate::call::inputs::CallInput;
@@ -63,7 +63,7 @@ impl CallController {
                 // and caller and agent talk (or the hand-over was under way).
                 let agent = in_app
                     .iter()
-                    .find(|ch| call_of_agent_channel(ch) == Some(row.id) && !ch.ends_with("-2"))
+                    .find(|ch| call_of_agent_channel(ch) == Some(row.id) && is_agent_leg(ch))
                     .cloned();
                 if let Some(agent) = &agent {
                     accounted.insert(agent.clone());

@@ -29,9 +29,12 @@ pub(super) enum Purpose {
     },
     /// The model's answer after tools were called (its latency was counted before).
     Continuation,
-    /// An apology (recognition failed, the model failed or was too slow), a filler while a
-    /// tool runs, the last turn said again.
+    /// An apology (recognition failed, the model failed or was too slow), the last turn
+    /// said again.
     Fallback,
+    /// The filler line while a tool runs: heard by the caller, never part of the model's
+    /// history (the model did not say it).
+    Filler,
     /// What is said before handing the caller to a transfer target.
     Announce,
     /// The goodbye; the call ends for this reason once it has played.

@@ -113,7 +113,8 @@ impl Drop for DaemonProc {
 
 /// Settings for a daemon against `sim`, `database_url` and the fake engine server
 /// `engines_url` (OpenAI-compatible transcription); `extra` overrides. The defaults use
-/// the echo model and espeak-ng, so the agent repeats what it heard.
+/// the echo model and espeak-ng, so the agent repeats what it heard; `VCA_TTS_PROVIDER=openai`
+/// alone speaks through the fake server's speech route.
 pub fn settings(
     sim: &SimHandle,
     database_url: &str,
@@ -141,6 +142,13 @@ pub fn settings(
     ]);
     for (k, v) in extra {
         env.insert((*k).to_string(), (*v).to_string());
+    }
+    // The fake OpenAI speech route when a test asks for `openai` speech without a server.
+    if env.get("VCA_TTS_PROVIDER").is_some_and(|p| p == "openai")
+        && !env.contains_key("VCA_TTS_BASE_URL")
+    {
+        env.insert("VCA_TTS_BASE_URL".into(), engines_url.to_string());
+        env.insert("VCA_TTS_API_KEY".into(), "test-key-123".into());
     }
     let layers = Layers::new(None, env, HashMap::new()).unwrap();
     Settings::load(&layers, Needs::Everything).unwrap().0

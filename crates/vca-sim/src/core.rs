@@ -24,12 +24,22 @@ pub(crate) struct Readiness {
     pub(crate) ws_refused_until: Option<Instant>,
 }
 
+/// A failure injected into the REST API ([`Shared::fail_next`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Fault {
+    method: String,
+    path_suffix: String,
+    status: u16,
+}
+
 /// The state of one simulator, shared by the HTTP handlers, peers and the handle.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: Arc<SimConfig>,
     state: Mutex<SimState>,
     requests: Mutex<Vec<RestRequest>>,
+    /// Injected failures: the next request of a method to a path ending so gets the status.
+    faults: Mutex<Vec<Fault>>,
     readiness: Mutex<Readiness>,
     /// `false` closes the listener (connections refused) until set `true` again.
     pub(crate) accepting: watch::Sender<bool>,
@@ -48,6 +58,7 @@ impl Shared {
             state: Mutex::new(SimState::new(config.clone(), timers)),
             config,
             requests: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
             readiness: Mutex::new(Readiness::default()),
             accepting: watch::Sender::new(true),
         });
@@ -66,6 +77,24 @@ impl Shared {
 
     pub(crate) fn requests(&self) -> Vec<RestRequest> {
         lock(&self.requests).clone()
+    }
+
+    /// The next `method` request whose path ends with `path_suffix` gets `status`.
+    pub(crate) fn fail_next(&self, method: &str, path_suffix: &str, status: u16) {
+        lock(&self.faults).push(Fault {
+            method: method.to_owned(),
+            path_suffix: path_suffix.to_owned(),
+            status,
+        });
+    }
+
+    /// The injected failure for this request, taken (once) if there is one.
+    pub(crate) fn take_fault(&self, method: &str, path: &str) -> Option<u16> {
+        let mut faults = lock(&self.faults);
+        let i = faults
+            .iter()
+            .position(|f| f.method == method && path.ends_with(&f.path_suffix))?;
+        Some(faults.remove(i).status)
     }
 
     pub(crate) fn clear_requests(&self) {

@@ -236,6 +236,12 @@ impl SimHandle {
         self.shared.requests()
     }
 
+    /// The next `method` request under `/ari` whose path ends with `path_suffix` (e.g.
+    /// `POST`, `/addChannel`) fails with `status` and changes nothing; once.
+    pub fn fail_next(&self, method: &str, path_suffix: &str, status: u16) {
+        self.shared.fail_next(method, path_suffix, status);
+    }
+
     /// Forgets the request log.
     pub fn clear_requests(&self) {
         self.shared.clear_requests();

@@ -53,6 +53,8 @@ use std::pin::Pin;
 const LAST_TRANSCRIPT_WAIT: Duration = Duration::from_secs(2);
 /// How long a call that ended may take to write what it still holds.
 const FINAL_WRITES_WAIT: Duration = Duration::from_secs(3);
+/// How long a call that ended may take to hang up an agent leg of its transfer.
+const AGENT_HANGUP_WAIT: Duration = Duration::from_secs(5);
 /// Utterances whose audio is held while earlier ones are transcribed.
 const MAX_HELD_UTTERANCES: usize = 8;
 
@@ -279,15 +281,25 @@ impl LiveCall {
             ..UsageDelta::default()
         });
         self.recognizer.close().await;
-        if let Some(run) = self.transfer.as_ref().filter(|t| t.agent_leg_up()) {
-            // The call ends with an agent leg still up: it must not ring on, or stay
-            // connected to nobody (FINDINGS 46, 47).
-            crate::call::setup::delete_channel(
+        let agent = self
+            .transfer
+            .as_ref()
+            .filter(|t| t.agent_leg_up())
+            .map(|t| t.agent().to_string());
+        if let Some(agent) = agent {
+            // The call ends with an agent leg that may still be up: it must not ring on, or
+            // stay connected to nobody (FINDINGS 46, 47). Bounded: the teardown goes on.
+            let hang_up = crate::call::setup::delete_channel(
                 &self.ctx,
-                run.agent(),
+                &agent,
                 crate::ari::HangupReason::Normal,
-            )
-            .await;
+            );
+            if tokio::time::timeout(AGENT_HANGUP_WAIT, hang_up)
+                .await
+                .is_err()
+            {
+                tracing::warn!(agent = %agent, "hanging up the agent leg timed out");
+            }
         }
         if self.hang_up_caller {
             crate::call::setup::delete_channel(
@@ -433,6 +445,14 @@ impl LiveCall {
         }
         let caller = self.ids.caller_channel.as_str();
         let media = self.media_channel_id.as_str();
+        let media_released = self
+            .transfer
+            .as_ref()
+            .is_some_and(TransferRun::media_released);
+        if media_released && event.channel_id().is_some_and(|id| id == media) {
+            // The swap deleted our External Media channel on purpose.
+            return None;
+        }
         match &event {
             AriEvent::ChannelHangupRequest(e) if e.channel.id == caller => {
                 self.journal
@@ -553,12 +573,19 @@ impl LiveCall {
     /// Runs a tenant tool the model called, among the call's other work.
     fn run_tool(&mut self, call: ToolCall) {
         let Some(tool) = self.tools.iter().find(|t| t.name() == call.name).cloned() else {
-            let now = self.clock.now();
-            self.conversation.handle_tool_result(
-                now,
-                &call.id,
-                r#"{"error":"unknown_tool","message":"there is no such tool"}"#,
-            );
+            // Offered by the profile but not (or no longer) one of the tenant's tools.
+            let outcome = ToolOutcome {
+                ok: false,
+                content: serde_json::json!({
+                    "error": crate::tools::ToolFailure::UnknownTool.as_str(),
+                    "message": "there is no such tool",
+                })
+                .to_string(),
+                duration: Duration::ZERO,
+                status: None,
+                failure: Some(crate::tools::ToolFailure::UnknownTool),
+            };
+            self.on_tool_outcome(call, outcome);
             return;
         };
         let executor = self.ctx.tools.clone();
@@ -582,14 +609,19 @@ impl LiveCall {
         );
         let arguments: serde_json::Value = serde_json::from_str(&call.arguments)
             .unwrap_or_else(|_| serde_json::Value::String(call.arguments.clone()));
-        self.journal.event(
-            "tool_called",
-            serde_json::json!({
-                "name": call.name, "tool_call_id": call.id, "ok": outcome.ok, "outcome": label,
-                "status": outcome.status, "duration_ms": outcome.duration.as_millis() as u64,
-                "arguments": arguments,
-            }),
-        );
+        let mut details = serde_json::json!({
+            "name": call.name, "tool_call_id": call.id, "ok": outcome.ok, "outcome": label,
+            "status": outcome.status, "duration_ms": outcome.duration.as_millis() as u64,
+            "arguments": arguments,
+        });
+        if !outcome.ok {
+            // A failure's content is the `{error, message}` the model gets.
+            let parsed: serde_json::Value =
+                serde_json::from_str(&outcome.content).unwrap_or_default();
+            details["error"] = parsed.get("error").cloned().unwrap_or_else(|| label.into());
+            details["message"] = parsed.get("message").cloned().unwrap_or_default();
+        }
+        self.journal.event("tool_called", details);
         let now = self.clock.now();
         self.conversation
             .handle_tool_result(now, &call.id, &outcome.content);
@@ -701,6 +733,16 @@ impl LiveCall {
                     self.hang_up_caller = true;
                 }
                 Some(EndReason::Transferred)
+            }
+            Outcome::SwapFailed => {
+                self.journal.event(
+                    "transfer_failed",
+                    serde_json::json!({"target": target, "reason": "failed", "detail": "bridging the agent failed"}),
+                );
+                metrics::counter!("vca_transfers_total", "outcome" => "failed").increment(1);
+                // Both legs are hung up: the agent's as the call finishes, the caller's by
+                // the session (its media is gone).
+                Some(EndReason::MediaChannelLost)
             }
             Outcome::CallerLeft => {
                 self.journal.event(

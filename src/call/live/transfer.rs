@@ -88,6 +88,10 @@ pub(crate) enum Outcome {
     Over { caller_left: bool },
     /// The caller hung up before the transfer was made (the agent leg is being dropped).
     CallerLeft,
+    /// The agent answered but could not be bridged with the caller, whose External Media
+    /// is already gone: the call ends (both legs are hung up) rather than leave the caller
+    /// in silence.
+    SwapFailed,
 }
 
 type Step = Pin<Box<dyn Future<Output = StepResult> + Send>>;
@@ -126,6 +130,12 @@ pub(crate) struct TransferRun {
     agent: String,
     stage: Stage,
     step: Option<Step>,
+    /// An agent leg of ours may exist (originated, not yet seen destroyed): the call's end
+    /// must hang it up, so no agent leg rings after the caller has gone.
+    leg_may_exist: bool,
+    /// The swap removed (and deleted) our External Media channel: its `StasisEnd` and
+    /// `ChannelDestroyed` are our own doing, not a lost media channel.
+    media_released: bool,
 }
 
 /// The id of the `n`-th agent leg of `call`: our prefix, the call, the attempt.
@@ -159,6 +169,8 @@ impl TransferRun {
             agent,
             stage: Stage::Finished,
             step: None,
+            leg_may_exist: false,
+            media_released: false,
         };
         match run.target.route.clone() {
             Route::Dialplan {
@@ -193,6 +205,7 @@ impl TransferRun {
                 run.stage = Stage::Ringing {
                     deadline: now + ring_timeout + RING_GRACE,
                 };
+                run.leg_may_exist = true;
                 run.step = Some(Box::pin(async move {
                     // The caller hears hold music while the agent's phone rings.
                     if let Err(e) = ari.start_moh(&caller, None).await {
@@ -215,13 +228,15 @@ impl TransferRun {
         &self.agent
     }
 
-    /// Whether an agent leg of ours may be up (ringing, answered, bridged): the call's end
-    /// must hang it up.
+    /// Whether an agent leg of ours may still exist (ringing, answered, bridged, or being
+    /// hung up by a step that may not get to run): the call's end must hang it up.
     pub(crate) fn agent_leg_up(&self) -> bool {
-        matches!(
-            self.stage,
-            Stage::Ringing { .. } | Stage::Swapping | Stage::Bridged
-        )
+        self.leg_may_exist
+    }
+
+    /// Whether our External Media channel was taken out for the swap (its end is ours).
+    pub(crate) fn media_released(&self) -> bool {
+        self.media_released
     }
 
     /// Whether the caller and the agent are bridged (the conversation is over).
@@ -311,8 +326,10 @@ impl TransferRun {
                 Outcome::Bridged
             }
             StepResult::Swapped(Err(e)) => {
+                // Our External Media is gone: the conversation cannot go on.
                 tracing::warn!(error = %e, "cannot bridge the agent with the caller");
-                self.fail(Failure::Failed, true)
+                self.stage = Stage::Finished;
+                Outcome::SwapFailed
             }
             StepResult::Done => Outcome::Pending,
         }
@@ -323,6 +340,9 @@ impl TransferRun {
         let caller = self.caller.as_str();
         let agent = self.agent.as_str();
         let is_agent = |id: &str| id == agent || id.strip_prefix(agent) == Some("-2");
+        if matches!(event, AriEvent::ChannelDestroyed(e) if e.channel.id == agent) {
+            self.leg_may_exist = false;
+        }
         let caller_gone = match event {
             AriEvent::ChannelHangupRequest(e) => e.channel.id == caller && e.soft != Some(true),
             AriEvent::ChannelDestroyed(e) => e.channel.id == caller,
@@ -425,6 +445,7 @@ impl TransferRun {
             self.media_channel.clone(),
         );
         let bridge = self.bridge.clone();
+        self.media_released = bridge.is_some();
         self.step = Some(Box::pin(async move {
             let result = async {
                 let Some(bridge) = bridge else {

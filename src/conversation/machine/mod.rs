@@ -753,7 +753,7 @@ impl Conversation {
                 now_ms,
                 false,
             );
-            if r.tool_calls.is_empty() {
+            if r.tool_calls.is_empty() && r.purpose != Purpose::Filler {
                 self.state.history.push(Speaker::Agent, &spoken);
             }
         }
@@ -804,7 +804,9 @@ impl Conversation {
                 now_ms,
                 true,
             );
-            self.state.history.push(Speaker::Agent, &heard);
+            if r.purpose != Purpose::Filler {
+                self.state.history.push(Speaker::Agent, &heard);
+            }
         }
         self.actions.push_back(Action::SaveState);
     }

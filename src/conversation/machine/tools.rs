@@ -57,9 +57,31 @@ impl ToolRound {
     }
 }
 
-/// A short error result for the model, as JSON text.
-fn error_result(message: &str) -> String {
-    serde_json::json!({ "error": message }).to_string()
+/// A short error result for the model, as JSON text: `{error, message}` like the HTTP
+/// tools' failures.
+fn error_result(error: &str, message: &str) -> String {
+    serde_json::json!({ "error": error, "message": message }).to_string()
+}
+
+/// The `tool_called` event of a call decided here (a built-in or a name not offered): its
+/// name, id, outcome and arguments, and `error`/`message` when it failed.
+fn tool_called_event(call: &ToolCall, result: &str) -> Action {
+    let parsed: serde_json::Value = serde_json::from_str(result).unwrap_or_default();
+    let error = parsed.get("error").and_then(serde_json::Value::as_str);
+    let arguments: serde_json::Value = serde_json::from_str(&call.arguments)
+        .unwrap_or_else(|_| serde_json::Value::String(call.arguments.clone()));
+    let mut details = serde_json::json!({
+        "name": call.name, "tool_call_id": call.id, "ok": error.is_none(),
+        "outcome": error.unwrap_or("ok"), "duration_ms": 0, "arguments": arguments,
+    });
+    if let Some(error) = error {
+        details["error"] = serde_json::json!(error);
+        details["message"] = parsed.get("message").cloned().unwrap_or_default();
+    }
+    Action::Event {
+        kind: "tool_called",
+        details,
+    }
 }
 
 impl Conversation {
@@ -99,16 +121,29 @@ impl Conversation {
                             round.terminal.get_or_insert(Terminal::Transfer(t));
                             Some(r#"{"ok":true}"#.to_string())
                         }
-                        Some(t) => Some(error_result(&format!("no transfer target named {t:?}"))),
-                        None => Some(error_result("give the target as {\"target\": \"<name>\"}")),
+                        Some(t) => Some(error_result(
+                            "invalid_arguments",
+                            &format!("no transfer target named {t:?}"),
+                        )),
+                        None => Some(error_result(
+                            "invalid_arguments",
+                            "give the target as {\"target\": \"<name>\"}",
+                        )),
                     }
                 }
                 name if offered_http.iter().any(|n| n == name) => {
                     self.actions.push_back(Action::CallTool(call.clone()));
                     None
                 }
-                name => Some(error_result(&format!("there is no tool named {name:?}"))),
+                name => Some(error_result(
+                    "unknown_tool",
+                    &format!("there is no tool named {name:?}"),
+                )),
             };
+            if let Some(result) = &result {
+                // HTTP tools report theirs when they answer (the driver's event).
+                self.actions.push_back(tool_called_event(call, result));
+            }
             if let Some(slot) = round.results.get_mut(i) {
                 *slot = result;
             }
@@ -147,7 +182,7 @@ impl Conversation {
         }
         if self.reply.is_none() {
             let line = self.line(Line::ToolFiller);
-            self.speak_fixed(now, &line, Purpose::Fallback);
+            self.speak_fixed(now, &line, Purpose::Filler);
         }
     }
 

@@ -317,6 +317,15 @@ fn a_slow_tool_gets_one_filler_line() {
         request.history.last().map(|m| m.content.as_str()),
         Some(r#"{"error":"timed out"}"#)
     );
+    // The filler was the caller's to hear, not the model's to have said.
+    assert!(
+        request
+            .history
+            .iter()
+            .all(|m| !m.content.contains("One moment")),
+        "{:?}",
+        request.history
+    );
 }
 
 #[test]
@@ -354,11 +363,19 @@ fn two_calls_in_one_response_are_answered_together_and_unknown_ones_get_an_error
             (Some("a"), "first"),
             (
                 Some("b"),
-                r#"{"error":"there is no tool named \"no_such_tool\""}"#
+                r#"{"error":"unknown_tool","message":"there is no tool named \"no_such_tool\""}"#
             ),
             (Some("c"), "second"),
         ]
     );
+    // The call decided here is reported too (the driver reports the HTTP ones).
+    let called = events(&call, "tool_called");
+    assert_eq!(called.len(), 1, "{called:?}");
+    assert_eq!(called[0]["name"], "no_such_tool");
+    assert_eq!(called[0]["tool_call_id"], "b");
+    assert_eq!(called[0]["ok"], false);
+    assert_eq!(called[0]["error"], "unknown_tool");
+    assert!(called[0]["message"].is_string());
 }
 
 #[test]

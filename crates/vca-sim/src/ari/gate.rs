@@ -1,6 +1,7 @@
 //! Middleware in front of every `/ari` route: 404 while ARI is "not loaded" (restart),
-//! 401 `Authentication required` without valid basic auth or `api_key`, and the request
-//! log entry (method, path, parameters, status).
+//! 401 `Authentication required` without valid basic auth or `api_key`, a failure a test
+//! injected ([`crate::SimHandle::fail_next`]), and the request log entry (method, path,
+//! parameters, status).
 
 use std::sync::Arc;
 
@@ -55,6 +56,9 @@ pub(crate) async fn gate_auth_log(
         )
     } else if !authorized(&shared, &req, &params) {
         AriFailure::new(StatusCode::UNAUTHORIZED, "Authentication required").into_response()
+    } else if let Some(status) = shared.take_fault(&method, &path) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        AriFailure::new(status, "injected failure").into_response()
     } else {
         next.run(req).await
     };
