@@ -13,8 +13,9 @@ pub use layers::{Layers, Source, env_name};
 
 use crate::engines::settings::{
     EngineSettings, LlmProvider, LlmSettings, SttProvider, SttSettings, TtsProvider, TtsSettings,
-    key_required, parse_base_url, parse_llm_provider, parse_stt_provider, parse_timeout_ms,
-    parse_tts_provider, parse_whisper_model_dir,
+    key_required, parse_base_url, parse_header_name, parse_language, parse_llm_provider,
+    parse_stt_mode, parse_stt_provider, parse_timeout_ms, parse_tts_mode, parse_tts_provider,
+    parse_whisper_model_dir,
 };
 use crate::engines::{llm, stt, tts};
 use crate::media::g711::Law;
@@ -463,6 +464,13 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
                 &["ws", "wss"],
                 "2500",
             ),
+            // One base for the socket (its wss:// form) and the REST endpoint.
+            SttProvider::Sarvam => (
+                crate::engines::sarvam::DEFAULT_BASE_URL,
+                Some(stt::sarvam::DEFAULT_MODEL),
+                &["http", "https"],
+                "2500",
+            ),
             // No network; the model directory has no sensible default; CPU inference of a
             // whole utterance takes longer than a hosted service's final transcript.
             SttProvider::WhisperLocal => ("http://127.0.0.1", None, &["http"], "10000"),
@@ -479,7 +487,9 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
     let stt_language = r.parse("stt_language", Some("en"), |s| Ok(s.to_string()))?;
     let stt_key = match stt_provider {
         SttProvider::WhisperLocal => r.secret("stt_api_key", false)?,
-        SttProvider::Deepgram => engine_key(r, "stt_api_key", &stt_base, true, everything)?,
+        SttProvider::Deepgram | SttProvider::Sarvam => {
+            engine_key(r, "stt_api_key", &stt_base, true, everything)?
+        }
         SttProvider::OpenAi => engine_key(r, "stt_api_key", &stt_base, false, everything)?,
     };
     let stt_timeout = r.parse("stt_timeout_ms", Some(stt_timeout), parse_timeout_ms)?;
@@ -487,6 +497,7 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
         Ok(n) if (1..=64).contains(&n) => Ok(n),
         _ => Err(format!("{s:?}: give a number of workers from 1 to 64")),
     })?;
+    let stt_mode = r.parse("stt_mode", Some("stream"), parse_stt_mode)?;
 
     let llm_provider = r.parse("llm_provider", Some("openai"), parse_llm_provider)?;
     let llm_base = r.parse("llm_base_url", Some(llm::openai::DEFAULT_BASE_URL), |s| {
@@ -500,6 +511,11 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
     } else {
         engine_key(r, "llm_api_key", &llm_base, false, everything)?
     };
+    let llm_key_header = r.parse(
+        "llm_api_key_header",
+        Some("Authorization"),
+        parse_header_name,
+    )?;
     let llm_max_tokens = r.parse("llm_max_tokens", Some("150"), |s| match s.parse::<u32>() {
         Ok(n) if (1..=4096).contains(&n) => Ok(n),
         _ => Err(format!("{s:?}: give a number of tokens from 1 to 4096")),
@@ -533,6 +549,11 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
             tts::elevenlabs::DEFAULT_MODEL,
             tts::elevenlabs::DEFAULT_VOICE,
         ),
+        TtsProvider::Sarvam => (
+            crate::engines::sarvam::DEFAULT_BASE_URL,
+            tts::sarvam::DEFAULT_MODEL,
+            tts::sarvam::DEFAULT_VOICE,
+        ),
     };
     let tts_base = r.parse("tts_base_url", Some(tts_url), |s| {
         parse_base_url(s, &["http", "https"])
@@ -547,10 +568,20 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
     })?;
     let tts_key = match tts_provider {
         TtsProvider::Espeak => r.secret("tts_api_key", false)?,
-        TtsProvider::ElevenLabs => engine_key(r, "tts_api_key", &tts_base, true, everything)?,
+        TtsProvider::ElevenLabs | TtsProvider::Sarvam => {
+            engine_key(r, "tts_api_key", &tts_base, true, everything)?
+        }
         TtsProvider::OpenAi => engine_key(r, "tts_api_key", &tts_base, false, everything)?,
     };
     let tts_timeout = r.parse("tts_timeout_ms", Some("2000"), parse_timeout_ms)?;
+    let tts_mode = r.parse("tts_mode", Some("stream"), parse_tts_mode)?;
+    let tts_language = r.parse("tts_language", Some(""), |s| {
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            parse_language(s).map(Some)
+        }
+    })?;
     Ok(EngineSettings {
         stt: SttSettings {
             provider: stt_provider,
@@ -560,12 +591,14 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
             api_key: stt_key,
             final_timeout: stt_timeout,
             workers: stt_workers,
+            mode: stt_mode,
         },
         llm: LlmSettings {
             provider: llm_provider,
             base_url: llm_base,
             model: llm_model,
             api_key: llm_key,
+            api_key_header: llm_key_header,
             max_tokens: llm_max_tokens,
             temperature: llm_temperature,
             max_history: llm_max_history,
@@ -578,6 +611,8 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
             voice: tts_voice,
             api_key: tts_key,
             first_audio_timeout: tts_timeout,
+            mode: tts_mode,
+            language: tts_language,
         },
     })
 }

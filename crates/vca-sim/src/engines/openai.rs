@@ -349,7 +349,12 @@ async fn transcriptions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
     let text = if matches!(reply, Reply::BadJson) {
         "{\"text\": ".to_string()
     } else {
-        json!({"text": behaviour.transcript}).to_string()
+        let verbose = field("response_format").is_some_and(|f| f.body == b"verbose_json");
+        if verbose {
+            json!({"task": "transcribe", "language": "hindi", "duration": 1.0, "text": behaviour.transcript}).to_string()
+        } else {
+            json!({"text": behaviour.transcript}).to_string()
+        }
     };
     streamed(
         &s.bodies,
