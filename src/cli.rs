@@ -163,7 +163,7 @@ pub struct SettingFlags {
     /// Sarvam TTS: stream (WebSocket) or http (streamed POST) [env: VCA_TTS_MODE; default stream].
     #[arg(long, global = true, value_name = "MODE")]
     pub tts_mode: Option<String>,
-    /// Language spoken when a request names none, BCP-47 (Sarvam) [env: VCA_TTS_LANGUAGE; default hi-IN for Sarvam].
+    /// Language spoken when a request names none, BCP-47 (Sarvam) [env: VCA_TTS_LANGUAGE; default hi-IN].
     #[arg(long, global = true, value_name = "LANG")]
     pub tts_language: Option<String>,
 }

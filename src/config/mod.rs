@@ -575,7 +575,7 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
     };
     let tts_timeout = r.parse("tts_timeout_ms", Some("2000"), parse_timeout_ms)?;
     let tts_mode = r.parse("tts_mode", Some("stream"), parse_tts_mode)?;
-    let tts_language = r.parse("tts_language", Some(""), |s| {
+    let tts_language = r.parse("tts_language", Some(tts::sarvam::DEFAULT_LANGUAGE), |s| {
         if s.is_empty() {
             Ok(None)
         } else {
@@ -648,6 +648,53 @@ mod tests {
         let mut v = BASE.to_vec();
         v.extend_from_slice(extra);
         v
+    }
+
+    #[test]
+    fn sarvam_settings_load_and_are_checked() {
+        let env = with(&[
+            ("VCA_STT_PROVIDER", "sarvam"),
+            ("VCA_STT_MODE", "rest"),
+            ("VCA_TTS_PROVIDER", "sarvam"),
+            ("VCA_TTS_API_KEY", "sarvam-secret-4"),
+            ("VCA_TTS_LANGUAGE", "hi-in"),
+            ("VCA_LLM_BASE_URL", "https://api.sarvam.ai/v1"),
+            ("VCA_LLM_API_KEY_HEADER", "api-subscription-key"),
+        ]);
+        let e = load(&env, Needs::Everything).unwrap().engines;
+        assert_eq!(e.stt.provider, SttProvider::Sarvam);
+        assert_eq!(e.stt.base_url, "https://api.sarvam.ai");
+        assert_eq!(e.stt.model, "saarika:v2.5");
+        assert_eq!(e.stt.mode, crate::engines::settings::SttMode::Rest);
+        assert_eq!(e.tts.provider, TtsProvider::Sarvam);
+        assert_eq!(e.tts.model, "bulbul:v2");
+        assert_eq!(e.tts.voice, "anushka");
+        assert_eq!(e.tts.mode, crate::engines::settings::TtsMode::Stream);
+        assert_eq!(e.tts.language.as_deref(), Some("hi-IN"));
+        assert_eq!(e.llm.api_key_header, "api-subscription-key");
+        let defaults = load(BASE, Needs::Everything).unwrap().engines;
+        assert_eq!(defaults.llm.api_key_header, "Authorization");
+        assert_eq!(defaults.tts.language.as_deref(), Some("hi-IN"));
+        for (key, value, prefix) in [
+            ("VCA_STT_MODE", "batch", "VCA_STT_MODE: "),
+            ("VCA_TTS_MODE", "grpc", "VCA_TTS_MODE: "),
+            ("VCA_TTS_LANGUAGE", "xx-YY", "VCA_TTS_LANGUAGE: "),
+            (
+                "VCA_LLM_API_KEY_HEADER",
+                "bad header",
+                "VCA_LLM_API_KEY_HEADER: ",
+            ),
+        ] {
+            let err = load(&with(&[(key, value)]), Needs::Everything)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(prefix), "{err}");
+        }
+        // The TTS key is required by Sarvam like every hosted provider's.
+        let err = load(&with(&[("VCA_TTS_PROVIDER", "sarvam")]), Needs::Everything)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("VCA_TTS_API_KEY: missing"), "{err}");
     }
 
     #[test]
