@@ -75,6 +75,25 @@ async fn deepgram_gets_its_language_form_or_multi() {
     }
 }
 
+#[tokio::test]
+async fn deepgram_multi_reports_the_language_it_heard() {
+    let behaviour = dg::Behaviour {
+        utterances: std::collections::VecDeque::from(["मुझे दो टेबल चाहिए".to_string()]),
+        ..dg::Behaviour::default()
+    };
+    let fake = FakeDeepgram::start(behaviour).await.unwrap();
+    let stt = deepgram(&fake);
+    let mut session = stt.open(options("hi-IN", &["en-IN"])).await.unwrap();
+    let frame = [0xD5u8; 160];
+    for _ in 0..50 {
+        session.push_frame(&frame);
+    }
+    assert!(fake.wait_for(|r| r.audio_bytes == 8000).await);
+    let t = session.finish_utterance(Vec::new()).await.unwrap();
+    assert_eq!(t.text, "मुझे दो टेबल चाहिए");
+    assert_eq!(t.language.as_deref(), Some("hi"));
+}
+
 fn whisper(fake: &FakeHttp) -> OpenAiTranscribe {
     let config = OpenAiTranscribeConfig {
         base_url: fake.base_url(),
