@@ -109,13 +109,13 @@ pub struct SettingFlags {
     /// How often an idle webhook worker looks for due events [env: VCA_WEBHOOK_POLL_MS; default 1000].
     #[arg(long, global = true, value_name = "MS")]
     pub webhook_poll_ms: Option<String>,
-    /// Speech-to-text provider: deepgram, openai or whisper-local [env: VCA_STT_PROVIDER; default openai].
+    /// Speech-to-text provider: deepgram, openai, sarvam or whisper-local [env: VCA_STT_PROVIDER; default openai].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub stt_provider: Option<String>,
-    /// STT base URL [env: VCA_STT_BASE_URL; default https://api.openai.com/v1 or wss://api.deepgram.com/v1].
+    /// STT base URL [env: VCA_STT_BASE_URL; default https://api.openai.com/v1, wss://api.deepgram.com/v1 or https://api.sarvam.ai].
     #[arg(long, global = true, value_name = "URL")]
     pub stt_base_url: Option<String>,
-    /// STT model; for whisper-local a model directory [env: VCA_STT_MODEL; default whisper-1 or nova-2].
+    /// STT model; for whisper-local a model directory [env: VCA_STT_MODEL; default whisper-1, nova-2 or saarika:v2.5].
     #[arg(long, global = true, value_name = "MODEL")]
     pub stt_model: Option<String>,
     /// Default STT language, `auto` to detect [env: VCA_STT_LANGUAGE; default en].
@@ -130,6 +130,9 @@ pub struct SettingFlags {
     /// whisper-local: transcriptions run at once, sharing the cores [env: VCA_STT_WORKERS; default 1].
     #[arg(long, global = true, value_name = "N")]
     pub stt_workers: Option<String>,
+    /// Sarvam STT: stream (WebSocket) or rest (one upload per utterance) [env: VCA_STT_MODE; default stream].
+    #[arg(long, global = true, value_name = "MODE")]
+    pub stt_mode: Option<String>,
     /// Chat provider: openai (any compatible server) or echo [env: VCA_LLM_PROVIDER; default openai].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub llm_provider: Option<String>,
@@ -142,6 +145,9 @@ pub struct SettingFlags {
     /// File holding the LLM API key [env: VCA_LLM_API_KEY_FILE, or VCA_LLM_API_KEY].
     #[arg(long, global = true, value_name = "FILE")]
     pub llm_api_key_file: Option<String>,
+    /// Header carrying the LLM key: Authorization sends `Bearer <key>`, another header (api-subscription-key for Sarvam) the bare key [env: VCA_LLM_API_KEY_HEADER; default Authorization].
+    #[arg(long, global = true, value_name = "HEADER")]
+    pub llm_api_key_header: Option<String>,
     /// Reply token limit [env: VCA_LLM_MAX_TOKENS; default 150].
     #[arg(long, global = true, value_name = "N")]
     pub llm_max_tokens: Option<String>,
@@ -154,7 +160,7 @@ pub struct SettingFlags {
     /// Request to first token limit [env: VCA_LLM_TIMEOUT_MS; default 2500].
     #[arg(long, global = true, value_name = "MS")]
     pub llm_timeout_ms: Option<String>,
-    /// Text-to-speech provider: openai, elevenlabs or espeak [env: VCA_TTS_PROVIDER; default espeak].
+    /// Text-to-speech provider: openai, elevenlabs, sarvam or espeak [env: VCA_TTS_PROVIDER; default espeak].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub tts_provider: Option<String>,
     /// TTS base URL [env: VCA_TTS_BASE_URL; default per provider].
@@ -172,6 +178,12 @@ pub struct SettingFlags {
     /// Request to first audio limit [env: VCA_TTS_TIMEOUT_MS; default 2000].
     #[arg(long, global = true, value_name = "MS")]
     pub tts_timeout_ms: Option<String>,
+    /// Sarvam TTS: stream (WebSocket) or http (streamed POST) [env: VCA_TTS_MODE; default stream].
+    #[arg(long, global = true, value_name = "MODE")]
+    pub tts_mode: Option<String>,
+    /// Language spoken when a request names none, BCP-47 (Sarvam) [env: VCA_TTS_LANGUAGE; default hi-IN].
+    #[arg(long, global = true, value_name = "LANG")]
+    pub tts_language: Option<String>,
 }
 
 impl SettingFlags {
@@ -210,10 +222,12 @@ impl SettingFlags {
             stt_api_key_file,
             stt_timeout_ms,
             stt_workers,
+            stt_mode,
             llm_provider,
             llm_base_url,
             llm_model,
             llm_api_key_file,
+            llm_api_key_header,
             llm_max_tokens,
             llm_temperature,
             llm_max_history,
@@ -224,6 +238,8 @@ impl SettingFlags {
             tts_voice,
             tts_api_key_file,
             tts_timeout_ms,
+            tts_mode,
+            tts_language,
         } = self;
         [
             ("database_url", database_url),
@@ -258,10 +274,12 @@ impl SettingFlags {
             ("stt_api_key_file", stt_api_key_file),
             ("stt_timeout_ms", stt_timeout_ms),
             ("stt_workers", stt_workers),
+            ("stt_mode", stt_mode),
             ("llm_provider", llm_provider),
             ("llm_base_url", llm_base_url),
             ("llm_model", llm_model),
             ("llm_api_key_file", llm_api_key_file),
+            ("llm_api_key_header", llm_api_key_header),
             ("llm_max_tokens", llm_max_tokens),
             ("llm_temperature", llm_temperature),
             ("llm_max_history", llm_max_history),
@@ -272,6 +290,8 @@ impl SettingFlags {
             ("tts_voice", tts_voice),
             ("tts_api_key_file", tts_api_key_file),
             ("tts_timeout_ms", tts_timeout_ms),
+            ("tts_mode", tts_mode),
+            ("tts_language", tts_language),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))

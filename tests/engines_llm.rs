@@ -49,6 +49,7 @@ fn provider(fake: &FakeHttp, clock: &ManualClock, retry: RetryPolicy) -> OpenAiC
     let config = OpenAiChatConfig {
         base_url: fake.base_url(),
         api_key: Some(Secret::new(fake.api_key())),
+        api_key_header: None,
         model: "gpt-test".into(),
         max_tokens: 150,
         temperature: 0.5,
@@ -196,6 +197,7 @@ async fn does_not_retry_400_or_a_wrong_key() {
     let config = OpenAiChatConfig {
         base_url: fake.base_url(),
         api_key: Some(Secret::new("wrong-key")),
+        api_key_header: None,
         model: "m".into(),
         max_tokens: 10,
         temperature: 0.0,

@@ -310,6 +310,7 @@ async fn openai_per_call_model_and_language() {
         law: Law::Ulaw,
         language: Some("hi".into()),
         model: Some("whisper-large-v3".into()),
+        detect_languages: Vec::new(),
     };
     let mut session = stt.open(options).await.unwrap();
     session.finish_utterance(tone(8000, 4000)).await.unwrap();

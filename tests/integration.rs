@@ -26,7 +26,9 @@ mod conversation_calls;
 #[cfg(feature = "whisper-local")]
 mod demo_call;
 mod engines_factory;
+mod engines_languages;
 mod engines_llm;
+mod engines_sarvam;
 mod engines_stt;
 mod engines_tts;
 mod language_calls;

@@ -173,15 +173,20 @@ async fn a_caller_who_switches_to_hindi_is_answered_in_hindi_from_that_turn() {
     assert!(systems.len() >= 2, "{systems:?}");
     assert!(!systems[0].contains("Reply in Hindi"), "{}", systems[0]);
     assert!(systems[1].contains("Reply in Hindi"), "{}", systems[1]);
-    // Speech recognition was asked in the profile's language: English as OpenAI takes it.
-    let first_stt = w
+    // With other languages allowed, speech recognition detects the language: OpenAI gets
+    // no `language` and is asked for the verbose answer that names it.
+    let stt: Vec<_> = w
         .engines
         .received()
         .into_iter()
-        .find(|r| r.route == Route::Transcriptions)
-        .unwrap();
-    assert_eq!(
-        first_stt.form.get("language").map(String::as_str),
-        Some("en")
-    );
+        .filter(|r| r.route == Route::Transcriptions)
+        .collect();
+    assert!(!stt.is_empty());
+    for r in &stt {
+        assert_eq!(r.form.get("language"), None, "{:?}", r.form);
+        assert_eq!(
+            r.form.get("response_format").map(String::as_str),
+            Some("verbose_json")
+        );
+    }
 }

@@ -13,8 +13,9 @@ pub use layers::{Layers, Source, env_name};
 
 use crate::engines::settings::{
     EngineSettings, LlmProvider, LlmSettings, SttProvider, SttSettings, TtsProvider, TtsSettings,
-    key_required, parse_base_url, parse_llm_provider, parse_stt_provider, parse_timeout_ms,
-    parse_tts_provider, parse_whisper_model_dir,
+    key_required, parse_base_url, parse_header_name, parse_language, parse_llm_provider,
+    parse_stt_mode, parse_stt_provider, parse_timeout_ms, parse_tts_mode, parse_tts_provider,
+    parse_whisper_model_dir,
 };
 use crate::engines::{llm, stt, tts};
 use crate::media::g711::Law;
@@ -469,6 +470,13 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
                 &["ws", "wss"],
                 "2500",
             ),
+            // One base for the socket (its wss:// form) and the REST endpoint.
+            SttProvider::Sarvam => (
+                crate::engines::sarvam::DEFAULT_BASE_URL,
+                Some(stt::sarvam::DEFAULT_MODEL),
+                &["http", "https"],
+                "2500",
+            ),
             // No network; the model directory has no sensible default; CPU inference of a
             // whole utterance takes longer than a hosted service's final transcript.
             SttProvider::WhisperLocal => ("http://127.0.0.1", None, &["http"], "10000"),
@@ -485,7 +493,9 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
     let stt_language = r.parse("stt_language", Some("en"), |s| Ok(s.to_string()))?;
     let stt_key = match stt_provider {
         SttProvider::WhisperLocal => r.secret("stt_api_key", false)?,
-        SttProvider::Deepgram => engine_key(r, "stt_api_key", &stt_base, true, everything)?,
+        SttProvider::Deepgram | SttProvider::Sarvam => {
+            engine_key(r, "stt_api_key", &stt_base, true, everything)?
+        }
         SttProvider::OpenAi => engine_key(r, "stt_api_key", &stt_base, false, everything)?,
     };
     let stt_timeout = r.parse("stt_timeout_ms", Some(stt_timeout), parse_timeout_ms)?;
@@ -493,6 +503,7 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
         Ok(n) if (1..=64).contains(&n) => Ok(n),
         _ => Err(format!("{s:?}: give a number of workers from 1 to 64")),
     })?;
+    let stt_mode = r.parse("stt_mode", Some("stream"), parse_stt_mode)?;
 
     let llm_provider = r.parse("llm_provider", Some("openai"), parse_llm_provider)?;
     let llm_base = r.parse("llm_base_url", Some(llm::openai::DEFAULT_BASE_URL), |s| {
@@ -506,6 +517,11 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
     } else {
         engine_key(r, "llm_api_key", &llm_base, false, everything)?
     };
+    let llm_key_header = r.parse(
+        "llm_api_key_header",
+        Some("Authorization"),
+        parse_header_name,
+    )?;
     let llm_max_tokens = r.parse("llm_max_tokens", Some("150"), |s| match s.parse::<u32>() {
         Ok(n) if (1..=4096).contains(&n) => Ok(n),
         _ => Err(format!("{s:?}: give a number of tokens from 1 to 4096")),
@@ -539,6 +555,11 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
             tts::elevenlabs::DEFAULT_MODEL,
             tts::elevenlabs::DEFAULT_VOICE,
         ),
+        TtsProvider::Sarvam => (
+            crate::engines::sarvam::DEFAULT_BASE_URL,
+            tts::sarvam::DEFAULT_MODEL,
+            tts::sarvam::DEFAULT_VOICE,
+        ),
     };
     let tts_base = r.parse("tts_base_url", Some(tts_url), |s| {
         parse_base_url(s, &["http", "https"])
@@ -553,10 +574,20 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
     })?;
     let tts_key = match tts_provider {
         TtsProvider::Espeak => r.secret("tts_api_key", false)?,
-        TtsProvider::ElevenLabs => engine_key(r, "tts_api_key", &tts_base, true, everything)?,
+        TtsProvider::ElevenLabs | TtsProvider::Sarvam => {
+            engine_key(r, "tts_api_key", &tts_base, true, everything)?
+        }
         TtsProvider::OpenAi => engine_key(r, "tts_api_key", &tts_base, false, everything)?,
     };
     let tts_timeout = r.parse("tts_timeout_ms", Some("2000"), parse_timeout_ms)?;
+    let tts_mode = r.parse("tts_mode", Some("stream"), parse_tts_mode)?;
+    let tts_language = r.parse("tts_language", Some(tts::sarvam::DEFAULT_LANGUAGE), |s| {
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            parse_language(s).map(Some)
+        }
+    })?;
     Ok(EngineSettings {
         stt: SttSettings {
             provider: stt_provider,
@@ -566,12 +597,14 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
             api_key: stt_key,
             final_timeout: stt_timeout,
             workers: stt_workers,
+            mode: stt_mode,
         },
         llm: LlmSettings {
             provider: llm_provider,
             base_url: llm_base,
             model: llm_model,
             api_key: llm_key,
+            api_key_header: llm_key_header,
             max_tokens: llm_max_tokens,
             temperature: llm_temperature,
             max_history: llm_max_history,
@@ -584,6 +617,8 @@ fn load_engines(r: &mut Reader<'_>, everything: bool) -> Result<EngineSettings, 
             voice: tts_voice,
             api_key: tts_key,
             first_audio_timeout: tts_timeout,
+            mode: tts_mode,
+            language: tts_language,
         },
     })
 }
@@ -664,6 +699,53 @@ mod tests {
         let mut v = BASE.to_vec();
         v.extend_from_slice(extra);
         v
+    }
+
+    #[test]
+    fn sarvam_settings_load_and_are_checked() {
+        let env = with(&[
+            ("VCA_STT_PROVIDER", "sarvam"),
+            ("VCA_STT_MODE", "rest"),
+            ("VCA_TTS_PROVIDER", "sarvam"),
+            ("VCA_TTS_API_KEY", "sarvam-secret-4"),
+            ("VCA_TTS_LANGUAGE", "hi-in"),
+            ("VCA_LLM_BASE_URL", "https://api.sarvam.ai/v1"),
+            ("VCA_LLM_API_KEY_HEADER", "api-subscription-key"),
+        ]);
+        let e = load(&env, Needs::Everything).unwrap().engines;
+        assert_eq!(e.stt.provider, SttProvider::Sarvam);
+        assert_eq!(e.stt.base_url, "https://api.sarvam.ai");
+        assert_eq!(e.stt.model, "saarika:v2.5");
+        assert_eq!(e.stt.mode, crate::engines::settings::SttMode::Rest);
+        assert_eq!(e.tts.provider, TtsProvider::Sarvam);
+        assert_eq!(e.tts.model, "bulbul:v2");
+        assert_eq!(e.tts.voice, "anushka");
+        assert_eq!(e.tts.mode, crate::engines::settings::TtsMode::Stream);
+        assert_eq!(e.tts.language.as_deref(), Some("hi-IN"));
+        assert_eq!(e.llm.api_key_header, "api-subscription-key");
+        let defaults = load(BASE, Needs::Everything).unwrap().engines;
+        assert_eq!(defaults.llm.api_key_header, "Authorization");
+        assert_eq!(defaults.tts.language.as_deref(), Some("hi-IN"));
+        for (key, value, prefix) in [
+            ("VCA_STT_MODE", "batch", "VCA_STT_MODE: "),
+            ("VCA_TTS_MODE", "grpc", "VCA_TTS_MODE: "),
+            ("VCA_TTS_LANGUAGE", "xx-YY", "VCA_TTS_LANGUAGE: "),
+            (
+                "VCA_LLM_API_KEY_HEADER",
+                "bad header",
+                "VCA_LLM_API_KEY_HEADER: ",
+            ),
+        ] {
+            let err = load(&with(&[(key, value)]), Needs::Everything)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(prefix), "{err}");
+        }
+        // The TTS key is required by Sarvam like every hosted provider's.
+        let err = load(&with(&[("VCA_TTS_PROVIDER", "sarvam")]), Needs::Everything)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("VCA_TTS_API_KEY: missing"), "{err}");
     }
 
     #[test]

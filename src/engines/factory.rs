@@ -12,10 +12,12 @@ use super::settings::{EngineSettings, LlmProvider, SttProvider, TtsProvider};
 use super::stt::SpeechToText;
 use super::stt::deepgram::{Deepgram, DeepgramConfig};
 use super::stt::openai::{OpenAiTranscribe, OpenAiTranscribeConfig};
+use super::stt::sarvam::{SarvamStt, SarvamSttConfig};
 use super::tts::TextToSpeech;
 use super::tts::elevenlabs::{ElevenLabs, ElevenLabsConfig};
 use super::tts::espeak::{Espeak, EspeakConfig};
 use super::tts::openai::{OpenAiSpeech, OpenAiSpeechConfig};
+use super::tts::sarvam::{SarvamTts, SarvamTtsConfig};
 use crate::media::g711::Law;
 use crate::secret::Secret;
 
@@ -51,7 +53,8 @@ fn required_key(provider: &'static str, key: &Option<Secret>) -> Result<Secret, 
     })
 }
 
-/// Builds the engines for calls of `law` (ElevenLabs picks its output format by it).
+/// Builds the engines for calls of `law` (ElevenLabs and Sarvam pick their output format
+/// by it).
 /// Fails only if an HTTP client cannot start, a required key is absent (config
 /// validation reports that earlier, naming the setting) or the whisper-local model does
 /// not load. Loading a whisper-local model blocks for up to a few seconds.
@@ -85,6 +88,18 @@ pub fn build_engines(settings: &EngineSettings, law: Law) -> Result<Engines, Eng
             },
             guard(super::stt::openai::PROVIDER, stt_timeouts, &clock),
         )?),
+        SttProvider::Sarvam => Arc::new(SarvamStt::new(
+            SarvamSttConfig {
+                base_url: stt.base_url.clone(),
+                api_key: required_key(super::stt::sarvam::PROVIDER, &stt.api_key)?,
+                model: stt.model.clone(),
+                language: stt.language.clone(),
+                mode: stt.mode,
+                high_vad_sensitivity: true,
+                keepalive_every: super::stt::sarvam::KEEPALIVE_EVERY,
+            },
+            guard(super::stt::sarvam::PROVIDER, stt_timeouts, &clock),
+        )?),
         #[cfg(feature = "whisper-local")]
         SttProvider::WhisperLocal => Arc::new(super::stt::whisper_local::WhisperLocal::load(
             super::stt::whisper_local::WhisperLocalConfig {
@@ -110,6 +125,7 @@ pub fn build_engines(settings: &EngineSettings, law: Law) -> Result<Engines, Eng
             OpenAiChatConfig {
                 base_url: llm.base_url.clone(),
                 api_key: llm.api_key.clone(),
+                api_key_header: Some(llm.api_key_header.clone()),
                 model: llm.model.clone(),
                 max_tokens: llm.max_tokens,
                 temperature: llm.temperature,
@@ -156,6 +172,22 @@ pub fn build_engines(settings: &EngineSettings, law: Law) -> Result<Engines, Eng
                 law,
             },
             guard(super::tts::elevenlabs::PROVIDER, tts_timeouts, &clock),
+        )?),
+        TtsProvider::Sarvam => Arc::new(SarvamTts::new(
+            SarvamTtsConfig {
+                base_url: tts.base_url.clone(),
+                api_key: required_key(super::tts::sarvam::PROVIDER, &tts.api_key)?,
+                model: tts.model.clone(),
+                voice: tts.voice.clone(),
+                language: tts
+                    .language
+                    .clone()
+                    .unwrap_or_else(|| super::tts::sarvam::DEFAULT_LANGUAGE.to_string()),
+                law,
+                mode: tts.mode,
+                ping_every: super::tts::sarvam::PING_EVERY,
+            },
+            guard(super::tts::sarvam::PROVIDER, tts_timeouts, &clock),
         )?),
     };
     Ok(Engines { stt, llm, tts })

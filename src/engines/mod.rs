@@ -3,9 +3,12 @@
 //! resilience every engine call goes through.
 //!
 //! - [`stt`]: [`stt::SpeechToText`] and per-call [`stt::SttSession`]; Deepgram live,
-//!   OpenAI-compatible transcriptions.
+//!   Sarvam streaming or REST, OpenAI-compatible transcriptions.
 //! - [`llm`]: [`llm::ChatCompletion`]; OpenAI-compatible SSE and `echo`.
-//! - [`tts`]: [`tts::TextToSpeech`]; OpenAI-compatible speech, ElevenLabs, espeak-ng.
+//! - [`tts`]: [`tts::TextToSpeech`]; OpenAI-compatible speech, ElevenLabs, Sarvam,
+//!   espeak-ng.
+//! - [`language_forms`]: the call's language in each provider's form; [`sarvam`]: what
+//!   Sarvam's APIs share (key header, URLs, error and close codes).
 //! - [`settings`], [`factory`]: [`EngineSettings`] (validated by `config`) and
 //!   [`build_engines`], which gives the loop its three `Arc<dyn …>` engines.
 //! - [`resilience`]: timeouts, retries with jittered backoff, circuit breakers.
@@ -17,9 +20,11 @@ pub mod audio;
 pub mod error;
 pub mod factory;
 pub mod http;
+pub mod language_forms;
 pub mod llm;
 pub mod metrics;
 pub mod resilience;
+pub mod sarvam;
 pub mod settings;
 pub mod sse;
 pub mod stt;

@@ -14,6 +14,26 @@ pub enum SttProvider {
     OpenAi,
     /// Whisper in this process through CTranslate2 (cargo feature `whisper-local`).
     WhisperLocal,
+    /// Sarvam streaming (WebSocket) or per utterance (REST), by [`SttMode`].
+    Sarvam,
+}
+
+/// How a provider that offers both is used (`VCA_STT_MODE`; Sarvam).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SttMode {
+    /// The streaming WebSocket, fed every frame.
+    Stream,
+    /// One upload per utterance.
+    Rest,
+}
+
+/// How a provider that offers both is used (`VCA_TTS_MODE`; Sarvam).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtsMode {
+    /// The WebSocket stream (the call's codec at 8 kHz, pings while open).
+    Stream,
+    /// One streamed HTTP response per sentence.
+    Http,
 }
 
 /// Which chat provider.
@@ -34,6 +54,8 @@ pub enum TtsProvider {
     ElevenLabs,
     /// Local espeak-ng.
     Espeak,
+    /// Sarvam (Bulbul) over WebSocket or HTTP streaming, by [`TtsMode`].
+    Sarvam,
 }
 
 /// Speech recognition settings.
@@ -53,6 +75,8 @@ pub struct SttSettings {
     pub final_timeout: Duration,
     /// whisper-local: transcriptions that run at once.
     pub workers: usize,
+    /// Streaming or per utterance (Sarvam; others have one way).
+    pub mode: SttMode,
 }
 
 /// Chat settings.
@@ -66,6 +90,9 @@ pub struct LlmSettings {
     pub model: String,
     /// API key, if the provider needs one.
     pub api_key: Option<Secret>,
+    /// The header the key goes in: `Authorization` sends `Bearer <key>`, any other
+    /// header the bare key (Sarvam: `api-subscription-key`).
+    pub api_key_header: String,
     /// Reply token limit.
     pub max_tokens: u32,
     /// Sampling temperature.
@@ -91,6 +118,10 @@ pub struct TtsSettings {
     pub api_key: Option<Secret>,
     /// Request → first audio limit.
     pub first_audio_timeout: Duration,
+    /// WebSocket or HTTP streaming (Sarvam; others have one way).
+    pub mode: TtsMode,
+    /// The language spoken when a request names none (BCP-47; Sarvam needs one).
+    pub language: Option<String>,
 }
 
 /// Every engine setting.
@@ -110,6 +141,7 @@ pub fn parse_stt_provider(s: &str) -> Result<SttProvider, String> {
     match s.to_ascii_lowercase().as_str() {
         "deepgram" => Ok(SttProvider::Deepgram),
         "openai" => Ok(SttProvider::OpenAi),
+        "sarvam" => Ok(SttProvider::Sarvam),
         "whisper-local" | "whisper_local" if cfg!(feature = "whisper-local") => {
             Ok(SttProvider::WhisperLocal)
         }
@@ -117,8 +149,42 @@ pub fn parse_stt_provider(s: &str) -> Result<SttProvider, String> {
             "{s:?}: this vca-bridge was built without it; build with `cargo build --release \
              --features whisper-local` (scripts/demo does)"
         )),
-        _ => Err(format!("{s:?}: use deepgram, openai or whisper-local")),
+        _ => Err(format!(
+            "{s:?}: use deepgram, openai, sarvam or whisper-local"
+        )),
     }
+}
+
+/// Parses `stream | rest`.
+pub fn parse_stt_mode(s: &str) -> Result<SttMode, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "stream" | "streaming" | "ws" | "websocket" => Ok(SttMode::Stream),
+        "rest" | "http" => Ok(SttMode::Rest),
+        _ => Err(format!("{s:?}: use stream or rest")),
+    }
+}
+
+/// Parses `stream | http`.
+pub fn parse_tts_mode(s: &str) -> Result<TtsMode, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "stream" | "streaming" | "ws" | "websocket" => Ok(TtsMode::Stream),
+        "http" | "rest" => Ok(TtsMode::Http),
+        _ => Err(format!("{s:?}: use stream or http")),
+    }
+}
+
+/// Parses an HTTP header name for the LLM key (`Authorization`, `api-subscription-key`).
+pub fn parse_header_name(s: &str) -> Result<String, String> {
+    reqwest::header::HeaderName::from_bytes(s.as_bytes())
+        .map(|_| s.to_string())
+        .map_err(|_| format!("{s:?} is not an HTTP header name"))
+}
+
+/// Parses a BCP-47 language tag of a language the daemon speaks, canonically written.
+pub fn parse_language(s: &str) -> Result<String, String> {
+    crate::language::LanguageTag::parse(s)
+        .map(|t| t.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Parses `openai | echo`.
@@ -136,7 +202,8 @@ pub fn parse_tts_provider(s: &str) -> Result<TtsProvider, String> {
         "openai" => Ok(TtsProvider::OpenAi),
         "elevenlabs" => Ok(TtsProvider::ElevenLabs),
         "espeak" | "espeak-ng" => Ok(TtsProvider::Espeak),
-        _ => Err(format!("{s:?}: use openai, elevenlabs or espeak")),
+        "sarvam" => Ok(TtsProvider::Sarvam),
+        _ => Err(format!("{s:?}: use openai, elevenlabs, sarvam or espeak")),
     }
 }
 

@@ -137,6 +137,7 @@ impl LiveCall {
                 law: ctx.settings.law,
                 language: Some(profile.language.to_string()),
                 model: None,
+                detect_languages: profile.languages.iter().map(|l| l.to_string()).collect(),
             },
         );
         let speech = Speech::new(

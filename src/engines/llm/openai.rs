@@ -29,8 +29,11 @@ pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 pub struct OpenAiChatConfig {
     /// Base URL up to the version (`https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`).
     pub base_url: String,
-    /// Bearer key; local servers may need none.
+    /// The key; local servers may need none.
     pub api_key: Option<Secret>,
+    /// The header the key goes in: `None` or `Authorization` sends `Bearer <key>`, any
+    /// other header (Sarvam's `api-subscription-key`) the bare key.
+    pub api_key_header: Option<String>,
     /// Default model.
     pub model: String,
     /// Default reply token limit.
@@ -125,7 +128,19 @@ impl OpenAiChat {
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .json(body);
         if let Some(key) = &self.config.api_key {
-            request = request.bearer_auth(key.expose());
+            request =
+                match self.config.api_key_header.as_deref() {
+                    Some(name) if !name.eq_ignore_ascii_case("authorization") => {
+                        let mut value = reqwest::header::HeaderValue::from_str(key.expose())
+                            .map_err(|_| EngineError::InvalidRequest {
+                                provider: PROVIDER,
+                                detail: "the API key holds characters a header cannot carry".into(),
+                            })?;
+                        value.set_sensitive(true);
+                        request.header(name, value)
+                    }
+                    _ => request.bearer_auth(key.expose()),
+                };
         }
         let response = http::send(PROVIDER, request).await?;
         let mut reading = Reading {

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::engines::error::EngineError;
 use crate::engines::resilience::Guard;
-use crate::engines::{http, metrics};
+use crate::engines::{http, language_forms, metrics};
 use crate::media::g711::Law;
 use crate::secret::Secret;
 
@@ -105,10 +105,15 @@ impl Deepgram {
             Law::Ulaw => "mulaw",
         };
         let model = options.model.as_deref().unwrap_or(&self.config.model);
-        let language = options
+        let primary = options
             .language
             .as_deref()
             .or(self.config.language.as_deref());
+        // `multi` when the other allowed languages are within what it detects among;
+        // otherwise the call's language in Deepgram's form (`hi`, `en-IN`).
+        let language = language_forms::deepgram_detect(primary, &options.detect_languages)
+            .map(str::to_string)
+            .or_else(|| primary.map(language_forms::deepgram));
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("model", model)
@@ -124,7 +129,7 @@ impl Deepgram {
                 .append_pair("vad_events", "true")
                 .append_pair("punctuate", "true")
                 .append_pair("smart_format", "true");
-            if let Some(lang) = language {
+            if let Some(lang) = &language {
                 q.append_pair("language", lang);
             }
         }
@@ -208,6 +213,8 @@ struct Heard {
     failed: Option<EngineError>,
     /// `from_finalize` results received (answers to our `Finalize`).
     finalized: u64,
+    /// The language of the latest final with one (`multi`: `alternatives[0].languages`).
+    language: Option<String>,
 }
 
 #[derive(Debug)]
@@ -279,6 +286,7 @@ impl DeepgramSession {
                 settled: true,
                 failed: None,
                 finalized: 0,
+                language: None,
             }),
             changed: Notify::new(),
             broken: CancellationToken::new(),
@@ -352,6 +360,7 @@ fn take_transcript(shared: &Shared) -> Result<Transcript, EngineError> {
     }
     heard.interim.clear();
     heard.settled = true;
+    let language = heard.language.take();
     let text = parts.join(" ");
     if text.is_empty() {
         if let Some(err) = heard.failed.clone() {
@@ -369,7 +378,7 @@ fn take_transcript(shared: &Shared) -> Result<Transcript, EngineError> {
     Ok(Transcript {
         text,
         complete,
-        language: None,
+        language: language.map(|l| language_forms::canonical(&l).unwrap_or(l)),
     })
 }
 
@@ -457,6 +466,7 @@ async fn read_loop(
                 is_final,
                 speech_final,
                 from_finalize,
+                languages,
                 ..
             } => {
                 let interim = (!is_final && !transcript.is_empty()).then(|| transcript.clone());
@@ -465,6 +475,9 @@ async fn read_loop(
                         if !transcript.is_empty() {
                             h.finals.push(transcript);
                             h.settled = false;
+                            if let Some(first) = languages.into_iter().next() {
+                                h.language = Some(first);
+                            }
                         }
                         h.interim.clear();
                         if speech_final || from_finalize {

@@ -20,6 +20,8 @@ pub enum DeepgramMessage {
         start: f64,
         /// Length of the stretch in seconds.
         duration: f64,
+        /// The languages heard, most of the stretch first (`language=multi` only).
+        languages: Vec<String>,
     },
     /// A gap of `utterance_end_ms` after the last word.
     UtteranceEnd {
@@ -71,11 +73,21 @@ pub fn parse_message(text: &str) -> Result<DeepgramMessage, String> {
     let raw: Raw = serde_json::from_str(text).map_err(|e| format!("bad message JSON: {e}"))?;
     Ok(match raw.kind.as_str() {
         "Results" => {
-            let transcript = raw
+            let best = raw
                 .channel
                 .as_ref()
                 .and_then(|c| c.get("alternatives"))
-                .and_then(|a| a.get(0))
+                .and_then(|a| a.get(0));
+            let languages = best
+                .and_then(|a| a.get("languages"))
+                .and_then(|l| l.as_array())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let transcript = best
                 .and_then(|a| a.get("transcript"))
                 .and_then(|t| t.as_str())
                 .ok_or("Results without channel.alternatives[0].transcript")?
@@ -87,6 +99,7 @@ pub fn parse_message(text: &str) -> Result<DeepgramMessage, String> {
                 from_finalize: raw.from_finalize,
                 start: raw.start,
                 duration: raw.duration,
+                languages,
             }
         }
         "UtteranceEnd" => DeepgramMessage::UtteranceEnd {
@@ -118,8 +131,14 @@ mod tests {
                 speech_final: true,
                 from_finalize: false,
                 start: 0.25,
-                duration: 1.5
+                duration: 1.5,
+                languages: vec![],
             }
+        );
+        let multi = parse_message(r#"{"type":"Results","is_final":true,"channel":{"alternatives":[{"transcript":"नमस्ते hello","languages":["hi","en"]}]}}"#).unwrap();
+        assert!(
+            matches!(multi, DeepgramMessage::Results { ref languages, .. } if languages == &["hi", "en"]),
+            "{multi:?}"
         );
         assert_eq!(
             parse_message(r#"{"type":"UtteranceEnd","channel":[0,1],"last_word_end":2.1}"#)

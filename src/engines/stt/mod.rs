@@ -1,6 +1,7 @@
 //! Streaming speech-to-text: the trait the conversation loop calls, a per-call session,
-//! and the providers (Deepgram live over WebSocket, OpenAI-compatible transcriptions
-//! per utterance, and with the `whisper-local` feature Whisper in-process per utterance).
+//! and the providers (Deepgram live over WebSocket, Sarvam streaming or per utterance,
+//! OpenAI-compatible transcriptions per utterance, and with the `whisper-local` feature
+//! Whisper in-process per utterance).
 //!
 //! Per call the loop opens a session, pushes every inbound G.711 frame (Deepgram streams
 //! them; per-utterance providers ignore them) and, when its own endpointer ends the
@@ -11,6 +12,9 @@ pub mod deepgram;
 mod deepgram_messages;
 mod multipart;
 pub mod openai;
+pub mod sarvam;
+mod sarvam_messages;
+mod sarvam_rest;
 mod upsample;
 #[cfg(feature = "whisper-local")]
 pub mod whisper_local;
@@ -22,6 +26,7 @@ use super::error::EngineError;
 use crate::media::g711::Law;
 
 pub use deepgram_messages::{DeepgramMessage, parse_message};
+pub use sarvam_messages::{SarvamSttMessage, parse_sarvam_message};
 pub use upsample::upsample_8k_to_16k;
 
 /// What a session is opened with. `None` fields take the provider's configured value.
@@ -33,6 +38,11 @@ pub struct SttOptions {
     pub language: Option<String>,
     /// Per-call model override.
     pub model: Option<String>,
+    /// The other languages the caller may speak (the AI profile's `languages`, BCP-47).
+    /// Empty: the call is in `language` only. Otherwise the provider is asked to detect
+    /// (Deepgram `multi` when it covers them, Sarvam `unknown`, Whisper/OpenAI without a
+    /// language) and reports what it heard in [`Transcript::language`].
+    pub detect_languages: Vec<String>,
 }
 
 impl SttOptions {
@@ -42,6 +52,7 @@ impl SttOptions {
             law,
             language: None,
             model: None,
+            detect_languages: Vec::new(),
         }
     }
 }
@@ -132,20 +143,7 @@ pub trait SpeechToText: Send + Sync + std::fmt::Debug {
     async fn open(&self, options: SttOptions) -> Result<Box<dyn SttSession>, EngineError>;
 }
 
-/// ISO 639-1 from a BCP-47 tag (`en-IN` → `en`), as Whisper expects.
+/// ISO 639-1 from a BCP-47 tag (`en-IN` → `en`, `od-IN` → `or`), as Whisper expects.
 pub(crate) fn iso_639_1(tag: &str) -> String {
-    tag.split(['-', '_'])
-        .next()
-        .unwrap_or(tag)
-        .to_ascii_lowercase()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn language_tags_become_iso_639_1() {
-        assert_eq!(super::iso_639_1("en-IN"), "en");
-        assert_eq!(super::iso_639_1("hi"), "hi");
-        assert_eq!(super::iso_639_1("PT_br"), "pt");
-    }
+    super::language_forms::iso_639_1(tag)
 }

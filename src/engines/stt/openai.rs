@@ -1,7 +1,9 @@
 //! Transcription per utterance with any OpenAI-compatible
 //! `POST {base}/audio/transcriptions` (OpenAI, Groq, whisper.cpp server, faster-whisper
 //! servers): the utterance resampled to 16 kHz, uploaded as a mono 16-bit WAV with
-//! `model`, `language` and `response_format=json`.
+//! `model`, `language` (ISO 639-1) and `response_format=json`; when the call allows other
+//! languages, without `language` and with `response_format=verbose_json`, whose
+//! `language` (`hindi` or `hi`) becomes [`Transcript::language`].
 
 use std::sync::Arc;
 
@@ -66,6 +68,9 @@ impl OpenAiTranscribe {
 #[derive(Deserialize)]
 struct TranscriptionJson {
     text: String,
+    /// `verbose_json` only: the detected language (`hindi`, or `hi` on some servers).
+    #[serde(default)]
+    language: Option<String>,
 }
 
 impl Inner {
@@ -74,14 +79,14 @@ impl Inner {
         model: &str,
         language: Option<&str>,
         wav: &[u8],
-    ) -> Result<String, EngineError> {
+    ) -> Result<Transcript, EngineError> {
         let mut form = Multipart::new()
             .file("file", "utterance.wav", "audio/wav", wav)
-            .text("model", model)
-            .text("response_format", "json");
-        if let Some(lang) = language {
-            form = form.text("language", lang);
-        }
+            .text("model", model);
+        form = match language {
+            Some(lang) => form.text("response_format", "json").text("language", lang),
+            None => form.text("response_format", "verbose_json"),
+        };
         let (content_type, body) = form.finish();
         let url = format!(
             "{}/audio/transcriptions",
@@ -105,7 +110,15 @@ impl Inner {
                 provider: PROVIDER,
                 detail: "transcription response is not {\"text\": ...} JSON".into(),
             })?;
-        Ok(parsed.text.trim().to_string())
+        let language = parsed
+            .language
+            .as_deref()
+            .and_then(crate::language::Language::from_code)
+            .map(|l| l.code().to_string());
+        Ok(Transcript {
+            language,
+            ..Transcript::finished(parsed.text.trim())
+        })
     }
 }
 
@@ -134,14 +147,14 @@ impl SttSession for Session {
             let pcm16k = upsample_8k_to_16k(PROVIDER, &utterance)?;
             let wav = wav::mono16(16_000, &pcm16k);
             let limit = inner.guard.timeouts.total;
-            let text = inner
+            let transcript = inner
                 .guard
                 .run("transcript", limit, || {
                     inner.upload(&model, language.as_deref(), &wav)
                 })
                 .await?;
             metrics::stt_final_latency(PROVIDER, started.elapsed());
-            Ok(Transcript::finished(text))
+            Ok(transcript)
         })
     }
 
@@ -157,9 +170,11 @@ impl SpeechToText for OpenAiTranscribe {
     }
 
     async fn open(&self, options: SttOptions) -> Result<Box<dyn SttSession>, EngineError> {
+        // Other allowed languages: let the model detect (no `language`).
         let language = options
             .language
             .or_else(|| self.inner.config.language.clone())
+            .filter(|_| options.detect_languages.is_empty())
             .map(|l| iso_639_1(&l));
         Ok(Box::new(Session {
             inner: self.inner.clone(),

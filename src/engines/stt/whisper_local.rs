@@ -110,10 +110,12 @@ impl SpeechToText for WhisperLocal {
     }
 
     async fn open(&self, options: SttOptions) -> Result<Box<dyn SttSession>, EngineError> {
+        let detecting = !options.detect_languages.is_empty();
         let mut language = options
             .language
             .map(|l| iso_639_1(&l))
-            .or_else(|| self.language.clone());
+            .or_else(|| self.language.clone())
+            .filter(|_| !detecting);
         if !self.pool.model().is_multilingual() && language.as_deref().is_some_and(|l| l != "en") {
             // An English-only model cannot take another language; hearing English is better
             // than failing every turn of the call.
@@ -173,7 +175,10 @@ impl SttSession for Session {
                 compute_ms = transcript.compute.as_millis() as u64,
                 "whisper transcription"
             );
-            Ok(Transcript::finished(transcript.text.trim()))
+            Ok(Transcript {
+                language: language.is_none().then(|| transcript.language.clone()),
+                ..Transcript::finished(transcript.text.trim())
+            })
         })
     }
 

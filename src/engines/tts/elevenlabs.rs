@@ -1,6 +1,7 @@
 //! Speech from ElevenLabs: `POST {base}/text-to-speech/{voice_id}/stream` with
 //! `output_format=ulaw_8000` when the call is µ-law (decoded to 8 kHz PCM) and
-//! `pcm_16000` otherwise; key in the `xi-api-key` header.
+//! `pcm_16000` otherwise; key in the `xi-api-key` header; the request's language as
+//! `language_code` (ISO 639-1) for the models that take one.
 
 use serde_json::json;
 
@@ -97,10 +98,18 @@ impl TextToSpeech for ElevenLabs {
         let (format, audio) = self.format();
         let voice = request.voice.as_deref().unwrap_or(&self.config.voice);
         let url = self.url(voice, format)?;
-        let body = json!({
+        let model = request.model.as_deref().unwrap_or(&self.config.model);
+        let mut body = json!({
             "text": request.text,
-            "model_id": request.model.as_deref().unwrap_or(&self.config.model),
+            "model_id": model,
         });
+        if let Some(code) = request
+            .language
+            .as_deref()
+            .and_then(|l| crate::engines::language_forms::elevenlabs(l, model))
+        {
+            body["language_code"] = serde_json::Value::String(code);
+        }
         stream_audio(&self.guard, audio, || {
             self.client
                 .post(url.clone())

@@ -1,6 +1,8 @@
 //! Local speech with espeak-ng as a child process (no network): text on stdin,
 //! `--stdout` gives a WAV at 22 050 Hz read as it streams. The child is killed when the
-//! stream is dropped (barge-in) or the call times out.
+//! stream is dropped (barge-in) or the call times out. Without a voice in the request, the
+//! request's language picks the voice (`hi`, `en-gb`), unless the configured voice is
+//! already of that language.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -115,7 +117,8 @@ impl Espeak {
     }
 
     async fn start(&self, request: &TtsRequest) -> Result<(Running, PcmChunk), EngineError> {
-        let voice = request.voice.as_deref().unwrap_or(&self.config.voice);
+        let voice = voice_for(request, &self.config.voice);
+        let voice = voice.as_str();
         let rate = request
             .rate_wpm
             .unwrap_or(self.config.rate_wpm)
@@ -155,6 +158,24 @@ impl Espeak {
     }
 }
 
+/// The voice for `request`: its own, else the configured one when it speaks the
+/// request's language (or the request names none), else the language's voice.
+fn voice_for(request: &TtsRequest, configured: &str) -> String {
+    if let Some(voice) = &request.voice {
+        return voice.clone();
+    }
+    let Some(language) = request.language.as_deref() else {
+        return configured.to_string();
+    };
+    let wanted = crate::engines::language_forms::espeak_voice(language);
+    let family = |v: &str| v.split(['-', '+']).next().unwrap_or(v).to_ascii_lowercase();
+    if family(configured) == family(&wanted) {
+        configured.to_string()
+    } else {
+        wanted
+    }
+}
+
 #[async_trait::async_trait]
 impl TextToSpeech for Espeak {
     fn name(&self) -> &'static str {
@@ -171,5 +192,24 @@ impl TextToSpeech for Espeak {
             .await?;
         metrics::tts_first_audio(PROVIDER, started.elapsed());
         Ok(stream_after_first(first, running, self.guard.timeouts.idle))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_picks_the_voice_unless_one_is_given() {
+        let mut request = TtsRequest::new("x");
+        assert_eq!(voice_for(&request, "en-gb+f3"), "en-gb+f3");
+        request.language = Some("hi-IN".into());
+        assert_eq!(voice_for(&request, "en-gb+f3"), "hi");
+        request.language = Some("en-IN".into());
+        assert_eq!(voice_for(&request, "en-gb+f3"), "en-gb+f3");
+        request.language = Some("od-IN".into());
+        assert_eq!(voice_for(&request, "en-us"), "or");
+        request.voice = Some("mb-en1".into());
+        assert_eq!(voice_for(&request, "en-us"), "mb-en1");
     }
 }

@@ -1,4 +1,4 @@
-//! Reading a streamed HTTP audio body (raw PCM or µ-law) into [`PcmChunk`]s: the first
+//! Reading a streamed HTTP audio body (raw PCM, µ-law or A-law) into [`PcmChunk`]s: the first
 //! audio inside the guarded, retryable phase, the rest under the idle limit.
 
 use crate::engines::audio::{Le16Assembler, PcmChunk};
@@ -19,6 +19,8 @@ pub enum BodyAudio {
     },
     /// G.711 µ-law at 8 kHz.
     Ulaw8000,
+    /// G.711 A-law at 8 kHz.
+    Alaw8000,
 }
 
 struct Reading {
@@ -38,6 +40,10 @@ impl Reading {
             BodyAudio::Ulaw8000 => PcmChunk {
                 rate_hz: 8000,
                 samples: bytes.iter().map(|&b| Law::Ulaw.decode(b)).collect(),
+            },
+            BodyAudio::Alaw8000 => PcmChunk {
+                rate_hz: 8000,
+                samples: bytes.iter().map(|&b| Law::Alaw.decode(b)).collect(),
             },
         }
     }

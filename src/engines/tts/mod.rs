@@ -1,13 +1,17 @@
 //! Streaming text-to-speech: the trait the conversation loop calls and its providers
-//! (OpenAI-compatible `/audio/speech`, ElevenLabs streaming, local espeak-ng).
+//! (OpenAI-compatible `/audio/speech`, ElevenLabs streaming, Sarvam over WebSocket or
+//! HTTP, local espeak-ng).
 //!
 //! Output contract: mono 16-bit PCM chunks tagged with their rate (24 kHz OpenAI,
-//! 8 or 16 kHz ElevenLabs, 22.05 kHz espeak-ng); the media side's playout queue resamples.
+//! 8 or 16 kHz ElevenLabs, 8 kHz Sarvam, 22.05 kHz espeak-ng); the media side's playout
+//! queue resamples.
 
 pub mod elevenlabs;
 pub mod espeak;
 mod http_audio;
 pub mod openai;
+pub mod sarvam;
+mod sarvam_ws;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,7 +36,9 @@ pub struct TtsRequest {
     /// Per-call speaking rate in words per minute (espeak-ng only).
     pub rate_wpm: Option<u32>,
     /// BCP-47 tag of the text's language (the call's, which may change mid-call); `None`
-    /// leaves the provider's configured language.
+    /// leaves the provider's configured language. Each provider gets it in its form
+    /// ([`crate::engines::language_forms`]): ElevenLabs `language_code`, espeak-ng's voice
+    /// when no voice is given, Sarvam `target_language_code`.
     pub language: Option<String>,
 }
 

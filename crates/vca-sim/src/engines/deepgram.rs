@@ -2,7 +2,8 @@
 //! Deepgram (auth header `Token <key>`, `encoding`, `sample_rate`, `channels`), answers
 //! audio with `SpeechStarted` and interim `Results`, `Finalize` with a `from_finalize`
 //! final, `CloseStream` with `Metadata` and a normal close, anything else with a policy
-//! close (`DATA-0000`), and records what each connection got.
+//! close (`DATA-0000`), and records what each connection got. With `language=multi` each
+//! result names its `languages` (`hi` for Devanagari, `en` for Latin letters).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -228,18 +229,36 @@ async fn listen(State(shared): State<Arc<Shared>>, request: Request) -> Response
     })
 }
 
-fn results(
-    transcript: &str,
-    is_final: bool,
-    speech_final: bool,
-    from_finalize: bool,
-    start: f64,
-) -> Message {
+/// The languages a `language=multi` result names, dominant first: Hindi for Devanagari,
+/// English for Latin letters.
+fn languages_of(transcript: &str) -> Vec<&'static str> {
+    let hindi = transcript
+        .chars()
+        .any(|c| ('\u{0900}'..='\u{097F}').contains(&c));
+    let english = transcript.chars().any(|c| c.is_ascii_alphabetic());
+    let mut found = Vec::new();
+    if hindi {
+        found.push("hi");
+    }
+    if english {
+        found.push("en");
+    }
+    found
+}
+
+/// A `Results` message; with `multi` (the session asked `language=multi`) the
+/// alternative names its `languages`.
+fn results(transcript: &str, flags: (bool, bool, bool), start: f64, multi: bool) -> Message {
+    let (is_final, speech_final, from_finalize) = flags;
+    let mut alternative = json!({"transcript": transcript, "confidence": 0.97, "words": []});
+    if multi {
+        alternative["languages"] = json!(languages_of(transcript));
+    }
     Message::text(
         json!({
             "type": "Results", "channel_index": [0, 1], "duration": 0.5, "start": start,
             "is_final": is_final, "speech_final": speech_final, "from_finalize": from_finalize,
-            "channel": {"alternatives": [{"transcript": transcript, "confidence": 0.97, "words": []}]},
+            "channel": {"alternatives": [alternative]},
             "metadata": {"request_id": "fake-req", "model_info": {"name": "fake"}}
         })
         .to_string(),
@@ -273,6 +292,11 @@ impl Progress {
 
 /// One accepted connection, until either side closes it.
 async fn session(mut ws: Socket, shared: &Shared, index: usize) {
+    let multi = shared
+        .records
+        .snapshot()
+        .get(index)
+        .is_some_and(|r| r.query.get("language").map(String::as_str) == Some("multi"));
     let mut at = Progress {
         utterance_bytes: 0,
         total_bytes: 0,
@@ -307,7 +331,9 @@ async fn session(mut ws: Socket, shared: &Shared, index: usize) {
                 if at.utterance_bytes >= at.next_interim && !current.is_empty() {
                     let words: Vec<&str> = current.split(' ').collect();
                     let partial = words[..words.len().div_ceil(2)].join(" ");
-                    let _ = ws.send(results(&partial, false, false, false, start)).await;
+                    let _ = ws
+                        .send(results(&partial, (false, false, false), start, multi))
+                        .await;
                     at.next_interim += INTERIM_EVERY;
                 }
                 if behaviour
@@ -315,7 +341,9 @@ async fn session(mut ws: Socket, shared: &Shared, index: usize) {
                     .is_some_and(|n| at.utterance_bytes >= n)
                     && !current.is_empty()
                 {
-                    let _ = ws.send(results(&current, true, true, false, start)).await;
+                    let _ = ws
+                        .send(results(&current, (true, true, false), start, multi))
+                        .await;
                     let end =
                         json!({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": start});
                     let _ = ws.send(Message::text(end.to_string())).await;
@@ -336,7 +364,9 @@ async fn session(mut ws: Socket, shared: &Shared, index: usize) {
                         }
                         let heard = at.utterance_bytes > 0;
                         let said = if heard { current.as_str() } else { "" };
-                        let _ = ws.send(results(said, true, false, true, start)).await;
+                        let _ = ws
+                            .send(results(said, (true, false, true), start, multi))
+                            .await;
                         if heard {
                             shared.next_utterance();
                         }

@@ -9,6 +9,8 @@
 //!   [`http::Behaviour`] (key, replies, latencies, framing) it answers with and the
 //!   [`Received`] log. A load run starts it with [`http::Behaviour::for_load`].
 //! - [`deepgram`]: [`FakeDeepgram`], Deepgram's live `/v1/listen` WebSocket.
+//! - [`sarvam`]: [`FakeSarvam`], Sarvam's streaming and REST STT, WebSocket and HTTP TTS
+//!   and chat, on a server of its own (`sarvam_sockets.rs` holds the two socket sessions).
 //! - One file per provider's routes: `openai.rs` (`/v1/chat/completions` SSE,
 //!   `/v1/audio/speech` PCM, `/v1/audio/transcriptions` multipart WAV) and `elevenlabs.rs`
 //!   (`/v1/text-to-speech/{voice}/stream`). A new provider adds a file with its routes and a
@@ -27,6 +29,8 @@ mod elevenlabs;
 pub mod http;
 mod openai;
 mod record;
+pub mod sarvam;
+mod sarvam_sockets;
 mod script;
 mod server;
 mod waveform;
@@ -42,6 +46,7 @@ pub use http::{
     FakeHttp, Framing, MS_PER_CHAR, REPLY_TEXT, Received, Route, TRANSCRIPT_TEXT, Voice,
     speech_samples_for,
 };
+pub use sarvam::FakeSarvam;
 pub use script::Reply;
 pub use waveform::{speech_like, speech_like_24k, tone};
 

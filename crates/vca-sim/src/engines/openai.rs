@@ -348,8 +348,24 @@ async fn transcriptions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
     pause(behaviour.latencies.stt).await;
     let text = match &reply {
         Reply::BadJson => "{\"text\": ".to_string(),
-        Reply::Text(t) => json!({"text": t}).to_string(),
-        _ => json!({"text": behaviour.transcript}).to_string(),
+        reply => {
+            let transcript = match reply {
+                Reply::Text(t) => t.as_str(),
+                _ => behaviour.transcript.as_str(),
+            };
+            let verbose = field("response_format").is_some_and(|f| f.body == b"verbose_json");
+            if verbose {
+                // The language as OpenAI names it: by the transcript's script here.
+                let devanagari = transcript
+                    .chars()
+                    .any(|c| ('\u{0900}'..='\u{097F}').contains(&c));
+                let language = if devanagari { "hindi" } else { "english" };
+                json!({"task": "transcribe", "language": language, "duration": 1.0, "text": transcript})
+                    .to_string()
+            } else {
+                json!({"text": transcript}).to_string()
+            }
+        }
     };
     streamed(
         &s.bodies,
