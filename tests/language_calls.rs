@@ -190,3 +190,90 @@ async fn a_caller_who_switches_to_hindi_is_answered_in_hindi_from_that_turn() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hindi_call_on_sarvam_hears_devanagari_and_plays_its_alaw_untouched() {
+    use vca_sim::engines::sarvam::{Behaviour, FakeSarvam};
+    let asked = "मुझे कल शाम के लिए टेबल चाहिए";
+    // A loud, recognisable 200 ms of A-law: what every synthesis answers with.
+    let tts_audio: Vec<u8> = (0..1600u32).map(|i| (i % 64) as u8 ^ 0x55).collect();
+    let fake = FakeSarvam::start(Behaviour {
+        utterances: [
+            (asked.to_string(), "hi-IN".to_string()),
+            ("ठीक है, धन्यवाद".to_string(), "hi-IN".to_string()),
+        ]
+        .into(),
+        tts_audio: tts_audio.clone(),
+        ..Behaviour::default()
+    })
+    .await
+    .unwrap();
+    let key = fake.api_key();
+    let base = fake.base_url();
+    let w = World::with(&[
+        ("VCA_STT_PROVIDER", "sarvam"),
+        ("VCA_STT_BASE_URL", base.as_str()),
+        ("VCA_STT_API_KEY", key.as_str()),
+        ("VCA_TTS_PROVIDER", "sarvam"),
+        ("VCA_TTS_BASE_URL", base.as_str()),
+        ("VCA_TTS_API_KEY", key.as_str()),
+        ("VCA_TTS_VOICE", "anushka"),
+    ])
+    .await;
+    let tenant = w.tenant(DID, 5, 300).await;
+    set_profile(&w, tenant, "language = 'hi-IN', greeting = ''").await;
+    let mut call = w
+        .sim
+        .place_call(speech_turns(2).hangup(HangupWhen::AfterAudio(Duration::from_secs(20))));
+    let ch = call.id().to_string();
+    ended(&mut call).await;
+    let row = w.final_row(&ch).await;
+    assert_eq!(
+        (row.status.as_str(), row.end_reason.as_deref()),
+        ("completed", Some("caller_goodbye")),
+        "the Hindi goodbye ends the call"
+    );
+    let rows = turns(&w, row.id).await;
+    assert_eq!(
+        rows.iter()
+            .map(|(s, t)| (s.as_str(), t.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("caller", asked),
+            ("agent", "आपने कहा: मुझे कल शाम के लिए टेबल चाहिए"),
+            ("caller", "ठीक है, धन्यवाद"),
+            ("agent", "कॉल करने के लिए धन्यवाद। नमस्ते!"),
+        ]
+    );
+    // Sarvam heard the call in Hindi, as 8 kHz PCM, with our key.
+    let stt = fake.stt_records();
+    assert!(!stt.is_empty());
+    assert_eq!(stt[0].key.as_deref(), Some(key.as_str()));
+    assert_eq!(
+        stt[0].query.get("language-code").map(String::as_str),
+        Some("hi-IN")
+    );
+    assert_eq!(
+        stt[0].query.get("sample_rate").map(String::as_str),
+        Some("8000")
+    );
+    // Every sentence was synthesised in Hindi, in the call's A-law at 8 kHz.
+    let tts = fake.tts_records();
+    assert!(tts.len() >= 2, "{tts:?}");
+    for r in &tts {
+        let config = r.config.as_ref().expect("a config message");
+        assert_eq!(config["target_language_code"], "hi-IN", "{config}");
+        assert_eq!(config["output_audio_codec"], "alaw", "{config}");
+        assert_eq!(config["speaker"], "anushka", "{config}");
+    }
+    // The caller heard Sarvam's bytes as they were sent: no resampling on the way.
+    let rec = call.recording().await.unwrap();
+    let sent: Vec<i16> = tts_audio
+        .iter()
+        .map(|&b| vca_media::g711::Law::Alaw.decode(b))
+        .collect();
+    assert!(
+        rec.pcm.windows(sent.len()).any(|w| w == sent.as_slice()),
+        "the synthesised A-law did not reach the caller unchanged"
+    );
+}
