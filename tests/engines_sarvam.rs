@@ -443,3 +443,34 @@ async fn chat_sends_the_key_in_the_configured_header() {
     assert_eq!(r.headers["api-subscription-key"], fake.api_key().as_str());
     assert!(!r.headers.contains_key("authorization"), "no bearer token");
 }
+
+#[tokio::test]
+async fn a_socket_prepared_at_the_answer_carries_the_first_sentence() {
+    let fake = FakeSarvam::start(sv::Behaviour::default()).await.unwrap();
+    let tts = tts(&fake, Law::Alaw, TtsMode::Stream, Duration::from_secs(20));
+    tts.prepare(Some("meera".into()), Some("hi-IN".into())).await;
+    // Open with its config before any text.
+    assert!(
+        fake.wait_tts(|r| r.config.is_some() && r.texts.is_empty())
+            .await
+    );
+    let stream = tts.synthesize(hindi_request("नमस्ते")).await.unwrap();
+    let (samples, err) = collect(stream).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(encode(Law::Alaw, &samples), sv::Behaviour::default().tts_audio);
+    let records = fake.tts_records();
+    assert_eq!(records.len(), 1, "the first sentence used the prepared socket");
+    assert_eq!(records[0].texts, vec!["नमस्ते".to_string()]);
+    assert_eq!(records[0].config.as_ref().unwrap()["speaker"], "meera");
+    // A sentence in another voice does not take a socket configured for this one, and
+    // the next sentence opens its own.
+    tts.prepare(Some("abhilash".into()), Some("hi-IN".into())).await;
+    let stream = tts.synthesize(hindi_request("धन्यवाद")).await.unwrap();
+    let (_, err) = collect(stream).await;
+    assert!(err.is_none(), "{err:?}");
+    let records = fake.tts_records();
+    assert_eq!(records.len(), 3, "{records:?}");
+    let spoken: Vec<&sv::TtsRecord> = records.iter().filter(|r| !r.texts.is_empty()).collect();
+    assert_eq!(spoken.len(), 2);
+    assert_eq!(spoken[1].config.as_ref().unwrap()["speaker"], "meera");
+}

@@ -351,6 +351,12 @@ impl LiveSession {
             .map_err(SetupError::Answer)?;
         self.answered = Some(Instant::now());
         self.on_board(LiveState::Connecting);
+        // While the bridge and External Media are set up, the speech provider gets ready
+        // for the greeting (Sarvam opens its socket).
+        let tts = ctx.engines.tts.clone();
+        let voice = self.profile.as_ref().and_then(|p| p.voice.clone());
+        let language = self.profile.as_ref().map(|p| p.language.clone());
+        tokio::spawn(async move { tts.prepare(voice, language).await });
         if let Err(e) = ctx.store.mark_call_answered(self.call_id).await {
             tracing::warn!(error = %e, "cannot mark call answered");
         }

@@ -70,6 +70,12 @@ pub trait TextToSpeech: Send + Sync + std::fmt::Debug {
     /// errors, 429 and 5xx before that); the stream yields it and the rest, failing
     /// with [`EngineError::Timeout`] if the provider stalls. Empty text is refused.
     async fn synthesize(&self, request: TtsRequest) -> Result<TtsStream, EngineError>;
+
+    /// Gets ready for a call's first sentence in `voice` and `language` (BCP-47), called
+    /// when the call is answered: Sarvam opens its socket now, so the greeting does not
+    /// wait for the connection. Never fails; what could not be prepared is done when the
+    /// first sentence comes. Others have nothing to prepare.
+    async fn prepare(&self, _voice: Option<String>, _language: Option<String>) {}
 }
 
 fn refuse_empty(provider: &'static str, request: &TtsRequest) -> Result<(), EngineError> {

@@ -3,11 +3,13 @@
 //! the call's own codec (`alaw`/`mulaw`) at 8 kHz, so nothing is resampled and each
 //! G.711 byte decodes to exactly the sample the playout encodes back to that byte.
 //! `speaker` is the request's voice, `target_language_code` its language (`hi-IN`).
+//! [`TextToSpeech::prepare`] opens a call's first socket when the call is answered, so
+//! the greeting does not wait for the connection.
 
 use serde_json::json;
 
 use super::http_audio::{BodyAudio, stream_audio};
-use super::sarvam_ws::{self, WsRequest};
+use super::sarvam_ws::{self, WarmSocket, WsRequest};
 use super::{TextToSpeech, TtsRequest, TtsStream, refuse_empty};
 use crate::engines::error::EngineError;
 use crate::engines::resilience::Guard;
@@ -57,6 +59,43 @@ pub struct SarvamTts {
     config: SarvamTtsConfig,
     key: reqwest::header::HeaderValue,
     guard: Guard,
+    warm: WarmSockets,
+}
+
+/// The most sockets kept open ahead of their first sentence (one per call being answered).
+const MAX_WARM: usize = 64;
+
+/// Sockets opened at the answer of calls, waiting for their first sentence.
+#[derive(Default)]
+struct WarmSockets(std::sync::Mutex<Vec<WarmSocket>>);
+
+impl std::fmt::Debug for WarmSockets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WarmSockets")
+    }
+}
+
+impl WarmSockets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<WarmSocket>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn put(&self, socket: WarmSocket) {
+        let mut all = self.lock();
+        all.retain(|w| w.opened_recently());
+        if all.len() >= MAX_WARM {
+            all.remove(0);
+        }
+        all.push(socket);
+    }
+
+    /// A socket for `request`, if one is waiting (stale ones are dropped).
+    fn take(&self, request: &WsRequest) -> Option<WarmSocket> {
+        let mut all = self.lock();
+        all.retain(|w| w.opened_recently());
+        let i = all.iter().position(|w| w.fits(request))?;
+        Some(all.swap_remove(i))
+    }
 }
 
 impl SarvamTts {
@@ -67,7 +106,38 @@ impl SarvamTts {
             key: sarvam::key_value(PROVIDER, &config.api_key)?,
             config,
             guard,
+            warm: WarmSockets::default(),
         })
+    }
+
+    /// The request in Sarvam's forms, with this provider's defaults.
+    fn ws_request(
+        &self,
+        text: String,
+        voice: Option<String>,
+        model: Option<String>,
+        language: Option<&str>,
+    ) -> WsRequest {
+        WsRequest {
+            text,
+            language: language_forms::sarvam(language.unwrap_or(&self.config.language)),
+            speaker: voice.unwrap_or_else(|| self.config.voice.clone()),
+            model: model.unwrap_or_else(|| self.config.model.clone()),
+            codec: self.codec(),
+        }
+    }
+
+    fn ws_url(&self, model: &str) -> Result<url::Url, EngineError> {
+        let mut url = sarvam::endpoint(
+            PROVIDER,
+            &self.config.base_url,
+            &["text-to-speech", "ws"],
+            true,
+        )?;
+        url.query_pairs_mut()
+            .append_pair("model", model)
+            .append_pair("send_completion_event", "true");
+        Ok(url)
     }
 
     /// `alaw` or `mulaw`: the call's codec.
@@ -115,32 +185,17 @@ impl TextToSpeech for SarvamTts {
 
     async fn synthesize(&self, request: TtsRequest) -> Result<TtsStream, EngineError> {
         refuse_empty(PROVIDER, &request)?;
-        let language = request.language.as_deref().unwrap_or(&self.config.language);
-        let ws = WsRequest {
-            text: request.text.clone(),
-            language: language_forms::sarvam(language),
-            speaker: request
-                .voice
-                .clone()
-                .unwrap_or_else(|| self.config.voice.clone()),
-            model: request
-                .model
-                .clone()
-                .unwrap_or_else(|| self.config.model.clone()),
-            codec: self.codec(),
-        };
+        let ws = self.ws_request(
+            request.text.clone(),
+            request.voice.clone(),
+            request.model.clone(),
+            request.language.as_deref(),
+        );
         match self.config.mode {
             TtsMode::Http => self.http_stream(ws).await,
             TtsMode::Stream => {
-                let mut url = sarvam::endpoint(
-                    PROVIDER,
-                    &self.config.base_url,
-                    &["text-to-speech", "ws"],
-                    true,
-                )?;
-                url.query_pairs_mut()
-                    .append_pair("model", &ws.model)
-                    .append_pair("send_completion_event", "true");
+                let url = self.ws_url(&ws.model)?;
+                let warm = self.warm.take(&ws);
                 sarvam_ws::synthesize(
                     &self.guard,
                     &url,
@@ -148,9 +203,24 @@ impl TextToSpeech for SarvamTts {
                     self.config.law,
                     self.config.ping_every,
                     &ws,
+                    warm,
                 )
                 .await
             }
+        }
+    }
+
+    async fn prepare(&self, voice: Option<String>, language: Option<String>) {
+        if self.config.mode != TtsMode::Stream {
+            return;
+        }
+        let ws = self.ws_request(String::new(), voice, None, language.as_deref());
+        let Ok(url) = self.ws_url(&ws.model) else {
+            return;
+        };
+        match sarvam_ws::open(&url, &self.key, &ws, self.guard.timeouts.connect).await {
+            Ok(socket) => self.warm.put(socket),
+            Err(e) => tracing::debug!(error = %e, "could not open a speech socket ahead"),
         }
     }
 }

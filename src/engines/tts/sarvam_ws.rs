@@ -92,6 +92,74 @@ fn step(message: Message, law: Law) -> Result<Step, EngineError> {
     }
 }
 
+/// How long a socket opened ahead of its first sentence is used; an older one may have been
+/// closed by Sarvam as idle, and is dropped.
+pub(super) const WARM_FOR: Duration = Duration::from_secs(15);
+
+/// A socket opened when the call was answered: connected, `config` sent, no text yet.
+pub(super) struct WarmSocket {
+    ws: Ws,
+    opened: tokio::time::Instant,
+    /// Language, speaker, model and codec of its `config`.
+    fits: (String, String, String, &'static str),
+}
+
+impl WarmSocket {
+    /// Whether it is young enough to be used.
+    pub(super) fn opened_recently(&self) -> bool {
+        self.opened.elapsed() < WARM_FOR
+    }
+
+    /// Whether a synthesis of `request` can use this socket now.
+    pub(super) fn fits(&self, request: &WsRequest) -> bool {
+        self.opened.elapsed() < WARM_FOR && self.fits == fit_of(request)
+    }
+}
+
+fn fit_of(request: &WsRequest) -> (String, String, String, &'static str) {
+    (
+        request.language.clone(),
+        request.speaker.clone(),
+        request.model.clone(),
+        request.codec,
+    )
+}
+
+/// Connects and sends the `config` of `request`, within `limit`.
+pub(super) async fn open(
+    url: &url::Url,
+    key: &reqwest::header::HeaderValue,
+    request: &WsRequest,
+    limit: Duration,
+) -> Result<WarmSocket, EngineError> {
+    let attempt = async {
+        let mut ws = sarvam::connect(PROVIDER, url, key).await?;
+        let config = json!({"type": "config", "data": {
+            "target_language_code": request.language,
+            "speaker": request.speaker,
+            "speech_sample_rate": "8000",
+            "output_audio_codec": request.codec,
+        }});
+        ws.send(Message::text(config.to_string()))
+            .await
+            .map_err(|_| EngineError::Unavailable {
+                provider: PROVIDER,
+                reason: "connection lost while sending".into(),
+            })?;
+        Ok(WarmSocket {
+            ws,
+            opened: tokio::time::Instant::now(),
+            fits: fit_of(request),
+        })
+    };
+    tokio::time::timeout(limit, attempt)
+        .await
+        .map_err(|_| EngineError::Timeout {
+            provider: PROVIDER,
+            stage: "connect",
+        })?
+}
+
 /// Connects, sends the request and waits for its first audio (within `limit`).
 async fn start(
     url: &url::Url,
@@ -100,15 +168,20 @@ async fn start(
     request: &WsRequest,
     limit: Duration,
 ) -> Result<(Ws, PcmChunk), EngineError> {
-    let mut ws = sarvam::connect(PROVIDER, url, key).await?;
-    let config = json!({"type": "config", "data": {
-        "target_language_code": request.language,
-        "speaker": request.speaker,
-        "speech_sample_rate": "8000",
-        "output_audio_codec": request.codec,
-    }});
+    let warm = open(url, key, request, limit).await?;
+    speak(warm.ws, law, request, limit).await
+}
+
+/// Sends the text of `request` on a socket whose `config` is sent, and waits for its
+/// first audio (within `limit`).
+async fn speak(
+    mut ws: Ws,
+    law: Law,
+    request: &WsRequest,
+    limit: Duration,
+) -> Result<(Ws, PcmChunk), EngineError> {
     let text = json!({"type": "text", "data": {"text": request.text}});
-    for message in [config.to_string(), text.to_string(), FLUSH.to_string()] {
+    for message in [text.to_string(), FLUSH.to_string()] {
         ws.send(Message::text(message))
             .await
             .map_err(|_| EngineError::Unavailable {
@@ -226,15 +299,27 @@ pub(super) async fn synthesize(
     law: Law,
     ping_every: Duration,
     request: &WsRequest,
+    warm: Option<WarmSocket>,
 ) -> Result<TtsStream, EngineError> {
     let started = tokio::time::Instant::now();
     let first_byte = guard.timeouts.first_byte;
     let limit = guard.timeouts.connect + first_byte;
-    let (ws, first) = guard
-        .run("first audio", limit, || {
-            start(url, key, law, request, first_byte)
-        })
-        .await?;
+    // A socket opened at the answer saves the connection; if it fails, a fresh one is
+    // made as usual.
+    let on_warm = match warm {
+        Some(w) => speak(w.ws, law, request, first_byte).await.ok(),
+        None => None,
+    };
+    let (ws, first) = match on_warm {
+        Some(ready) => ready,
+        None => {
+            guard
+                .run("first audio", limit, || {
+                    start(url, key, law, request, first_byte)
+                })
+                .await?
+        }
+    };
     metrics::tts_first_audio(PROVIDER, started.elapsed());
     let (tx, rx) = mpsc::channel(32);
     let stop = CancellationToken::new();
