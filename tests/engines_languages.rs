@@ -111,6 +111,8 @@ async fn openai_transcriptions_get_iso_639_1_or_detect() {
     let mut session = stt.open(options("hi-IN", &[])).await.unwrap();
     let t = session.finish_utterance(tone(8000, 4000)).await.unwrap();
     assert_eq!(t.language, None);
+    // The fake names the language of its transcript's script.
+    fake.set(|b| b.transcript = "मुझे एक टेबल चाहिए".into());
     let mut session = stt.open(options("hi-IN", &["en-IN"])).await.unwrap();
     let t = session.finish_utterance(tone(8000, 4000)).await.unwrap();
     assert_eq!(t.language.as_deref(), Some("hi"), "verbose_json's `hindi`");

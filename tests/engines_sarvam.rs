@@ -448,7 +448,8 @@ async fn chat_sends_the_key_in_the_configured_header() {
 async fn a_socket_prepared_at_the_answer_carries_the_first_sentence() {
     let fake = FakeSarvam::start(sv::Behaviour::default()).await.unwrap();
     let tts = tts(&fake, Law::Alaw, TtsMode::Stream, Duration::from_secs(20));
-    tts.prepare(Some("meera".into()), Some("hi-IN".into())).await;
+    tts.prepare(Some("meera".into()), Some("hi-IN".into()))
+        .await;
     // Open with its config before any text.
     assert!(
         fake.wait_tts(|r| r.config.is_some() && r.texts.is_empty())
@@ -457,14 +458,22 @@ async fn a_socket_prepared_at_the_answer_carries_the_first_sentence() {
     let stream = tts.synthesize(hindi_request("नमस्ते")).await.unwrap();
     let (samples, err) = collect(stream).await;
     assert!(err.is_none(), "{err:?}");
-    assert_eq!(encode(Law::Alaw, &samples), sv::Behaviour::default().tts_audio);
+    assert_eq!(
+        encode(Law::Alaw, &samples),
+        sv::Behaviour::default().tts_audio
+    );
     let records = fake.tts_records();
-    assert_eq!(records.len(), 1, "the first sentence used the prepared socket");
+    assert_eq!(
+        records.len(),
+        1,
+        "the first sentence used the prepared socket"
+    );
     assert_eq!(records[0].texts, vec!["नमस्ते".to_string()]);
     assert_eq!(records[0].config.as_ref().unwrap()["speaker"], "meera");
     // A sentence in another voice does not take a socket configured for this one, and
     // the next sentence opens its own.
-    tts.prepare(Some("abhilash".into()), Some("hi-IN".into())).await;
+    tts.prepare(Some("abhilash".into()), Some("hi-IN".into()))
+        .await;
     let stream = tts.synthesize(hindi_request("धन्यवाद")).await.unwrap();
     let (_, err) = collect(stream).await;
     assert!(err.is_none(), "{err:?}");
