@@ -6,17 +6,17 @@
 //! Two tasks per session: a writer (audio batches of 100 ms, control messages, keep-alives)
 //! and a reader (parses messages into the shared transcript state, forwards events).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_util::sync::CancellationToken;
 
+use super::stream_shared::{self, Failable, Outgoing};
 use super::{
     DeepgramMessage, SpeechToText, SttEvent, SttOptions, SttSession, SttUsage, Transcript,
     TranscriptFuture, parse_message,
@@ -217,33 +217,12 @@ struct Heard {
     language: Option<String>,
 }
 
-#[derive(Debug)]
-struct Shared {
-    heard: Mutex<Heard>,
-    changed: Notify,
-    /// Cancelled when the connection fails: the writer closes the socket.
-    broken: CancellationToken,
-}
+type Shared = stream_shared::Shared<Heard>;
 
-impl Shared {
-    fn update(&self, f: impl FnOnce(&mut Heard)) {
-        f(&mut self.heard.lock().unwrap_or_else(PoisonError::into_inner));
-        self.changed.notify_waiters();
+impl Failable for Heard {
+    fn failure(&mut self) -> &mut Option<EngineError> {
+        &mut self.failed
     }
-
-    fn fail(&self, err: EngineError) {
-        self.update(|h| {
-            if h.failed.is_none() {
-                h.failed = Some(err);
-            }
-        });
-        self.broken.cancel();
-    }
-}
-
-enum Outgoing {
-    Audio(Bytes),
-    Control(&'static str),
 }
 
 /// One call's Deepgram stream.
@@ -260,15 +239,6 @@ pub struct DeepgramSession {
     reader: JoinHandle<()>,
 }
 
-impl std::fmt::Debug for Outgoing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Outgoing::Audio(b) => write!(f, "Audio({} bytes)", b.len()),
-            Outgoing::Control(c) => write!(f, "Control({c})"),
-        }
-    }
-}
-
 impl Drop for DeepgramSession {
     fn drop(&mut self) {
         self.writer.abort();
@@ -279,18 +249,14 @@ impl Drop for DeepgramSession {
 impl DeepgramSession {
     fn start(ws: Ws, keepalive_every: Duration, final_timeout: Duration) -> Self {
         let (sink, stream) = ws.split();
-        let shared = Arc::new(Shared {
-            heard: Mutex::new(Heard {
-                finals: Vec::new(),
-                interim: String::new(),
-                settled: true,
-                failed: None,
-                finalized: 0,
-                language: None,
-            }),
-            changed: Notify::new(),
-            broken: CancellationToken::new(),
-        });
+        let shared = Arc::new(Shared::new(Heard {
+            finals: Vec::new(),
+            interim: String::new(),
+            settled: true,
+            failed: None,
+            finalized: 0,
+            language: None,
+        }));
         let (out, out_rx) = mpsc::channel(64);
         let (events_tx, events) = mpsc::channel(64);
         let writer = tokio::spawn(write_loop(sink, out_rx, keepalive_every, shared.clone()));
@@ -333,7 +299,7 @@ async fn wait_finalized(
         tokio::pin!(changed);
         changed.as_mut().enable();
         let deadline = {
-            let heard = shared.heard.lock().unwrap_or_else(PoisonError::into_inner);
+            let heard = shared.lock();
             if heard.finalized >= target || heard.failed.is_some() {
                 return;
             }
@@ -352,7 +318,7 @@ async fn wait_finalized(
 
 /// What was heard since the last utterance, as its transcript.
 fn take_transcript(shared: &Shared) -> Result<Transcript, EngineError> {
-    let mut heard = shared.heard.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut heard = shared.lock();
     let complete = heard.settled;
     let mut parts = std::mem::take(&mut heard.finals);
     if !complete && !heard.interim.is_empty() {
@@ -526,12 +492,7 @@ impl SttSession for DeepgramSession {
         // Ask Deepgram to finalize what it has of this utterance (nothing new was sent:
         // what is there already is the answer).
         let asked = std::mem::take(&mut self.audio_since_ask).then(|| {
-            let target = shared
-                .heard
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .finalized
-                + 1;
+            let target = shared.lock().finalized + 1;
             self.out
                 .try_send(Outgoing::Control(FINALIZE))
                 .is_ok()

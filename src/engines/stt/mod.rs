@@ -15,6 +15,7 @@ pub mod openai;
 pub mod sarvam;
 mod sarvam_messages;
 mod sarvam_rest;
+mod stream_shared;
 mod upsample;
 #[cfg(feature = "whisper-local")]
 pub mod whisper_local;

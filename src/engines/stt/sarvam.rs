@@ -9,19 +9,19 @@
 //! Two tasks per streaming session, as for Deepgram: a writer (audio, `flush`, silence as
 //! keep-alive when no audio flows) and a reader (transcripts, VAD events, errors).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 
 use super::sarvam_messages::{SarvamSttMessage, parse_sarvam_message};
 use super::sarvam_rest::RestSession;
+use super::stream_shared::{self, Failable, Outgoing};
 use super::{
     SpeechToText, SttEvent, SttOptions, SttSession, SttUsage, Transcript, TranscriptFuture,
 };
@@ -173,33 +173,12 @@ struct Heard {
     failed: Option<EngineError>,
 }
 
-#[derive(Debug)]
-struct Shared {
-    heard: Mutex<Heard>,
-    changed: Notify,
-    broken: CancellationToken,
-}
+type Shared = stream_shared::Shared<Heard>;
 
-impl Shared {
-    fn update(&self, f: impl FnOnce(&mut Heard)) {
-        f(&mut self.heard.lock().unwrap_or_else(PoisonError::into_inner));
-        self.changed.notify_waiters();
+impl Failable for Heard {
+    fn failure(&mut self) -> &mut Option<EngineError> {
+        &mut self.failed
     }
-
-    fn fail(&self, err: EngineError) {
-        self.update(|h| {
-            if h.failed.is_none() {
-                h.failed = Some(err);
-            }
-        });
-        self.broken.cancel();
-    }
-}
-
-enum Outgoing {
-    /// G.711 bytes, converted to the PCM JSON message by the writer.
-    Audio(Bytes),
-    Control(&'static str),
 }
 
 /// One call's Sarvam stream.
@@ -215,15 +194,6 @@ pub struct StreamSession {
     reader: JoinHandle<()>,
 }
 
-impl std::fmt::Debug for Outgoing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Outgoing::Audio(b) => write!(f, "Audio({} bytes)", b.len()),
-            Outgoing::Control(c) => write!(f, "Control({c})"),
-        }
-    }
-}
-
 impl Drop for StreamSession {
     fn drop(&mut self) {
         self.writer.abort();
@@ -234,16 +204,12 @@ impl Drop for StreamSession {
 impl StreamSession {
     fn start(ws: Ws, law: Law, keepalive_every: Duration, final_timeout: Duration) -> Self {
         let (sink, stream) = ws.split();
-        let shared = Arc::new(Shared {
-            heard: Mutex::new(Heard {
-                finals: Vec::new(),
-                language: None,
-                settled: true,
-                failed: None,
-            }),
-            changed: Notify::new(),
-            broken: CancellationToken::new(),
-        });
+        let shared = Arc::new(Shared::new(Heard {
+            finals: Vec::new(),
+            language: None,
+            settled: true,
+            failed: None,
+        }));
         let (out, out_rx) = mpsc::channel(64);
         let (events_tx, events) = mpsc::channel(64);
         let writer = tokio::spawn(write_loop(
@@ -403,7 +369,7 @@ async fn wait_settled(shared: &Shared, deadline: tokio::time::Instant) {
         tokio::pin!(changed);
         changed.as_mut().enable();
         {
-            let heard = shared.heard.lock().unwrap_or_else(PoisonError::into_inner);
+            let heard = shared.lock();
             if heard.settled || heard.failed.is_some() {
                 return;
             }
@@ -416,7 +382,7 @@ async fn wait_settled(shared: &Shared, deadline: tokio::time::Instant) {
 
 /// What was heard since the last utterance, as its transcript.
 fn take_transcript(shared: &Shared) -> Result<Transcript, EngineError> {
-    let mut heard = shared.heard.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut heard = shared.lock();
     let complete = heard.settled;
     let text = std::mem::take(&mut heard.finals).join(" ");
     let language = heard.language.take();
@@ -455,11 +421,7 @@ impl SttSession for StreamSession {
         self.flush_audio();
         let shared = self.shared.clone();
         let deadline = started + self.final_timeout;
-        let settled = shared
-            .heard
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .settled;
+        let settled = shared.lock().settled;
         // Sarvam's VAD has not closed the utterance: ask for its transcript now.
         if !settled {
             let _ = self.out.try_send(Outgoing::Control(FLUSH));
