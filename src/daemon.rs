@@ -249,9 +249,12 @@ impl Daemon {
         ));
         let admin_stop = stop.clone();
         let server = tokio::spawn(
-            axum::serve(listener, admin::router(state))
-                .with_graceful_shutdown(async move { admin_stop.cancelled().await })
-                .into_future(),
+            axum::serve(
+                listener,
+                admin::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { admin_stop.cancelled().await })
+            .into_future(),
         );
         service::ready();
         if let Err(e) = controller.await {

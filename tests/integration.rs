@@ -12,6 +12,7 @@ mod support;
 
 mod admin_actions;
 mod admin_api;
+mod admin_auth_limit;
 mod admin_languages;
 mod agent_actions;
 mod ari_events;

@@ -19,6 +19,9 @@ pub enum ApiError {
     /// No or wrong bearer token (401).
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// Too many failed authentications from this address (429 with `Retry-After`).
+    #[error("too many failed authentications from this address; retry after {retry_after_secs} s")]
+    TooManyFailures { retry_after_secs: u64 },
     /// No such resource for this tenant, or no such route (404).
     #[error("{0}")]
     NotFound(&'static str),
@@ -57,6 +60,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::TooManyFailures { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -83,6 +89,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let ApiError::TooManyFailures { retry_after_secs } = &self {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED
             && let Ok(v) = axum::http::HeaderValue::from_str("Bearer")
         {

@@ -4,6 +4,7 @@
 
 mod ai_profiles;
 mod auth;
+mod auth_limit;
 mod calls;
 pub mod error;
 mod extract;
@@ -53,6 +54,8 @@ struct Inner {
     metrics: Option<PrometheusHandle>,
     /// Webhook URLs may point at private addresses (`VCA_WEBHOOK_ALLOW_PRIVATE`).
     webhook_allow_private: bool,
+    /// Failed authentications per source address.
+    auth_failures: auth_limit::AuthFailures,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ impl AppState {
                 ari: None,
                 metrics: None,
                 webhook_allow_private: false,
+                auth_failures: auth_limit::AuthFailures::default(),
             }),
         }
     }
@@ -117,6 +121,10 @@ impl AppState {
 
     fn redis(&self) -> &RedisPool {
         &self.inner.redis
+    }
+
+    fn auth_failures(&self) -> &auth_limit::AuthFailures {
+        &self.inner.auth_failures
     }
 
     fn admin_token(&self) -> &str {
