@@ -224,6 +224,7 @@ async fn either_daemon_lists_every_call_and_hangs_up_the_others_politely() {
         "the goodbye was said"
     );
     // The call leaves the board; the other daemon's call is untouched.
+    let mut gone = false;
     for _ in 0..100 {
         let (_, body) = api(daemon_a, reqwest::Method::GET, "/api/calls/live").await;
         let ids: Vec<&str> = body["items"]
@@ -234,10 +235,12 @@ async fn either_daemon_lists_every_call_and_hangs_up_the_others_politely() {
             .collect();
         if !ids.contains(&row_b.to_string().as_str()) {
             assert!(ids.contains(&row_a.id.to_string().as_str()));
+            gone = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(gone, "the hung-up call stayed on the board");
     assert_eq!(call_a.status(), CallStatus::Up);
     daemon_b.stop().await;
 }

@@ -112,7 +112,7 @@ impl WarmSocket {
 
     /// Whether a synthesis of `request` can use this socket now.
     pub(super) fn fits(&self, request: &WsRequest) -> bool {
-        self.opened.elapsed() < WARM_FOR && self.fits == fit_of(request)
+        self.opened_recently() && self.fits == fit_of(request)
     }
 }
 
