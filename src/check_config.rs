@@ -74,7 +74,44 @@ pub async fn run_checks(settings: &Settings) -> Vec<Check> {
     };
     let ari = check_ari(settings);
     let (pg, redis, ari) = tokio::join!(pg, redis, ari);
-    vec![pg, redis, ari]
+    vec![pg, redis, ari, check_recordings(&settings.recordings.dir)]
+}
+
+/// Whether recordings can be written under `dir`: into it, or into the nearest directory
+/// above it that exists (the daemon makes the rest). Writes and removes one probe file.
+pub fn check_recordings(dir: &std::path::Path) -> Check {
+    let existing = dir.ancestors().find(|d| d.exists());
+    let result = match existing {
+        None => Err("no part of the path exists".to_string()),
+        Some(d) if !d.is_dir() => Err(format!("{} is not a directory", d.display())),
+        Some(d) => {
+            let probe = d.join(format!(".vca-check-{}", std::process::id()));
+            std::fs::write(&probe, b"")
+                .and_then(|()| std::fs::remove_file(&probe))
+                .map(|()| d.to_path_buf())
+                .map_err(|e| format!("cannot write in {}: {e}", d.display()))
+        }
+    };
+    match result {
+        Ok(d) if d == dir => Check {
+            name: "recordings",
+            ok: true,
+            detail: format!("{} is writable", dir.display()),
+        },
+        Ok(d) => Check {
+            name: "recordings",
+            ok: true,
+            detail: format!("{} will be made in {}", dir.display(), d.display()),
+        },
+        Err(e) => Check {
+            name: "recordings",
+            ok: false,
+            detail: format!(
+                "{e}; set VCA_RECORDINGS_DIR to a directory the daemon's user may write \
+                 (under systemd: StateDirectory=vca-bridge gives /var/lib/vca-bridge)"
+            ),
+        },
+    }
 }
 
 /// Reaches ARI with the configured credentials and asks for our application.
@@ -153,4 +190,27 @@ pub fn render(shown: &[ShownSetting], checks: &[Check]) -> String {
         let _ = writeln!(out, "\n{failed} check(s) failed.");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_recordings;
+
+    #[test]
+    fn the_recordings_directory_is_checked_without_being_made() {
+        let base = std::env::temp_dir().join(format!("vca-check-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&base).ok();
+        let missing = base.join("a/b");
+        let c = check_recordings(&missing);
+        assert!(c.ok && c.detail.contains("will be made"), "{c:?}");
+        assert!(!missing.exists(), "nothing is created");
+        std::fs::create_dir_all(&missing).ok();
+        assert!(check_recordings(&missing).detail.ends_with("is writable"));
+        // A file where a directory should be: nothing can be written there.
+        let blocked = base.join("file");
+        std::fs::write(&blocked, b"").ok();
+        let c = check_recordings(&blocked.join("rec"));
+        assert!(!c.ok && c.detail.contains("not a directory"), "{c:?}");
+        std::fs::remove_dir_all(base).ok();
+    }
 }

@@ -109,6 +109,15 @@ pub struct SettingFlags {
     /// How often an idle webhook worker looks for due events [env: VCA_WEBHOOK_POLL_MS; default 1000].
     #[arg(long, global = true, value_name = "MS")]
     pub webhook_poll_ms: Option<String>,
+    /// Where call recordings are written [env: VCA_RECORDINGS_DIR; default /var/lib/vca-bridge/recordings].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub recordings_dir: Option<String>,
+    /// Threads that encode and write recordings [env: VCA_RECORDING_THREADS; default 1].
+    #[arg(long, global = true, value_name = "N")]
+    pub recording_threads: Option<String>,
+    /// How often recordings past their tenant's retention are deleted [env: VCA_RECORDING_SWEEP_SECONDS; default 3600].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub recording_sweep_seconds: Option<String>,
     /// Speech-to-text provider: deepgram, openai, sarvam or whisper-local [env: VCA_STT_PROVIDER; default openai].
     #[arg(long, global = true, value_name = "PROVIDER")]
     pub stt_provider: Option<String>,
@@ -215,6 +224,9 @@ impl SettingFlags {
             webhook_retry_max_seconds,
             webhook_retry_window_seconds,
             webhook_poll_ms,
+            recordings_dir,
+            recording_threads,
+            recording_sweep_seconds,
             stt_provider,
             stt_base_url,
             stt_model,
@@ -267,6 +279,9 @@ impl SettingFlags {
             ("webhook_retry_max_seconds", webhook_retry_max_seconds),
             ("webhook_retry_window_seconds", webhook_retry_window_seconds),
             ("webhook_poll_ms", webhook_poll_ms),
+            ("recordings_dir", recordings_dir),
+            ("recording_threads", recording_threads),
+            ("recording_sweep_seconds", recording_sweep_seconds),
             ("stt_provider", stt_provider),
             ("stt_base_url", stt_base_url),
             ("stt_model", stt_model),

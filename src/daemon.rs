@@ -56,6 +56,9 @@ pub enum DaemonError {
     /// The RTP port range is unusable.
     #[error("rtp ports: {0}")]
     Ports(#[from] PortPoolError),
+    /// The recorder threads could not be started.
+    #[error("recorder: {0}")]
+    Recorder(#[source] std::io::Error),
     /// The admin address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -84,6 +87,15 @@ pub struct Daemon {
     shutdown: ShutdownMode,
     webhooks: crate::webhooks::Worker,
     webhook_timeout: Duration,
+    sweeper: Sweeper,
+}
+
+/// What the recording retention sweeper needs.
+struct Sweeper {
+    store: Store,
+    dir: std::path::PathBuf,
+    node: String,
+    every: Duration,
 }
 
 /// The ARI settings of the daemon.
@@ -153,8 +165,20 @@ impl Daemon {
         )
         .with_ari_state(supervisor.state())
         .with_metrics(metrics)
-        .with_webhook_allow_private(settings.webhooks.allow_private);
+        .with_webhook_allow_private(settings.webhooks.allow_private)
+        .with_recordings_dir(settings.recordings.dir.clone());
         let webhooks = crate::webhooks::Worker::new(store.clone(), settings.webhooks)?;
+        let recordings = crate::recording::call::Recordings {
+            dir: settings.recordings.dir.clone(),
+            recorder: crate::recording::Recorder::start(settings.recordings.threads)
+                .map_err(DaemonError::Recorder)?,
+        };
+        let sweeper = Sweeper {
+            store: store.clone(),
+            dir: settings.recordings.dir.clone(),
+            node: me.clone(),
+            every: settings.recordings.sweep_interval,
+        };
 
         let calls = CallContext {
             ari,
@@ -166,6 +190,7 @@ impl Daemon {
             board: crate::store::live_board::LiveBoard::new(redis),
 
             tools: crate::tools::ToolExecutor::new()?,
+            recordings,
             settings: Arc::new(CallSettings {
                 app: settings.ari_app.clone(),
                 ari_node,
@@ -189,6 +214,7 @@ impl Daemon {
             shutdown: settings.shutdown,
             webhooks,
             webhook_timeout: settings.webhooks.timeout,
+            sweeper,
         })
     }
 
@@ -214,7 +240,15 @@ impl Daemon {
             shutdown,
             webhooks,
             webhook_timeout,
+            sweeper,
         } = self;
+        let sweeper_task = tokio::spawn(crate::recording::sweeper::run(
+            sweeper.store,
+            sweeper.dir,
+            sweeper.node,
+            sweeper.every,
+            stop.child_token(),
+        ));
         // Off the call path, for as long as the daemon serves (drain included).
         let webhook_stop = CancellationToken::new();
         let mut webhook_task = tokio::spawn(webhooks.run(webhook_stop.clone()));
@@ -281,6 +315,7 @@ impl Daemon {
             webhook_task.abort();
         }
         owner_task.abort();
+        sweeper_task.abort();
         ari_watch.abort();
         service_task.abort();
         tracing::info!("stopped");

@@ -46,6 +46,7 @@ pub mod media_driver;
 /// The sans-IO media core, its own crate (no tokio in its manifest).
 pub use vca_media as media;
 pub mod phone;
+pub mod recording;
 pub mod secret;
 pub mod service;
 pub mod store;

@@ -38,6 +38,7 @@ mod media_driver;
 mod media_speech;
 mod ops_asterisk_config;
 mod ops_systemd;
+mod recordings;
 mod service_binary;
 mod sim_load;
 mod standby;

@@ -199,7 +199,27 @@ fn unit_keeps_the_daemon_contract() {
     assert_eq!(s.get("User"), Some("vca-bridge"));
     assert_eq!(s.get("Group"), Some("vca-bridge"));
     assert_eq!(s.get("DynamicUser"), None);
-    assert_eq!(s.get("ReadWritePaths"), None, "the daemon writes nothing");
+    assert_eq!(
+        s.get("ReadWritePaths"),
+        None,
+        "the daemon writes only its state directory"
+    );
+    assert_eq!(
+        s.get("StateDirectory"),
+        Some("vca-bridge"),
+        "recordings go there"
+    );
+    assert_eq!(s.get("StateDirectoryMode"), Some("0750"));
+    // The default recordings directory is inside the state directory.
+    let env = std::collections::HashMap::from([(
+        "VCA_DATABASE_URL".to_string(),
+        "postgres://localhost/vca".to_string(),
+    )]);
+    let layers =
+        vca_bridge::config::Layers::new(None, env, std::collections::HashMap::new()).unwrap();
+    let (settings, _) =
+        vca_bridge::config::Settings::load(&layers, vca_bridge::config::Needs::Database).unwrap();
+    assert!(settings.recordings.dir.starts_with("/var/lib/vca-bridge"));
     assert_eq!(s.get("ProtectSystem"), Some("strict"));
     assert_eq!(
         s.get("RestrictAddressFamilies"),

@@ -31,9 +31,20 @@ struct Fields<'a> {
     max_turns: Option<i32>,
     max_duration_seconds: Option<i32>,
     endpointing_silence_ms: Option<i32>,
+    recording_notice: Option<&'a str>,
 }
 
+/// The longest recording notice, in characters.
+const MAX_NOTICE_CHARS: usize = 500;
+
 fn check(f: Fields<'_>) -> Result<(), ApiError> {
+    if let Some(n) = f.recording_notice
+        && (n.trim().is_empty() || n.chars().count() > MAX_NOTICE_CHARS)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "recording_notice: from 1 to {MAX_NOTICE_CHARS} characters (null for the default)"
+        )));
+    }
     non_blank("name", f.name)?;
     one_of("role", f.role, ROLES)?;
     if let Some(p) = f.system_prompt
@@ -167,6 +178,7 @@ pub async fn create(
         max_turns: body.max_turns,
         max_duration_seconds: body.max_duration_seconds,
         endpointing_silence_ms: body.endpointing_silence_ms,
+        recording_notice: body.recording_notice.as_deref(),
     })?;
     check_actions(&app, tid, body.dtmf_map.as_ref(), body.tools.as_ref()).await?;
     canonical(&mut body.language, &mut body.languages);
@@ -222,6 +234,7 @@ pub async fn update(
         max_turns: body.max_turns,
         max_duration_seconds: body.max_duration_seconds,
         endpointing_silence_ms: body.endpointing_silence_ms,
+        recording_notice: body.recording_notice.as_ref().and_then(|n| n.as_deref()),
     })?;
     check_actions(&app, tid, body.dtmf_map.as_ref(), body.tools.as_ref()).await?;
     canonical(&mut body.language, &mut body.languages);

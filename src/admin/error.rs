@@ -31,6 +31,9 @@ pub enum ApiError {
     /// A uniqueness rule refused the change (409).
     #[error("{0}")]
     Conflict(&'static str),
+    /// The requested byte range is outside the resource (416, `Content-Range: bytes */total`).
+    #[error("the range is outside the {total} bytes of the recording")]
+    RangeNotSatisfiable { total: u64 },
     /// The body is over the limit (413).
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
@@ -67,6 +70,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::RangeNotSatisfiable { .. } => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+            }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -94,6 +100,12 @@ impl IntoResponse for ApiError {
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(*retry_after_secs),
             );
+        }
+        if let ApiError::RangeNotSatisfiable { total } = &self
+            && let Ok(v) = axum::http::HeaderValue::from_str(&format!("bytes */{total}"))
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::CONTENT_RANGE, v);
         }
         if status == StatusCode::UNAUTHORIZED
             && let Ok(v) = axum::http::HeaderValue::from_str("Bearer")

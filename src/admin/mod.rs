@@ -12,6 +12,7 @@ mod health;
 mod live_calls;
 pub mod openapi;
 mod phone_numbers;
+mod recordings;
 mod tenants;
 mod tools;
 mod transfer_targets;
@@ -56,6 +57,8 @@ struct Inner {
     webhook_allow_private: bool,
     /// Failed authentications per source address.
     auth_failures: auth_limit::AuthFailures,
+    /// `VCA_RECORDINGS_DIR`, where recordings are read from.
+    recordings_dir: std::path::PathBuf,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
                 metrics: None,
                 webhook_allow_private: false,
                 auth_failures: auth_limit::AuthFailures::default(),
+                recordings_dir: std::path::PathBuf::from("/var/lib/vca-bridge/recordings"),
             }),
         }
     }
@@ -101,6 +105,18 @@ impl AppState {
             inner.webhook_allow_private = allow;
         }
         self
+    }
+
+    /// Reads recordings from `dir` (call before cloning the state).
+    pub fn with_recordings_dir(mut self, dir: std::path::PathBuf) -> Self {
+        if let Some(inner) = self.inner_mut() {
+            inner.recordings_dir = dir;
+        }
+        self
+    }
+
+    fn recordings_dir(&self) -> &std::path::Path {
+        &self.inner.recordings_dir
     }
 
     fn webhook_allow_private(&self) -> bool {
@@ -203,6 +219,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tenants/{tid}/calls", get(calls::list))
         .route("/tenants/{tid}/calls/live", get(live_calls::list))
         .route("/tenants/{tid}/calls/{id}", get(calls::get))
+        .route(
+            "/tenants/{tid}/calls/{id}/recording",
+            get(recordings::get).delete(recordings::delete),
+        )
         .route(
             "/tenants/{tid}/calls/{id}/hangup",
             axum::routing::post(live_calls::hangup),

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ai_profiles, calls, health, live_calls, phone_numbers, tenants, tools, transfer_targets, usage,
-    webhooks,
+    ai_profiles, calls, health, live_calls, phone_numbers, recordings, tenants, tools,
+    transfer_targets, usage, webhooks,
 };
 
 struct BearerAuth;
@@ -32,7 +32,7 @@ impl Modify for BearerAuth {
         ai_profiles::create, ai_profiles::list, ai_profiles::get, ai_profiles::update, ai_profiles::delete,
         transfer_targets::create, transfer_targets::list, transfer_targets::get, transfer_targets::update, transfer_targets::delete,
         tools::create, tools::list, tools::get, tools::update, tools::delete,
-        calls::list, calls::get,
+        calls::list, calls::get, recordings::get, recordings::delete,
         live_calls::list_all, live_calls::list, live_calls::hangup,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete, webhooks::deliveries,
         usage::of_tenant, usage::all,

@@ -15,11 +15,13 @@ fn check_fields(
     status: Option<&str>,
     plan: Option<&str>,
     max: Option<i32>,
+    retention: Option<i32>,
 ) -> Result<(), ApiError> {
     non_blank("name", name)?;
     one_of("status", status, STATUSES)?;
     one_of("plan", plan, PLANS)?;
-    range("max_concurrent_calls", max, 1, 10_000)
+    range("max_concurrent_calls", max, 1, 10_000)?;
+    range("recording_retention_days", retention, 1, 3650)
 }
 
 /// Create a tenant.
@@ -35,6 +37,7 @@ pub async fn create(
         body.status.as_deref(),
         body.plan.as_deref(),
         body.max_concurrent_calls,
+        body.recording_retention_days,
     )?;
     let tenant = app.store().create_tenant(&body).await?;
     Ok((StatusCode::CREATED, Json(tenant)))
@@ -76,6 +79,7 @@ pub async fn update(
         body.status.as_deref(),
         body.plan.as_deref(),
         body.max_concurrent_calls,
+        body.recording_retention_days,
     )?;
     Ok(Json(app.store().update_tenant(id, &body).await?))
 }

@@ -51,6 +51,8 @@ pub struct CallContext {
     pub tools: ToolExecutor,
     /// Every daemon's live calls, in Redis.
     pub board: crate::store::live_board::LiveBoard,
+    /// Where recorded calls are written, and the recorder threads.
+    pub recordings: crate::recording::call::Recordings,
 }
 
 /// Channel ids we choose for External Media channels start with this, so their own

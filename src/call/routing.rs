@@ -198,6 +198,8 @@ mod tests {
                 lines: Default::default(),
                 tools: Vec::new(),
                 post_call_summary: false,
+                record_calls: false,
+                recording_notice: None,
                 is_default: true,
                 created_at: chrono::Utc::now(),
                 updated_at: chrono::Utc::now(),

@@ -20,6 +20,7 @@ use crate::call::setup::{self, CallResources, SetupError};
 use crate::conversation::{AgentProfile, ConversationState};
 use crate::media::config::MediaConfig;
 use crate::phone::mask;
+use crate::recording::call::CallRecording;
 use crate::store::ai_profiles::{AiProfile, DEFAULT_ENDPOINTING_SILENCE_MS};
 use crate::store::call_log::{LiveCall, NewCall, Rejection};
 use crate::store::live_board::{LiveEntry, LiveState};
@@ -135,6 +136,7 @@ pub async fn run_new_call(
             res: CallResources::default(),
             cell,
             started_at: chrono::Utc::now(),
+            recording: None,
         };
         live.bring_up_and_run(&mut inputs).await;
         metrics::gauge!("vca_live_calls").decrement(1.0);
@@ -212,6 +214,7 @@ pub async fn run_readopted(
             res: CallResources::default(),
             cell,
             started_at: live.started_at,
+            recording: None,
         };
         session.on_board(LiveState::Connecting);
         // The old External Media channel points at a port nobody reads any more.
@@ -282,6 +285,8 @@ struct LiveSession {
     /// The call's entry on the live-calls board.
     cell: LiveCell,
     started_at: chrono::DateTime<chrono::Utc>,
+    /// The segment being recorded, when the profile records calls.
+    recording: Option<CallRecording>,
 }
 
 impl LiveSession {
@@ -389,7 +394,45 @@ impl LiveSession {
         )
         .await;
         tracing::info!(rtp_port = port, asterisk_rtp = %remote, "media flowing");
+        self.start_recording().await;
         Ok(())
+    }
+
+    /// Records the call from here on when its profile says so (a re-adopted call: in a
+    /// new segment). Never fails the call.
+    async fn start_recording(&mut self) {
+        if !self.profile.as_ref().is_some_and(|p| p.record_calls) {
+            return;
+        }
+        let Some(media) = self.res.media.as_ref() else {
+            return;
+        };
+        let ctx = &self.ctx;
+        let Some(recording) = ctx
+            .recordings
+            .start(
+                &ctx.store,
+                &ctx.settings.node,
+                self.tenant_id,
+                self.call_id,
+                self.started_at,
+                ctx.settings.law,
+            )
+            .await
+        else {
+            return;
+        };
+        if media.record(recording.tap()).await.is_err() {
+            tracing::warn!("the media stopped before the recording started");
+        }
+        self.recording = Some(recording);
+    }
+
+    /// Ends the segment being recorded (the media has stopped) and writes its size.
+    async fn finish_recording(&mut self) {
+        if let Some(recording) = self.recording.take() {
+            recording.finish(&self.ctx.store).await;
+        }
     }
 
     async fn readopt(mut self, inputs: &mut mpsc::Receiver<CallInput>, new_bridge: bool) {
@@ -555,12 +598,14 @@ impl LiveSession {
             {
                 tracing::debug!(error = %e, "media task had already stopped");
             }
+            self.finish_recording().await;
             ctx.leases.forget(self.tenant_id, self.call_id);
             metrics::counter!("vca_calls_stood_down_total").increment(1);
             tracing::info!("stood down: the call goes on under another daemon");
             return;
         }
         setup::release(&ctx, &mut self.res).await;
+        self.finish_recording().await;
         if reason.caller_still_there() {
             setup::delete_channel(&ctx, &self.ids.caller_channel, HangupReason::Normal).await;
         }

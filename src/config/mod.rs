@@ -115,6 +115,19 @@ pub struct Settings {
     pub node_name: Option<String>,
     /// How webhooks are delivered (`VCA_WEBHOOK_*`).
     pub webhooks: WebhookSettings,
+    /// Where and how calls are recorded (`VCA_RECORDING*`).
+    pub recordings: RecordingSettings,
+}
+
+/// Where and how calls are recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingSettings {
+    /// `VCA_RECORDINGS_DIR`: `<tenant>/<yyyy>/<mm>/<call>.opus` files go under it.
+    pub dir: std::path::PathBuf,
+    /// `VCA_RECORDING_THREADS`: threads encoding and writing recordings.
+    pub threads: usize,
+    /// `VCA_RECORDING_SWEEP_SECONDS`: how often expired recordings are deleted.
+    pub sweep_interval: std::time::Duration,
 }
 
 /// What the first SIGTERM does (`VCA_SHUTDOWN`).
@@ -413,6 +426,7 @@ impl Settings {
             }
         })?;
         let webhooks = load_webhooks(&mut r)?;
+        let recordings = load_recordings(&mut r)?;
         let settings = Settings {
             database_url,
             redis_url,
@@ -435,6 +449,7 @@ impl Settings {
             shutdown,
             node_name,
             webhooks,
+            recordings,
         };
         Ok((settings, r.shown))
     }
@@ -665,6 +680,33 @@ fn load_webhooks(r: &mut Reader<'_>) -> Result<WebhookSettings, ConfigError> {
         backoff: Backoff { base, max, window },
         poll_interval,
         batch: d.batch,
+    })
+}
+
+/// The `VCA_RECORDING*` settings.
+fn load_recordings(r: &mut Reader<'_>) -> Result<RecordingSettings, ConfigError> {
+    let dir = r.parse(
+        "recordings_dir",
+        Some("/var/lib/vca-bridge/recordings"),
+        |s| {
+            let path = std::path::PathBuf::from(s);
+            if path.is_absolute() && !s.chars().any(char::is_control) {
+                Ok(path)
+            } else {
+                Err(format!("{s:?}: give an absolute directory path"))
+            }
+        },
+    )?;
+    let threads = r.parse("recording_threads", Some("1"), |s| {
+        bounded(s, 1, 64, "threads").map(|n| n as usize)
+    })?;
+    let sweep_interval = r.parse("recording_sweep_seconds", Some("3600"), |s| {
+        bounded(s, 1, 86_400, "seconds").map(std::time::Duration::from_secs)
+    })?;
+    Ok(RecordingSettings {
+        dir,
+        threads,
+        sweep_interval,
     })
 }
 

@@ -115,6 +115,8 @@ pub struct AgentProfile {
     pub targets: Vec<TargetInfo>,
     /// The tools the model is offered.
     pub tools: ToolBox,
+    /// Said before the greeting: the call is recorded. `None` when it is not.
+    pub recording_notice: Option<String>,
 }
 
 impl AgentProfile {
@@ -142,10 +144,19 @@ impl AgentProfile {
                 languages.push(tag);
             }
         }
+        let lines = LineBook::parse(&p.lines, &language).unwrap_or_default();
+        let recording_notice = p.record_calls.then(|| {
+            p.recording_notice.clone().unwrap_or_else(|| {
+                lines
+                    .get(crate::language::Line::RecordingNotice, language.language())
+                    .to_string()
+            })
+        });
         Self {
             system_prompt,
             greeting: p.greeting.clone(),
-            lines: LineBook::parse(&p.lines, &language).unwrap_or_default(),
+            recording_notice,
+            lines,
             end_marker: end_marker.to_string(),
             language,
             languages,
@@ -194,6 +205,7 @@ impl AgentProfile {
             dtmf_map: BTreeMap::new(),
             targets: Vec::new(),
             tools: ToolBox::default(),
+            recording_notice: None,
         }
     }
 }

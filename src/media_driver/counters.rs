@@ -28,6 +28,8 @@ pub struct MediaCounters {
     pub recv_errors: AtomicU64,
     /// Outbound frames skipped because the task woke up far too late.
     pub outbound_frames_skipped: AtomicU64,
+    /// Frames a recorded call's recorder had no room for.
+    pub recording_dropped: AtomicU64,
 }
 
 impl MediaCounters {

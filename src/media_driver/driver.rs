@@ -23,6 +23,9 @@ use crate::media::config::MediaConfig;
 use crate::media::core::{CoreEvent, MediaCore, Output};
 use crate::media::g711::Law;
 use crate::media::outbound::RtpIdentity;
+use crate::media::{FRAME_SAMPLES, RTP_HEADER_LEN};
+use crate::recording::RecordingTap;
+use crate::recording::aligner::Side;
 
 /// Events buffered for the call's task before new ones are dropped (and counted).
 const EVENT_CAPACITY: usize = 64;
@@ -70,6 +73,7 @@ impl MediaSession {
             events: event_tx,
             audio: audio_tx,
             counters: Arc::clone(&counters),
+            recording: None,
         };
         let task = tokio::spawn(tracing::Instrument::in_current_span(driver.run()));
         Ok(MediaHandle {
@@ -96,6 +100,8 @@ struct Driver<C: Clock> {
     events: mpsc::Sender<MediaEvent>,
     audio: broadcast::Sender<G711Frame>,
     counters: Arc<MediaCounters>,
+    /// Where the call's frames go when it is recorded.
+    recording: Option<RecordingTap>,
 }
 
 impl<C: Clock> Driver<C> {
@@ -127,16 +133,30 @@ impl<C: Clock> Driver<C> {
             let (events, audio, counters, law) =
                 (&self.events, &self.audio, &self.counters, self.law);
             let (socket, remote) = (self.lease.socket(), self.remote);
+            let recording = self.recording.as_ref();
             self.core.drain(now, &mut out, |output| match output {
-                Output::Transmit(packet) => {
+                Output::Transmit { packet, at_ms } => {
                     // A UDP send that would block means the kernel's buffer is full: the
                     // frame is lost and counted, the pacing goes on.
                     if socket.try_send_to(packet, remote).is_err() {
                         counters.send_errors.fetch_add(1, Ordering::Relaxed);
                     }
+                    if let Some(tap) = recording
+                        && let Some(codes) = packet
+                            .get(RTP_HEADER_LEN..)
+                            .and_then(|p| <&[u8; FRAME_SAMPLES]>::try_from(p).ok())
+                        && !tap.frame(Side::Agent, at_ms, codes)
+                    {
+                        counters.recording_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 Output::Event { event, pcm } => emit(events, counters, media_event(event, pcm)),
                 Output::Inbound(frame) => {
+                    if let Some(tap) = recording
+                        && !tap.frame(Side::Caller, frame.at_ms, &frame.codes)
+                    {
+                        counters.recording_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                     // No receiver (nobody streams STT) is fine; lagging receivers lose the oldest.
                     let _ = audio.send(G711Frame {
                         at_ms: frame.at_ms,
@@ -165,6 +185,16 @@ impl<C: Clock> Driver<C> {
                 emit(&self.events, &self.counters, MediaEvent::Flushed(report));
             }
             Command::SetEndSilence(end_silence) => self.core.set_end_silence(end_silence),
+            Command::Record(tap) => {
+                // The recording starts with the next frame to be sent.
+                let origin_ms = self.core.ms_since_start(self.core.next_transmit());
+                if !tap.begin(origin_ms) {
+                    self.counters
+                        .recording_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                self.recording = Some(tap);
+            }
             Command::Stop => {}
         }
     }

@@ -16,6 +16,7 @@ use crate::media::FRAME_SAMPLES;
 use crate::media::g711::Law;
 use crate::media::playout::{FlushReport, PlayoutId};
 use crate::media::resample::{ResampleError, SUPPORTED_RATES};
+use crate::recording::RecordingTap;
 
 /// Inbound G.711 frames buffered for a streaming STT consumer (1.28 s; tokio rounds a
 /// broadcast capacity up to a power of two); older ones are dropped.
@@ -125,6 +126,7 @@ pub(super) enum Command {
     },
     Flush,
     SetEndSilence(Duration),
+    Record(RecordingTap),
     Stop,
 }
 
@@ -168,6 +170,11 @@ impl MediaHandle {
     /// Changes the silence that ends a caller's turn.
     pub async fn set_end_silence(&self, end_silence: Duration) -> Result<(), MediaError> {
         self.send(Command::SetEndSilence(end_silence)).await
+    }
+
+    /// From the next frame on, both sides of the call go to `tap` as well.
+    pub async fn record(&self, tap: RecordingTap) -> Result<(), MediaError> {
+        self.send(Command::Record(tap)).await
     }
 
     /// Stops the task and waits for it; the port returns to the pool.

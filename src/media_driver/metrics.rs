@@ -18,6 +18,7 @@ pub struct MediaMetrics {
     dropped: [u64; DropReason::COUNT],
     audio_dropped: u64,
     skipped: u64,
+    recording_dropped: u64,
 }
 
 impl MediaMetrics {
@@ -31,6 +32,7 @@ impl MediaMetrics {
             dropped: [0; DropReason::COUNT],
             audio_dropped: 0,
             skipped: 0,
+            recording_dropped: 0,
         }
     }
 
@@ -66,5 +68,12 @@ impl MediaMetrics {
             &mut self.skipped,
         );
         metrics::counter!("vca_rtp_frames_skipped_total").increment(d);
+        let d = delta(
+            c.recording_dropped.load(Ordering::Relaxed),
+            &mut self.recording_dropped,
+        );
+        if d > 0 {
+            metrics::counter!("vca_recording_frames_dropped_total").increment(d);
+        }
     }
 }

@@ -50,6 +50,11 @@ pub struct AiProfile {
     pub tools: Vec<String>,
     /// After the call the model writes a short summary and an outcome onto the call.
     pub post_call_summary: bool,
+    /// Calls are recorded (stereo Ogg Opus: caller left, agent right).
+    pub record_calls: bool,
+    /// Spoken before the greeting when calls are recorded; `null`: the profile's
+    /// `lines.recording_notice`, else the daemon's line in the call's language.
+    pub recording_notice: Option<String>,
     pub is_default: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -155,6 +160,10 @@ pub struct NewAiProfile {
     pub tools: Option<Vec<String>>,
     /// Defaults to false.
     pub post_call_summary: Option<bool>,
+    /// Defaults to false.
+    pub record_calls: Option<bool>,
+    /// Defaults to none (the daemon's localised line).
+    pub recording_notice: Option<String>,
     /// Defaults to true when the tenant has no default profile yet, else false.
     pub is_default: Option<bool>,
 }
@@ -188,6 +197,11 @@ pub struct AiProfilePatch {
     pub dtmf_map: Option<BTreeMap<String, String>>,
     pub tools: Option<Vec<String>>,
     pub post_call_summary: Option<bool>,
+    pub record_calls: Option<bool>,
+    /// `null` clears the notice (use the localised default).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub recording_notice: Option<Option<String>>,
     pub is_default: Option<bool>,
 }
 
@@ -202,7 +216,7 @@ where
 
 const COLUMNS: &str = "id, tenant_id, name, role, system_prompt, greeting, language, languages, lines, voice, llm_model, \
     max_turns, max_duration_seconds, endpointing_silence_ms, dtmf_map, tools, post_call_summary, \
-    is_default, created_at, updated_at";
+    record_calls, recording_notice, is_default, created_at, updated_at";
 
 /// Locks the tenant row for the rest of the transaction; `NotFound` if there is none.
 async fn lock_tenant(tx: &mut sqlx::PgConnection, tenant_id: Uuid) -> Result<(), StoreError> {
@@ -251,9 +265,10 @@ impl Store {
         let sql = format!(
             "INSERT INTO ai_profiles (tenant_id, name, role, system_prompt, greeting, language, voice, \
              max_turns, max_duration_seconds, endpointing_silence_ms, is_default, llm_model, dtmf_map, tools, \
-             languages, lines, post_call_summary) \
+             languages, lines, post_call_summary, record_calls, recording_notice) \
              VALUES ($1, btrim($2), COALESCE($3, 'receptionist'), $4, COALESCE($5, $19), COALESCE($6, $13), $7, \
-             COALESCE($8, $14), COALESCE($9, $15), COALESCE($10, $16), $11, $12, $17, $18, $20, $21, $22) \
+             COALESCE($8, $14), COALESCE($9, $15), COALESCE($10, $16), $11, $12, $17, $18, $20, $21, $22, \
+             $23, btrim($24)) \
              RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
@@ -279,6 +294,8 @@ impl Store {
             .bind(p.languages.clone().unwrap_or_default())
             .bind(Json(p.lines.clone().unwrap_or_default()))
             .bind(p.post_call_summary.unwrap_or(false))
+            .bind(p.record_calls.unwrap_or(false))
+            .bind(&p.recording_notice)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -328,7 +345,9 @@ impl Store {
              llm_model = CASE WHEN $14 THEN $15 ELSE llm_model END, \
              dtmf_map = COALESCE($16, dtmf_map), tools = COALESCE($17, tools), \
              languages = COALESCE($18, languages), lines = COALESCE($19, lines), \
-             post_call_summary = COALESCE($20, post_call_summary), updated_at = now() \
+             post_call_summary = COALESCE($20, post_call_summary), \
+             record_calls = COALESCE($21, record_calls), \
+             recording_notice = CASE WHEN $22 THEN btrim($23) ELSE recording_notice END, updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as(AssertSqlSafe(sql))
@@ -352,6 +371,9 @@ impl Store {
             .bind(p.languages.clone())
             .bind(p.lines.clone().map(Json))
             .bind(p.post_call_summary)
+            .bind(p.record_calls)
+            .bind(p.recording_notice.is_some())
+            .bind(p.recording_notice.clone().flatten())
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;

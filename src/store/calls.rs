@@ -41,6 +41,15 @@ pub struct Call {
     /// The post-call outcome: `{"intent", "resolved", "follow_up"}`.
     #[schema(value_type = Option<Object>)]
     pub outcome: Option<serde_json::Value>,
+    /// `recording`, `complete`, `partial` (writing stopped early, or a daemon died),
+    /// `failed`, `deleted` or `expired`; `null` for a call that was not recorded.
+    pub recording_status: Option<String>,
+    /// The first segment's file, relative to `VCA_RECORDINGS_DIR`.
+    pub recording_path: Option<String>,
+    /// Audio recorded, over every segment.
+    pub recording_duration_ms: i64,
+    /// Bytes recorded, over every segment (kept after the files are deleted, for usage).
+    pub recording_bytes: i64,
 }
 
 /// Call status values.
@@ -100,7 +109,8 @@ pub struct CallQuery {
 
 pub(crate) const CALL_COLUMNS: &str = "id, tenant_id, phone_number_id, ai_profile_id, channel_id, caller, \
     called, direction, status, started_at, answered_at, ended_at, duration_ms, end_reason, turn_count, \
-    stt_audio_ms, llm_prompt_tokens, llm_completion_tokens, tts_characters, transfer_target, summary, outcome";
+    stt_audio_ms, llm_prompt_tokens, llm_completion_tokens, tts_characters, transfer_target, summary, outcome, \
+    recording_status, recording_path, recording_duration_ms, recording_bytes";
 
 impl Store {
     /// A page of a tenant's calls, newest first; one more than `limit` is fetched to

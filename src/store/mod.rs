@@ -10,6 +10,7 @@ pub mod live_board;
 pub mod outbox;
 pub mod outcome;
 pub mod phone_numbers;
+pub mod recordings;
 pub mod redis;
 pub mod routing;
 pub mod tenants;

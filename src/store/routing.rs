@@ -41,6 +41,8 @@ struct Flat {
     p_dtmf_map: Option<sqlx::types::Json<std::collections::BTreeMap<String, String>>>,
     p_tools: Option<Vec<String>>,
     p_post_call_summary: Option<bool>,
+    p_record_calls: Option<bool>,
+    p_recording_notice: Option<String>,
     p_created_at: Option<chrono::DateTime<chrono::Utc>>,
     p_updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -57,6 +59,7 @@ impl Store {
                     p.max_turns AS p_max_turns, p.max_duration_seconds AS p_max_duration_seconds, \
                     p.endpointing_silence_ms AS p_endpointing_silence_ms, \
                     p.dtmf_map AS p_dtmf_map, p.tools AS p_tools, p.post_call_summary AS p_post_call_summary, \
+                    p.record_calls AS p_record_calls, p.recording_notice AS p_recording_notice, \
                     p.created_at AS p_created_at, p.updated_at AS p_updated_at \
              FROM phone_numbers n \
              JOIN tenants t ON t.id = n.tenant_id \
@@ -95,6 +98,8 @@ impl Store {
                         dtmf_map: f.p_dtmf_map.unwrap_or_default(),
                         tools: f.p_tools.unwrap_or_default(),
                         post_call_summary: f.p_post_call_summary.unwrap_or(false),
+                        record_calls: f.p_record_calls.unwrap_or(false),
+                        recording_notice: f.p_recording_notice,
                         is_default: true,
                         created_at,
                         updated_at,

@@ -19,6 +19,8 @@ pub struct Tenant {
     pub plan: String,
     /// Calls this tenant may have up at once, across every daemon.
     pub max_concurrent_calls: i32,
+    /// Recordings older than this many days are deleted.
+    pub recording_retention_days: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -39,6 +41,8 @@ pub struct NewTenant {
     pub plan: Option<String>,
     /// Defaults to 5.
     pub max_concurrent_calls: Option<i32>,
+    /// Defaults to 90.
+    pub recording_retention_days: Option<i32>,
 }
 
 /// The body of `PATCH /api/tenants/{id}`: only these fields may change.
@@ -49,16 +53,17 @@ pub struct TenantPatch {
     pub status: Option<String>,
     pub plan: Option<String>,
     pub max_concurrent_calls: Option<i32>,
+    pub recording_retention_days: Option<i32>,
 }
 
-const COLUMNS: &str = "id, name, status, plan, max_concurrent_calls, created_at, updated_at";
+const COLUMNS: &str = "id, name, status, plan, max_concurrent_calls, recording_retention_days, created_at, updated_at";
 
 impl Store {
     /// Inserts a tenant.
     pub async fn create_tenant(&self, t: &NewTenant) -> Result<Tenant, StoreError> {
         let sql = format!(
-            "INSERT INTO tenants (name, status, plan, max_concurrent_calls) \
-             VALUES (btrim($1), COALESCE($2, 'active'), COALESCE($3, 'starter'), COALESCE($4, 5)) \
+            "INSERT INTO tenants (name, status, plan, max_concurrent_calls, recording_retention_days) \
+             VALUES (btrim($1), COALESCE($2, 'active'), COALESCE($3, 'starter'), COALESCE($4, 5), COALESCE($5, 90)) \
              RETURNING {COLUMNS}"
         );
         Ok(sqlx::query_as(AssertSqlSafe(sql))
@@ -66,6 +71,7 @@ impl Store {
             .bind(&t.status)
             .bind(&t.plan)
             .bind(t.max_concurrent_calls)
+            .bind(t.recording_retention_days)
             .fetch_one(self.pool())
             .await?)
     }
@@ -92,7 +98,7 @@ impl Store {
         let sql = format!(
             "UPDATE tenants SET name = COALESCE(btrim($2), name), status = COALESCE($3, status), \
              plan = COALESCE($4, plan), max_concurrent_calls = COALESCE($5, max_concurrent_calls), \
-             updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+             recording_retention_days = COALESCE($6, recording_retention_days), updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
         );
         Ok(sqlx::query_as(AssertSqlSafe(sql))
             .bind(id)
@@ -100,6 +106,7 @@ impl Store {
             .bind(&p.status)
             .bind(&p.plan)
             .bind(p.max_concurrent_calls)
+            .bind(p.recording_retention_days)
             .fetch_one(self.pool())
             .await?)
     }

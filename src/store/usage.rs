@@ -76,7 +76,7 @@ pub struct UsageFigures {
     pub llm_prompt_tokens: i64,
     pub llm_completion_tokens: i64,
     pub tts_characters: i64,
-    /// Bytes of call recordings (0 while calls are not recorded).
+    /// Bytes recorded (every segment, also of recordings deleted since).
     pub recording_bytes: i64,
 }
 
@@ -129,6 +129,7 @@ struct Row {
     llm_prompt_tokens: i64,
     llm_completion_tokens: i64,
     tts_characters: i64,
+    recording_bytes: i64,
 }
 
 impl Row {
@@ -145,7 +146,7 @@ impl Row {
             llm_prompt_tokens: self.llm_prompt_tokens,
             llm_completion_tokens: self.llm_completion_tokens,
             tts_characters: self.tts_characters,
-            recording_bytes: 0,
+            recording_bytes: self.recording_bytes,
         }
     }
 }
@@ -177,7 +178,7 @@ fn sql(one_tenant: bool) -> String {
         "WITH c AS (SELECT date_trunc($2, started_at, 'UTC') AS period, tenant_id, \
            CASE WHEN status = 'rejected' THEN COALESCE(end_reason, 'unknown') END AS reason, \
            status, answered_at, duration_ms, transfer_target, stt_audio_ms, llm_prompt_tokens, \
-           llm_completion_tokens, tts_characters, {BILLED_MINUTES_SQL} AS billed \
+           llm_completion_tokens, tts_characters, recording_bytes, {BILLED_MINUTES_SQL} AS billed \
            FROM calls WHERE {filter} AND started_at >= $3 AND started_at < $4) \
          SELECT GROUPING(period, reason) AS g, {gt} AS gt, period, \
            {tenant} AS tenant_id, reason, \
@@ -189,7 +190,8 @@ fn sql(one_tenant: bool) -> String {
            COALESCE(sum(stt_audio_ms), 0)::bigint AS stt_ms, \
            COALESCE(sum(llm_prompt_tokens), 0)::bigint AS llm_prompt_tokens, \
            COALESCE(sum(llm_completion_tokens), 0)::bigint AS llm_completion_tokens, \
-           COALESCE(sum(tts_characters), 0)::bigint AS tts_characters \
+           COALESCE(sum(tts_characters), 0)::bigint AS tts_characters, \
+           COALESCE(sum(recording_bytes), 0)::bigint AS recording_bytes \
          FROM c GROUP BY GROUPING SETS ({sets}) ORDER BY 3 NULLS LAST, 4 NULLS FIRST",
         tenant = if one_tenant {
             "NULL::uuid"

@@ -178,6 +178,15 @@ impl World {
         if !extra.iter().any(|(k, _)| *k == "VCA_NODE_NAME") {
             extra.push(("VCA_NODE_NAME", node.as_str()));
         }
+        // Recordings of this world's daemons go to a directory of its own.
+        let recordings = std::env::temp_dir()
+            .join("vca-test-recordings")
+            .join(&node)
+            .to_string_lossy()
+            .into_owned();
+        if !extra.iter().any(|(k, _)| *k == "VCA_RECORDINGS_DIR") {
+            extra.push(("VCA_RECORDINGS_DIR", recordings.as_str()));
+        }
         let extra = extra.as_slice();
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
         let engines = FakeHttp::start().await.unwrap();
@@ -198,6 +207,15 @@ impl World {
         };
         world.wait_connected().await;
         world
+    }
+
+    /// Where this world's daemons write recordings (`VCA_RECORDINGS_DIR`).
+    pub fn recordings_dir(&self) -> std::path::PathBuf {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == "VCA_RECORDINGS_DIR")
+            .map(|(_, v)| std::path::PathBuf::from(v))
+            .unwrap_or_default()
     }
 
     pub async fn wait_connected(&self) {

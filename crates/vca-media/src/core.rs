@@ -66,7 +66,12 @@ pub enum CoreEvent {
 #[derive(Debug)]
 pub enum Output<'a> {
     /// A packet to send to Asterisk.
-    Transmit(&'a [u8]),
+    Transmit {
+        /// The whole RTP packet; its payload is the frame's G.711 codes.
+        packet: &'a [u8],
+        /// Where the frame sits on the call's timeline, ms from the call's start.
+        at_ms: u64,
+    },
     /// Something happened; for an utterance, `pcm` is its audio (8 kHz).
     Event {
         /// The event.
@@ -273,7 +278,11 @@ impl MediaCore {
     ) {
         self.handle_timeout(now);
         while let Some(len) = self.poll_transmit(now, out) {
-            output(Output::Transmit(out.get(..len).unwrap_or(&[])));
+            let at_ms = (self.frames_sent - 1) * FRAME_DURATION.as_millis() as u64;
+            output(Output::Transmit {
+                packet: out.get(..len).unwrap_or(&[]),
+                at_ms,
+            });
         }
         self.drain_events(&mut output);
         while let Some(frame) = self.poll_inbound(now) {
@@ -312,7 +321,8 @@ impl MediaCore {
         });
     }
 
-    fn ms_since_start(&self, now: Instant) -> u64 {
+    /// Milliseconds from the call's start to `now`: the timeline of every `at_ms`.
+    pub fn ms_since_start(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.call_start).as_millis() as u64
     }
 }
@@ -351,7 +361,7 @@ mod tests {
         let mut out = [0u8; OUT_PACKET_LEN];
         let mut seen = Vec::new();
         core.drain(now, &mut out, |o| match o {
-            Output::Transmit(p) => {
+            Output::Transmit { packet: p, .. } => {
                 assert_eq!(p.len(), OUT_PACKET_LEN);
                 seen.push(Seen::Transmit);
             }

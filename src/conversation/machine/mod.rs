@@ -199,7 +199,16 @@ impl Conversation {
             return;
         }
         self.state.greeted = true;
-        let greeting = self.profile.greeting.trim().to_string();
+        let greeting = self.profile.greeting.trim();
+        // A recorded call hears so first, in the same reply (it can be barged into like
+        // any other line, and the transcript keeps it).
+        let greeting = match self.profile.recording_notice.as_deref().map(str::trim) {
+            Some(notice) if !notice.is_empty() && !greeting.is_empty() => {
+                format!("{notice} {greeting}")
+            }
+            Some(notice) if !notice.is_empty() => notice.to_string(),
+            _ => greeting.to_string(),
+        };
         if !greeting.is_empty() {
             self.speak_fixed(now, &greeting, Purpose::Greeting);
         }

@@ -36,6 +36,7 @@ pub(super) fn profile() -> AgentProfile {
         dtmf_map: Default::default(),
         targets: Vec::new(),
         tools: Default::default(),
+        recording_notice: None,
     }
 }
 

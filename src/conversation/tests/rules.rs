@@ -30,6 +30,40 @@ fn the_greeting_is_spoken_then_written_and_saved() {
 }
 
 #[test]
+fn a_recorded_call_hears_the_notice_before_the_greeting() {
+    let mut call = Call::new(
+        AgentProfile {
+            recording_notice: Some("This call is being recorded.".into()),
+            ..profile()
+        },
+        None,
+    );
+    assert_eq!(
+        call.spoken(),
+        ["This call is being recorded.", "Hello!", "How can I help?"]
+    );
+    call.play_out();
+    assert_eq!(
+        speaker_texts(&call.turns()),
+        [(
+            Speaker::Agent,
+            "This call is being recorded. Hello! How can I help?",
+            false
+        )]
+    );
+    // With no greeting, the notice alone.
+    let call = Call::new(
+        AgentProfile {
+            greeting: String::new(),
+            recording_notice: Some("Recorded.".into()),
+            ..profile()
+        },
+        None,
+    );
+    assert_eq!(call.spoken(), ["Recorded."]);
+}
+
+#[test]
 fn no_greeting_when_the_profile_has_none_or_the_call_was_greeted_before() {
     let call = Call::new(
         AgentProfile {
