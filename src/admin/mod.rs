@@ -11,6 +11,7 @@ mod extract;
 mod health;
 mod live_calls;
 pub mod openapi;
+mod page;
 mod phone_numbers;
 mod tenants;
 mod tools;
