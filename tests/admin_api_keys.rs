@@ -1,9 +1,11 @@
 //! Tenant API keys against the real PostgreSQL: the key shown once and only its hash stored;
 //! each role on every `/api` route of the OpenAPI document (so a route added later is
 //! covered); another tenant's ids are 404, operator routes and viewer writes 403; expired,
-//! deleted and wrong keys 401 and counted by the failed-authentication limit; bad bodies 400.
+//! deleted and wrong keys 401, counted by the failed-authentication limit and logged without
+//! what was presented; bad bodies 400.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -114,7 +116,22 @@ async fn the_key_is_shown_once_and_only_its_hash_is_stored() {
     let r = api
         .call("GET", &format!("/api/tenants/{tid}/api-keys/{id}"), None)
         .await;
-    assert!(r.body["last_used_at"].is_string(), "{}", r.raw);
+    let used = r.body["last_used_at"].clone();
+    assert!(used.is_string(), "{}", r.raw);
+    // Recorded at most once a minute, not on every request.
+    let r = send(
+        &api,
+        &key,
+        "GET",
+        &format!("/api/tenants/{tid}/tools"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    let r = api
+        .call("GET", &format!("/api/tenants/{tid}/api-keys/{id}"), None)
+        .await;
+    assert_eq!(r.body["last_used_at"], used);
 }
 
 /// The tenant segment of an OpenAPI path (`/api/tenants/{x}/...`): its position and whether
@@ -671,5 +688,56 @@ async fn openapi_documents_the_key_routes_and_403() {
                 );
             }
         }
+    }
+}
+
+/// Log lines written while the guard of [`capture_logs`] lives (this thread only).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_logged_without_what_was_presented() {
+    let api = api().await;
+    let a = api.tenant("A").await;
+    let (_, key) = new_key(&api, &a, "admin").await;
+    let (head, secret) = key.rsplit_once('_').unwrap();
+    let wrong_secret = secret.chars().rev().collect::<String>();
+    let wrong = format!("{head}_{wrong_secret}");
+    let (logs, guard) = capture_logs();
+    let r = send(
+        &api,
+        &wrong,
+        "GET",
+        &format!("/api/tenants/{a}/tools"),
+        None,
+    )
+    .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    drop(guard);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("authentication failed"), "{text}");
+    assert!(text.contains("tenant key"), "{text}");
+    for part in [wrong.as_str(), wrong_secret.as_str(), secret, head] {
+        assert!(!text.contains(part), "the log shows {part}: {text}");
     }
 }

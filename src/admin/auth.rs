@@ -83,7 +83,9 @@ async fn authenticate(app: &AppState, credential: &str) -> Result<Option<Princip
     let Some(role) = Role::from_name(&key.role) else {
         return Ok(None);
     };
-    if let Err(e) = app.store().touch_api_key(id).await {
+    if key.use_stale
+        && let Err(e) = app.store().touch_api_key(id).await
+    {
         tracing::warn!(error = %e, key_id = %id, "admin API: could not record a key's use");
     }
     Ok(Some(Principal::Tenant {

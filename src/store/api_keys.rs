@@ -49,6 +49,8 @@ pub struct KeyCredentials {
     pub secret_sha256: Vec<u8>,
     /// Its expiry has passed, by the database's clock.
     pub expired: bool,
+    /// `last_used_at` is unset or over a minute old: a use should be recorded.
+    pub use_stale: bool,
 }
 
 /// One page of a tenant's keys, newest first.
@@ -140,7 +142,8 @@ impl Store {
     ) -> Result<Option<KeyCredentials>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT tenant_id, role, secret_sha256, \
-             (expires_at IS NOT NULL AND expires_at <= now()) AS expired \
+             (expires_at IS NOT NULL AND expires_at <= now()) AS expired, \
+             (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS use_stale \
              FROM api_keys WHERE id = $1",
         )
         .bind(id)
