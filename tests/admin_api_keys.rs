@@ -524,6 +524,26 @@ async fn expired_deleted_and_wrong_keys_are_401() {
         StatusCode::OK
     );
 
+    // A tenant marked deleted has its keys refused (and restored, accepted again).
+    for (status, expected) in [
+        ("deleted", StatusCode::UNAUTHORIZED),
+        ("active", StatusCode::OK),
+    ] {
+        let r = api
+            .call(
+                "PATCH",
+                &format!("/api/tenants/{a}"),
+                Some(json!({"status": status})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+        assert_eq!(
+            send(&api, &good, "GET", &numbers, None).await.status,
+            expected,
+            "{status}"
+        );
+    }
+
     // Deleting the tenant deletes its keys.
     let c = api.tenant("C").await;
     let (_, c_key) = new_key(&api, &c, "admin").await;

@@ -135,16 +135,18 @@ impl Store {
         Ok(())
     }
 
-    /// The credentials of key `id`, if it exists (whatever its tenant: the key names it).
+    /// The credentials of key `id`, if it exists and its tenant is not marked `deleted`
+    /// (whatever the tenant: the key names it).
     pub async fn api_key_credentials(
         &self,
         id: Uuid,
     ) -> Result<Option<KeyCredentials>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT tenant_id, role, secret_sha256, \
-             (expires_at IS NOT NULL AND expires_at <= now()) AS expired, \
-             (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS use_stale \
-             FROM api_keys WHERE id = $1",
+            "SELECT k.tenant_id, k.role, k.secret_sha256, \
+             (k.expires_at IS NOT NULL AND k.expires_at <= now()) AS expired, \
+             (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS use_stale \
+             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+             WHERE k.id = $1 AND t.status <> 'deleted'",
         )
         .bind(id)
         .fetch_optional(self.pool())
