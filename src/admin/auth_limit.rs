@@ -1,5 +1,5 @@
 //! Failed authentications counted per source address: after [`MAX_FAILURES`] wrong or
-//! missing tokens from one address within [`WINDOW`], that address gets 429 with
+//! missing credentials (operator token or tenant key) from one address within [`WINDOW`], that address gets 429 with
 //! `Retry-After` until the window ends, whatever it presents — so a token cannot be
 //! guessed at network speed. A success does not reset the count (an attacker holding one
 //! good token gains nothing). The table is bounded: expired entries go when it is full.

@@ -5,11 +5,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::parse_id;
+use super::page;
 use super::phone_numbers::tenant;
 use super::validate::one_of;
 use crate::store::calls::{Call, CallDetail, CallQuery, STATUSES};
@@ -50,18 +50,6 @@ fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, A
     .transpose()
 }
 
-fn encode_cursor(call: &Call) -> String {
-    format!("{}_{}", call.started_at.timestamp_micros(), call.id)
-}
-
-fn decode_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let bad = || ApiError::BadRequest("cursor is not one this API returned".into());
-    let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
-    let micros: i64 = micros.parse().map_err(|_| bad())?;
-    let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
-}
-
 /// List a tenant's calls, newest first.
 #[utoipa::path(get, path = "/api/tenants/{tid}/calls", tag = "calls",
     params(("tid" = uuid::Uuid, Path), ListParams),
@@ -75,27 +63,23 @@ pub async fn list(
 ) -> Result<Json<CallPage>, ApiError> {
     let tid = tenant(&app, &tid).await?;
     one_of("status", params.status.as_deref(), STATUSES)?;
-    let limit = match params.limit.as_deref() {
-        None => 50,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if (1..=200).contains(&n) => n,
-            _ => {
-                return Err(ApiError::BadRequest(
-                    "limit must be a number from 1 to 200".into(),
-                ));
-            }
-        },
-    };
+    let limit = page::limit(params.limit.as_deref())?;
     let query = CallQuery {
         status: params.status,
         from: parse_time("from", params.from.as_deref())?,
         to: parse_time("to", params.to.as_deref())?,
-        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
+        after: params
+            .cursor
+            .as_deref()
+            .map(page::decode_cursor)
+            .transpose()?,
         limit,
     };
     let (items, more) = app.store().list_calls(tid, &query).await?;
     let next_cursor = if more {
-        items.last().map(encode_cursor)
+        items
+            .last()
+            .map(|c| page::encode_cursor(c.started_at, c.id))
     } else {
         None
     };

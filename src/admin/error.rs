@@ -19,6 +19,10 @@ pub enum ApiError {
     /// No or wrong bearer token (401).
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// A valid credential that may not do this: a tenant key on an operator route, or a
+    /// viewer key writing (403).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// Too many failed authentications from this address (429 with `Retry-After`).
     #[error("too many failed authentications from this address; retry after {retry_after_secs} s")]
     TooManyFailures { retry_after_secs: u64 },
@@ -63,6 +67,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::TooManyFailures { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
             }

@@ -1,8 +1,11 @@
-//! The admin HTTP API: tenants, phone numbers, AI profiles, calls, webhooks and usage under `/api`
-//! (bearer token), plus `/healthz` and `/readyz`. [`router`] builds the whole
+//! The admin HTTP API: tenants, phone numbers, AI profiles, calls, webhooks, usage and
+//! tenant API keys under `/api` (the operator's bearer token, or a tenant key scoped to its
+//! tenant), plus `/healthz` and `/readyz`. [`router`] builds the whole
 //! `Router`, so tests drive it with `oneshot` and no socket.
 
+mod access;
 mod ai_profiles;
+mod api_keys;
 mod auth;
 mod auth_limit;
 mod calls;
@@ -11,8 +14,10 @@ mod extract;
 mod health;
 mod live_calls;
 pub mod openapi;
+mod page;
 mod phone_numbers;
 mod recordings;
+mod tenant_key;
 mod tenants;
 mod tools;
 mod transfer_targets;
@@ -213,6 +218,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/tenants/{tid}/webhooks/{id}/deliveries",
             get(webhooks::deliveries),
+        )
+        .route(
+            "/tenants/{tid}/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/tenants/{tid}/api-keys/{id}",
+            get(api_keys::get).delete(api_keys::delete),
         )
         .route("/tenants/{tid}/usage", get(usage::of_tenant))
         .route("/usage", get(usage::all))

@@ -2,6 +2,7 @@
 //! per table family. Every query on a tenant-scoped table filters by `tenant_id`.
 
 pub mod ai_profiles;
+pub mod api_keys;
 pub mod call_log;
 pub mod calls;
 pub mod conversation_state;
