@@ -193,6 +193,36 @@ async fn fuzz(seed: u64, mut done: impl FnMut(u64) -> bool) -> Tally {
     tally
 }
 
+/// Found by this fuzzer: a NUL character in any text reached PostgreSQL (which cannot store
+/// it in text or jsonb) and came back as a 500; it is a 400 in our error shape.
+#[tokio::test]
+async fn nul_characters_are_a_bad_request_not_a_500() {
+    let api = api_allowing_private_webhooks().await;
+    let routes = routes(&api).await;
+    for route in &routes {
+        let Some(fields) = route.body.as_object() else {
+            continue;
+        };
+        let Some(key) = fields.keys().next() else {
+            continue;
+        };
+        let mut body = route.body.clone();
+        body[key.as_str()] = json!("a\u{0}b");
+        let r = api
+            .raw_call(route.method, &route.path, &body.to_string())
+            .await;
+        assert!(
+            r.status == StatusCode::BAD_REQUEST,
+            "{} {} {body} -> {} {}",
+            route.method,
+            route.path,
+            r.status,
+            r.raw
+        );
+        assert!(r.body["error"]["code"].is_string(), "{}", r.raw);
+    }
+}
+
 #[tokio::test]
 async fn random_bodies_never_get_a_5xx() {
     let tally = fuzz(0x5eed, |n| n >= CI_INPUTS).await;
