@@ -40,6 +40,10 @@ pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod engines;
+/// Fuzz targets for every parser of outside input and the stable fuzzer that runs them
+/// (`scripts/fuzz`); for the fuzzers and tests only.
+#[doc(hidden)]
+pub mod fuzz;
 pub mod language;
 pub mod logging;
 pub mod media_driver;

@@ -33,6 +33,7 @@ mod engines_llm;
 mod engines_sarvam;
 mod engines_stt;
 mod engines_tts;
+mod fuzz_admin;
 mod language_calls;
 mod live_calls;
 mod media_driver;

@@ -103,6 +103,15 @@ fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
         setting: "--config".into(),
         problem: format!("cannot read {}: {e}", path.display()),
     })?;
+    toml_layer(&text, path)
+}
+
+/// The settings of a TOML file's `text` (`path` names it in errors): top-level strings,
+/// numbers and booleans, each as its text.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for text that is not TOML or a value of another type.
+pub fn toml_layer(text: &str, path: &Path) -> Result<HashMap<String, String>, ConfigError> {
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::Invalid {

@@ -9,7 +9,7 @@ mod layers;
 use std::net::{IpAddr, SocketAddr};
 
 pub use crate::secret::Secret;
-pub use layers::{Layers, Source, env_name};
+pub use layers::{Layers, Source, env_name, toml_layer};
 
 use crate::engines::settings::{
     EngineSettings, LlmProvider, LlmSettings, SttProvider, SttSettings, TtsProvider, TtsSettings,

@@ -268,8 +268,10 @@ impl MediaCore {
 
     /// Everything due at `now`, in the documented order, through `output`: time-driven work,
     /// the packets due (written into `out`), the events, then each decoded caller frame and
-    /// the events it caused. Does not allocate (except when an utterance outgrows its
-    /// preallocated buffer). The one way the driver, the tests and the bench run the core.
+    /// the events it caused, and last the end of an utterance those frames left already
+    /// stalled — so [`Self::poll_timeout`] is after `now` when it returns. Does not
+    /// allocate (except when an utterance outgrows its preallocated buffer). The one way the
+    /// driver, the tests and the bench run the core.
     pub fn drain(
         &mut self,
         now: Instant,
@@ -289,6 +291,10 @@ impl MediaCore {
             output(Output::Inbound(&frame));
             self.drain_events(&mut output);
         }
+        // Frames released just now may have left an utterance whose stall deadline has
+        // already passed: end it here, so that the deadline handed out is after `now`.
+        self.handle_timeout(now);
+        self.drain_events(&mut output);
     }
 
     fn drain_events(&mut self, output: &mut impl FnMut(Output<'_>)) {
@@ -406,5 +412,57 @@ mod tests {
         // Nothing is due again before the next frame.
         assert_eq!(core.poll_timeout(), t0 + Duration::from_millis(40));
         assert!(drain(&mut core, t0 + Duration::from_millis(39)).is_empty());
+    }
+
+    /// Found by fuzzing (`scripts/fuzz media_core`): speech released in a burst that
+    /// arrived late left an utterance whose stall deadline had already passed, so the
+    /// deadline handed out after the drain was in the past (a needless immediate wake-up
+    /// of the driver). The drain now ends such an utterance itself.
+    #[test]
+    fn a_late_burst_of_speech_leaves_no_deadline_in_the_past() {
+        let speech = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/asterisk/rtp/caller-speech.ulaw"
+        ))
+        .unwrap();
+        let remote: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let t0 = Instant::now();
+        let identity = RtpIdentity {
+            ssrc: 1,
+            first_seq: 0,
+            first_timestamp: 0,
+        };
+        let mut core = MediaCore::new(&MediaConfig::default(), remote, t0, identity).unwrap();
+        let packet = |seq: u16, payload: &[u8]| {
+            let mut p = rtp(seq, u32::from(seq) * 160);
+            p.truncate(12);
+            p.extend_from_slice(payload);
+            p
+        };
+        // The first packet on time; the next 1.2 s of speech (from 1 s into the
+        // recording) all at once, 3 s later.
+        core.handle_datagram(t0, remote, &packet(0, &[0xFF; 160]))
+            .unwrap();
+        let late = t0 + Duration::from_secs(3);
+        for (n, chunk) in speech.chunks_exact(160).skip(50).take(60).enumerate() {
+            core.handle_datagram(late, remote, &packet(n as u16 + 1, chunk))
+                .unwrap();
+        }
+        let mut out = [0u8; OUT_PACKET_LEN];
+        let (mut started, mut ended) = (false, false);
+        core.drain(late, &mut out, |o| match o {
+            Output::Event {
+                event: CoreEvent::SpeechStarted { .. },
+                ..
+            } => started = true,
+            Output::Event {
+                event: CoreEvent::Utterance(_),
+                ..
+            } => ended = true,
+            _ => {}
+        });
+        assert!(started, "the burst must hold speech");
+        assert!(ended, "its stall deadline passed long ago");
+        assert!(core.poll_timeout() > late);
     }
 }

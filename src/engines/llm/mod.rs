@@ -4,6 +4,7 @@
 mod chunk;
 pub mod echo;
 pub mod openai;
+pub mod reply;
 
 use std::pin::Pin;
 

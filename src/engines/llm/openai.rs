@@ -2,18 +2,14 @@
 //! vLLM, llama.cpp): `POST {base}/chat/completions` with `stream: true` and
 //! `stream_options.include_usage`, read as server-sent events.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::{
-    ChatCompletion, ChatMessage, ChatRequest, LlmEvent, LlmStream, Role, TokenUsage, ToolCall,
-    ToolCallFragment, parse_chunk,
-};
+use super::reply::ReplyReader;
+use super::{ChatCompletion, ChatMessage, ChatRequest, LlmStream, Role};
 use crate::engines::error::EngineError;
 use crate::engines::resilience::Guard;
-use crate::engines::sse::SseParser;
 use crate::engines::{http, metrics};
 use crate::secret::Secret;
 
@@ -145,14 +141,7 @@ impl OpenAiChat {
         let response = http::send(PROVIDER, request).await?;
         let mut reading = Reading {
             response,
-            parser: SseParser::new(),
-            pending: VecDeque::new(),
-            prompt_chars,
-            reply_chars: 0,
-            usage: None,
-            finish_reason: None,
-            calls: BTreeMap::new(),
-            done: false,
+            reply: ReplyReader::new(prompt_chars),
         };
         reading
             .fill(self.guard.timeouts.first_byte, "first token")
@@ -161,124 +150,22 @@ impl OpenAiChat {
     }
 }
 
-/// A response being read: the SSE parser and the events parsed but not yet taken.
+/// A response being read into events.
 struct Reading {
     response: reqwest::Response,
-    parser: SseParser,
-    pending: VecDeque<LlmEvent>,
-    prompt_chars: usize,
-    reply_chars: usize,
-    usage: Option<TokenUsage>,
-    finish_reason: Option<String>,
-    /// Tool calls being assembled, by their `index`.
-    calls: BTreeMap<u32, ToolCall>,
-    done: bool,
+    reply: ReplyReader,
 }
 
 impl Reading {
     /// Reads until at least one event is pending or the reply is complete.
     async fn fill(&mut self, limit: Duration, stage: &'static str) -> Result<(), EngineError> {
-        while self.pending.is_empty() && !self.done {
+        while !self.reply.has_pending() && !self.reply.is_done() {
             match http::next_chunk(PROVIDER, &mut self.response, limit, stage).await? {
-                Some(bytes) => {
-                    self.parser
-                        .push(&bytes)
-                        .map_err(|e| protocol(e.to_string()))?;
-                    self.take_events()?;
-                }
-                None => {
-                    self.parser.finish();
-                    self.take_events()?;
-                    if !self.done {
-                        if self.finish_reason.is_some() {
-                            self.finish();
-                        } else {
-                            return Err(protocol(
-                                "stream ended before the reply was complete".into(),
-                            ));
-                        }
-                    }
-                }
+                Some(bytes) => self.reply.push(&bytes).map_err(protocol)?,
+                None => self.reply.end().map_err(protocol)?,
             }
         }
         Ok(())
-    }
-
-    fn take_events(&mut self) -> Result<(), EngineError> {
-        while let Some(data) = self.parser.next_event() {
-            if self.done {
-                continue;
-            }
-            if data.trim() == "[DONE]" {
-                self.finish();
-                continue;
-            }
-            let chunk = parse_chunk(&data).map_err(protocol)?;
-            if !chunk.content.is_empty() {
-                self.reply_chars += chunk.content.chars().count();
-                self.pending.push_back(LlmEvent::Delta(chunk.content));
-            }
-            for fragment in chunk.tool_calls {
-                self.assemble(fragment);
-            }
-            if chunk.finish_reason.is_some() {
-                self.finish_reason = chunk.finish_reason;
-            }
-            if chunk.usage.is_some() {
-                self.usage = chunk.usage;
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds a piece of a tool call: the first `id` and `name` of an index stand (some servers
-    /// repeat them on every piece), the arguments are concatenated.
-    fn assemble(&mut self, fragment: ToolCallFragment) {
-        let call = self
-            .calls
-            .entry(fragment.index)
-            .or_insert_with(|| ToolCall {
-                id: String::new(),
-                name: String::new(),
-                arguments: String::new(),
-            });
-        if call.id.is_empty()
-            && let Some(id) = fragment.id
-        {
-            call.id = id;
-        }
-        if call.name.is_empty()
-            && let Some(name) = fragment.name
-        {
-            call.name = name;
-        }
-        if let Some(piece) = fragment.arguments {
-            self.reply_chars += piece.len();
-            call.arguments.push_str(&piece);
-        }
-    }
-
-    fn finish(&mut self) {
-        self.done = true;
-        if !self.calls.is_empty() {
-            let calls = std::mem::take(&mut self.calls)
-                .into_iter()
-                .map(|(index, mut call)| {
-                    if call.id.is_empty() {
-                        call.id = format!("call_{index}");
-                    }
-                    call
-                })
-                .collect();
-            self.pending.push_back(LlmEvent::ToolCalls(calls));
-        }
-        let usage = self
-            .usage
-            .unwrap_or_else(|| TokenUsage::estimate(self.prompt_chars, self.reply_chars));
-        self.pending.push_back(LlmEvent::Done {
-            usage,
-            finish_reason: self.finish_reason.take(),
-        });
     }
 }
 
@@ -332,14 +219,14 @@ impl ChatCompletion for OpenAiChat {
         let idle = self.guard.timeouts.idle;
         let stream = futures_util::stream::unfold(Some(reading), move |state| async move {
             let mut reading = state?;
-            if reading.pending.is_empty()
-                && !reading.done
+            if !reading.reply.has_pending()
+                && !reading.reply.is_done()
                 && let Err(e) = reading.fill(idle, "next token").await
             {
                 metrics::error(&e);
                 return Some((Err(e), None));
             }
-            let event = reading.pending.pop_front()?;
+            let event = reading.reply.pop()?;
             Some((Ok(event), Some(reading)))
         });
         Ok(Box::pin(stream))

@@ -9,11 +9,11 @@
 //! 8 kHz PCM (uploaded by per-utterance providers).
 
 pub mod deepgram;
-mod deepgram_messages;
+pub(crate) mod deepgram_messages;
 mod multipart;
 pub mod openai;
 pub mod sarvam;
-mod sarvam_messages;
+pub(crate) mod sarvam_messages;
 mod sarvam_rest;
 mod stream_shared;
 mod upsample;

@@ -11,7 +11,7 @@ pub mod espeak;
 mod http_audio;
 pub mod openai;
 pub mod sarvam;
-mod sarvam_ws;
+pub(crate) mod sarvam_ws;
 
 use std::future::Future;
 use std::pin::Pin;

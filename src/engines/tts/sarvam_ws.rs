@@ -39,7 +39,7 @@ pub(super) struct WsRequest {
 }
 
 /// What a server message means for the synthesis.
-enum Step {
+pub(crate) enum Step {
     Audio(PcmChunk),
     Done,
     Skip,
@@ -53,7 +53,7 @@ fn protocol(detail: impl Into<String>) -> EngineError {
 }
 
 /// Reads one server message.
-fn step(message: Message, law: Law) -> Result<Step, EngineError> {
+pub(crate) fn step(message: Message, law: Law) -> Result<Step, EngineError> {
     let text = match message {
         Message::Text(text) => text,
         Message::Close(frame) => {
