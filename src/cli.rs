@@ -46,6 +46,15 @@ pub struct SettingFlags {
     /// File holding the admin bearer token [env: VCA_ADMIN_TOKEN_FILE, or VCA_ADMIN_TOKEN].
     #[arg(long, global = true, value_name = "FILE")]
     pub admin_token_file: Option<String>,
+    /// Admin API connections served at once; more wait [env: VCA_ADMIN_MAX_CONNECTIONS; default 256].
+    #[arg(long, global = true, value_name = "N")]
+    pub admin_max_connections: Option<String>,
+    /// Time a client has to send a request's headers, and an idle connection stays open [env: VCA_ADMIN_HEADER_TIMEOUT_MS; default 10000].
+    #[arg(long, global = true, value_name = "MS")]
+    pub admin_header_timeout_ms: Option<String>,
+    /// Time a request may take, its body read included (408 past it) [env: VCA_ADMIN_REQUEST_TIMEOUT_MS; default 30000].
+    #[arg(long, global = true, value_name = "MS")]
+    pub admin_request_timeout_ms: Option<String>,
     /// Asterisk HTTP base URL [env: VCA_ARI_URL; default http://127.0.0.1:8088].
     #[arg(long, global = true, value_name = "URL")]
     pub ari_url: Option<String>,
@@ -203,6 +212,9 @@ impl SettingFlags {
             redis_url,
             admin_listen,
             admin_token_file,
+            admin_max_connections,
+            admin_header_timeout_ms,
+            admin_request_timeout_ms,
             ari_url,
             ari_username,
             ari_password_file,
@@ -258,6 +270,9 @@ impl SettingFlags {
             ("redis_url", redis_url),
             ("admin_listen", admin_listen),
             ("admin_token_file", admin_token_file),
+            ("admin_max_connections", admin_max_connections),
+            ("admin_header_timeout_ms", admin_header_timeout_ms),
+            ("admin_request_timeout_ms", admin_request_timeout_ms),
             ("ari_url", ari_url),
             ("ari_username", ari_username),
             ("ari_password_file", ari_password_file),

@@ -2,7 +2,6 @@
 //! admin API, keep the ARI event stream up and run calls, and stop cleanly when the
 //! injected shutdown future completes (every call hung up and its row final).
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,9 +65,6 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
-    /// The admin server failed.
-    #[error("admin server: {0}")]
-    Serve(#[source] std::io::Error),
 }
 
 /// Characters of conversation history sent to the language model with each turn.
@@ -77,6 +73,7 @@ const HISTORY_CHARS: usize = 8000;
 /// A daemon that has applied migrations and bound its listener: ready to serve.
 pub struct Daemon {
     listener: TcpListener,
+    admin_limits: admin::server::ServerLimits,
     state: AppState,
     calls: CallContext,
     supervisor: SupervisorHandle,
@@ -166,7 +163,8 @@ impl Daemon {
         .with_ari_state(supervisor.state())
         .with_metrics(metrics)
         .with_webhook_allow_private(settings.webhooks.allow_private)
-        .with_recordings_dir(settings.recordings.dir.clone());
+        .with_recordings_dir(settings.recordings.dir.clone())
+        .with_request_timeout(settings.admin_request_timeout);
         let webhooks = crate::webhooks::Worker::new(store.clone(), settings.webhooks)?;
         let recordings = crate::recording::call::Recordings {
             dir: settings.recordings.dir.clone(),
@@ -204,6 +202,7 @@ impl Daemon {
         };
         Ok(Daemon {
             listener,
+            admin_limits: settings.admin_server,
             state,
             calls,
             supervisor,
@@ -230,6 +229,7 @@ impl Daemon {
     pub async fn serve(self, stop_requests: watch::Receiver<u32>) -> Result<(), DaemonError> {
         let Daemon {
             listener,
+            admin_limits,
             state,
             calls,
             supervisor,
@@ -281,15 +281,12 @@ impl Daemon {
             ownership,
             shutdown,
         ));
-        let admin_stop = stop.clone();
-        let server = tokio::spawn(
-            axum::serve(
-                listener,
-                admin::router(state).into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { admin_stop.cancelled().await })
-            .into_future(),
-        );
+        let server = tokio::spawn(admin::server::serve(
+            listener,
+            admin::router(state),
+            admin_limits,
+            stop.clone(),
+        ));
         service::ready();
         if let Err(e) = controller.await {
             tracing::error!(error = %e, "call controller failed");
@@ -297,13 +294,9 @@ impl Daemon {
         stopping.abort();
         service::stopping("calls finished; stopping");
         stop.cancel();
-        let served = match server.await {
-            Ok(result) => result.map_err(DaemonError::Serve),
-            Err(e) => {
-                tracing::error!(error = %e, "admin server task failed");
-                Ok(())
-            }
-        };
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "admin server task failed");
+        }
         supervisor.shutdown(Duration::from_secs(2)).await;
         // A round under way finishes (its attempts are recorded) unless it overruns.
         webhook_stop.cancel();
@@ -319,7 +312,7 @@ impl Daemon {
         ari_watch.abort();
         service_task.abort();
         tracing::info!("stopped");
-        served
+        Ok(())
     }
 }
 

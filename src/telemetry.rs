@@ -46,6 +46,14 @@ fn describe() {
     );
     metrics::describe_gauge!("vca_live_calls", "Calls in progress on this daemon.");
     metrics::describe_gauge!(
+        "vca_admin_connections",
+        "Admin API connections open (at most VCA_ADMIN_MAX_CONNECTIONS)."
+    );
+    metrics::describe_counter!(
+        "vca_admin_connection_cap_reached_total",
+        "Times the admin API reached its connection cap and new connections had to wait."
+    );
+    metrics::describe_gauge!(
         "vca_ari_connected",
         "1 while the ARI event WebSocket is connected."
     );

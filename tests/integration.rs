@@ -14,6 +14,7 @@ mod admin_actions;
 mod admin_api;
 mod admin_api_keys;
 mod admin_auth_limit;
+mod admin_hostile_clients;
 mod admin_languages;
 mod agent_actions;
 mod ari_events;

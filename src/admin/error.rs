@@ -41,6 +41,12 @@ pub enum ApiError {
     /// The body is over the limit (413).
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
+    /// The URI is over the limit (414).
+    #[error("request URI is longer than 4 KiB")]
+    UriTooLong,
+    /// The request was not received and answered within the request timeout (408).
+    #[error("the request took too long; send it whole and promptly")]
+    RequestTimeout,
     /// A dependency is down (503).
     #[error("{0}")]
     Unavailable(&'static str),
@@ -75,6 +81,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::RangeNotSatisfiable { .. } => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
             }

@@ -1,7 +1,8 @@
 //! The admin HTTP API: tenants, phone numbers, AI profiles, calls, webhooks, usage and
 //! tenant API keys under `/api` (the operator's bearer token, or a tenant key scoped to its
 //! tenant), plus `/healthz` and `/readyz`. [`router`] builds the whole
-//! `Router`, so tests drive it with `oneshot` and no socket.
+//! `Router`, so tests drive it with `oneshot` and no socket; [`server`] serves it on the
+//! daemon's socket with the limits against hostile clients.
 
 mod access;
 mod ai_profiles;
@@ -12,11 +13,13 @@ mod calls;
 pub mod error;
 mod extract;
 mod health;
+mod limits;
 mod live_calls;
 pub mod openapi;
 mod page;
 mod phone_numbers;
 mod recordings;
+pub mod server;
 mod tenant_key;
 mod tenants;
 mod tools;
@@ -30,9 +33,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::get;
-use tower_http::timeout::TimeoutLayer;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
@@ -42,6 +43,9 @@ use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::redis::RedisPool;
 use error::ApiError;
+
+/// How long a request may take unless [`AppState::with_request_timeout`] says otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -64,6 +68,8 @@ struct Inner {
     auth_failures: auth_limit::AuthFailures,
     /// `VCA_RECORDINGS_DIR`, where recordings are read from.
     recordings_dir: std::path::PathBuf,
+    /// `VCA_ADMIN_REQUEST_TIMEOUT_MS`: how long a request (its body read included) may take.
+    request_timeout: Duration,
 }
 
 impl AppState {
@@ -80,6 +86,7 @@ impl AppState {
                 webhook_allow_private: false,
                 auth_failures: auth_limit::AuthFailures::default(),
                 recordings_dir: std::path::PathBuf::from("/var/lib/vca-bridge/recordings"),
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
             }),
         }
     }
@@ -118,6 +125,18 @@ impl AppState {
             inner.recordings_dir = dir;
         }
         self
+    }
+
+    /// Answers 408 to requests taking longer than `timeout` (call before cloning the state).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        if let Some(inner) = self.inner_mut() {
+            inner.request_timeout = timeout;
+        }
+        self
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
     }
 
     fn recordings_dir(&self) -> &std::path::Path {
@@ -256,9 +275,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::bound_time,
         ))
+        .layer(axum::middleware::from_fn(limits::bound_uri))
         .with_state(state)
 }

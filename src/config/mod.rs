@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 pub use crate::secret::Secret;
 pub use layers::{Layers, Source, env_name, toml_layer};
 
+use crate::admin::server::ServerLimits;
 use crate::engines::settings::{
     EngineSettings, LlmProvider, LlmSettings, SttProvider, SttSettings, TtsProvider, TtsSettings,
     key_required, parse_base_url, parse_header_name, parse_language, parse_llm_provider,
@@ -81,6 +82,12 @@ pub struct Settings {
     pub admin_listen: SocketAddr,
     /// Bearer token required on every `/api/...` route.
     pub admin_token: Secret,
+    /// The admin server's connection cap and head read timeout
+    /// (`VCA_ADMIN_MAX_CONNECTIONS`, `VCA_ADMIN_HEADER_TIMEOUT_MS`).
+    pub admin_server: ServerLimits,
+    /// How long an admin request may take, its body read included
+    /// (`VCA_ADMIN_REQUEST_TIMEOUT_MS`).
+    pub admin_request_timeout: std::time::Duration,
     /// Base URL of Asterisk's HTTP server (ARI lives under `/ari`).
     pub ari_url: url::Url,
     /// ARI user from `ari.conf`.
@@ -321,6 +328,7 @@ impl Settings {
                 "too short: use at least 16 characters (e.g. openssl rand -hex 32)",
             ));
         }
+        let (admin_server, admin_request_timeout) = load_admin_limits(&mut r)?;
         let ari_url = r.parse("ari_url", Some("http://127.0.0.1:8088"), |s| {
             url::Url::parse(s)
                 .ok()
@@ -432,6 +440,8 @@ impl Settings {
             redis_url,
             admin_listen,
             admin_token,
+            admin_server,
+            admin_request_timeout,
             ari_url,
             ari_username,
             ari_password,
@@ -646,6 +656,28 @@ fn bounded(s: &str, min: u64, max: u64, unit: &str) -> Result<u64, String> {
             "{s:?}: give a number of {unit} from {min} to {max}"
         )),
     }
+}
+
+/// The admin server's limits: `VCA_ADMIN_MAX_CONNECTIONS`, `VCA_ADMIN_HEADER_TIMEOUT_MS`
+/// and `VCA_ADMIN_REQUEST_TIMEOUT_MS`.
+fn load_admin_limits(
+    r: &mut Reader<'_>,
+) -> Result<(ServerLimits, std::time::Duration), ConfigError> {
+    use std::time::Duration;
+    let max_connections = r.parse("admin_max_connections", Some("256"), |s| {
+        bounded(s, 1, 65_536, "connections").map(|n| n as usize)
+    })?;
+    let header_timeout = r.parse("admin_header_timeout_ms", Some("10000"), |s| {
+        bounded(s, 100, 600_000, "milliseconds").map(Duration::from_millis)
+    })?;
+    let request_timeout = r.parse("admin_request_timeout_ms", Some("30000"), |s| {
+        bounded(s, 100, 600_000, "milliseconds").map(Duration::from_millis)
+    })?;
+    let limits = ServerLimits {
+        max_connections,
+        header_timeout,
+    };
+    Ok((limits, request_timeout))
 }
 
 /// The `VCA_WEBHOOK_*` settings.
@@ -1011,6 +1043,37 @@ mod tests {
             ("VCA_WEBHOOK_TIMEOUT_MS", "5"),
             ("VCA_WEBHOOK_RETRY_BASE_MS", "0"),
             ("VCA_WEBHOOK_POLL_MS", "x"),
+        ] {
+            let err = load(&with(&[(key, value)]), Needs::Everything).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("{key}: ")), "{err}");
+        }
+    }
+
+    #[test]
+    fn admin_limits_default_and_are_checked() {
+        let s = load(BASE, Needs::Everything).unwrap();
+        assert_eq!(s.admin_server, ServerLimits::default());
+        assert_eq!(
+            s.admin_request_timeout,
+            crate::admin::DEFAULT_REQUEST_TIMEOUT
+        );
+        let s = load(
+            &with(&[
+                ("VCA_ADMIN_MAX_CONNECTIONS", "3"),
+                ("VCA_ADMIN_HEADER_TIMEOUT_MS", "500"),
+                ("VCA_ADMIN_REQUEST_TIMEOUT_MS", "700"),
+            ]),
+            Needs::Everything,
+        )
+        .unwrap();
+        assert_eq!(s.admin_server.max_connections, 3);
+        assert_eq!(s.admin_server.header_timeout.as_millis(), 500);
+        assert_eq!(s.admin_request_timeout.as_millis(), 700);
+        for (key, value) in [
+            ("VCA_ADMIN_MAX_CONNECTIONS", "0"),
+            ("VCA_ADMIN_MAX_CONNECTIONS", "many"),
+            ("VCA_ADMIN_HEADER_TIMEOUT_MS", "5"),
+            ("VCA_ADMIN_REQUEST_TIMEOUT_MS", "-1"),
         ] {
             let err = load(&with(&[(key, value)]), Needs::Everything).unwrap_err();
             assert!(err.to_string().starts_with(&format!("{key}: ")), "{err}");
