@@ -441,7 +441,7 @@ fn media_core(data: &[u8]) {
         }
         now += Duration::from_millis(u64::from(input.u8() % 41));
         core.drain(now, &mut out, |output| match output {
-            Output::Transmit(packet) => {
+            Output::Transmit { packet, .. } => {
                 assert!(packet.len() > RTP_HEADER_LEN && packet.len() <= OUT_PACKET_LEN);
             }
             Output::Inbound(frame) => {

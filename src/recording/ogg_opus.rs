@@ -21,6 +21,8 @@ pub const FRAME_SAMPLES: usize = 160;
 pub const SAMPLE_RATE: u32 = 8_000;
 /// Encoder bitrate for both channels together: narrow-band speech, about 7.2 MB per hour.
 pub const BITRATE: i32 = 16000;
+/// libopus's speed/quality knob (0-10).
+pub const COMPLEXITY: u8 = 5;
 /// Ogg granule positions count 48 kHz samples, whatever the input rate (RFC 7845 §4).
 const GRANULE_PER_FRAME: u64 = 960;
 /// Packets per Ogg page: a page (one second) is the most a crash can lose.
@@ -60,6 +62,9 @@ impl<W: Write> OggOpusWriter<W> {
         encoder.set_bitrate(Bitrate::BitsPerSecond(BITRATE))?;
         // The two sides are two people: never folded into one channel at a low bitrate.
         encoder.set_force_channels(Channels::Stereo)?;
+        // Speech at 8 kHz: complexity 5 costs about half of the default 10 for the same ear
+        // (benches/recording.rs).
+        encoder.set_complexity(COMPLEXITY)?;
         // Lookahead is given in input samples; the header counts 48 kHz samples.
         let pre_skip = u64::from(encoder.lookahead()?) * 6;
         let mut pages = PacketWriter::new(CountingSink::new(sink));
