@@ -228,8 +228,7 @@ impl Reader<'_> {
             }
             (Some((v, s)), None) => (v, s),
             (None, Some((path, s))) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| invalid(&file_key, format!("cannot read {path}: {e}")))?;
+                let text = read_secret_file(&path).map_err(|e| invalid(&file_key, e))?;
                 let text = text.trim_end_matches(['\n', '\r']).to_string();
                 if text.is_empty() {
                     return Err(invalid(&file_key, format!("{path} is empty")));
@@ -247,6 +246,32 @@ impl Reader<'_> {
         self.show(key, "[redacted]".into(), source);
         Ok(Some(Secret::new(value)))
     }
+}
+
+/// The largest secret file read (a token, a password, an API key).
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// Reads a secret file: a regular file of at most [`MAX_SECRET_FILE`] bytes of UTF-8, so a
+/// path like `/dev/zero` or a log file given by mistake is refused, not read forever.
+fn read_secret_file(path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{path} is not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
+    if bytes.len() as u64 > MAX_SECRET_FILE {
+        return Err(format!(
+            "{path} is over {MAX_SECRET_FILE} bytes: not a secret"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{path} is not UTF-8 text"))
 }
 
 /// Parses an IP address.
@@ -903,6 +928,34 @@ mod tests {
         let err = Settings::load(&layers, Needs::Everything).unwrap_err();
         assert!(err.to_string().contains("not both"), "{err}");
         assert!(!err.to_string().contains("0123456789abcdef0123"));
+    }
+
+    #[test]
+    fn secret_files_are_bounded_regular_text_files() {
+        let dir = std::env::temp_dir().join(format!("vca-secret-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big");
+        std::fs::write(&big, vec![b'a'; 70 * 1024]).unwrap();
+        let binary = dir.join("binary");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+        for (path, says) in [
+            ("/dev/zero".to_string(), "not a regular file"),
+            (dir.to_string_lossy().to_string(), "not a regular file"),
+            (big.to_string_lossy().to_string(), "over 65536 bytes"),
+            (binary.to_string_lossy().to_string(), "not UTF-8"),
+        ] {
+            let mut env: Vec<(String, String)> = BASE
+                .iter()
+                .filter(|(k, _)| *k != "VCA_ADMIN_TOKEN")
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            env.push(("VCA_ADMIN_TOKEN_FILE".into(), path.clone()));
+            let layers = Layers::new(None, env, HashMap::new()).unwrap();
+            let err = Settings::load(&layers, Needs::Everything).unwrap_err();
+            assert!(err.to_string().contains(says), "{path}: {err}");
+            assert!(err.to_string().contains("VCA_ADMIN_TOKEN_FILE"), "{err}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
