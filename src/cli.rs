@@ -76,6 +76,9 @@ pub struct SettingFlags {
     /// RTP port range [env: VCA_RTP_PORT_RANGE; default 30000-39999].
     #[arg(long, global = true, value_name = "FIRST-LAST")]
     pub rtp_port_range: Option<String>,
+    /// Threads carrying the calls' RTP [env: VCA_MEDIA_THREADS; default: one per core].
+    #[arg(long, global = true, value_name = "N")]
+    pub media_threads: Option<String>,
     /// External Media format: alaw or ulaw [env: VCA_MEDIA_FORMAT; default alaw].
     #[arg(long, global = true, value_name = "LAW")]
     pub media_format: Option<String>,
@@ -222,6 +225,7 @@ impl SettingFlags {
             rtp_bind,
             rtp_advertise,
             rtp_port_range,
+            media_threads,
             media_format,
             default_country_code,
             log_format,
@@ -280,6 +284,7 @@ impl SettingFlags {
             ("rtp_bind", rtp_bind),
             ("rtp_advertise", rtp_advertise),
             ("rtp_port_range", rtp_port_range),
+            ("media_threads", media_threads),
             ("media_format", media_format),
             ("default_country_code", default_country_code),
             ("log_format", log_format),

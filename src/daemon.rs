@@ -21,7 +21,7 @@ use crate::call::leases::CallLeases;
 use crate::call::ownership::Ownership;
 use crate::config::{Settings, ShutdownMode};
 use crate::engines::build_engines;
-use crate::media_driver::{PortPool, PortPoolError};
+use crate::media_driver::{MediaEngine, MediaEngineError};
 use crate::service::{self, Liveness};
 use crate::store::conversation_state::StateStore;
 use crate::store::redis::RedisPool;
@@ -52,9 +52,9 @@ pub enum DaemonError {
     /// The HTTP client of webhook deliveries could not be built.
     #[error("webhooks: {0}")]
     Webhooks(#[from] crate::webhooks::sender::SenderError),
-    /// The RTP port range is unusable.
-    #[error("rtp ports: {0}")]
-    Ports(#[from] PortPoolError),
+    /// The media threads could not start (no free port in the range, say).
+    #[error("media threads: {0}")]
+    Media(#[from] MediaEngineError),
     /// The recorder threads could not be started.
     #[error("recorder: {0}")]
     Recorder(#[source] std::io::Error),
@@ -117,9 +117,10 @@ impl Daemon {
         if let Err(e) = redis.ping().await {
             tracing::warn!(error = %e, "redis is not answering; continuing with in-memory state");
         }
-        let ports = PortPool::new(
+        let media = MediaEngine::start(
             settings.rtp_bind,
             settings.rtp_port_range.first..=settings.rtp_port_range.last,
+            settings.media_threads,
         )?;
         let ari_cfg = ari_config(settings);
         let ari = AriClient::new(&ari_cfg)?;
@@ -182,7 +183,7 @@ impl Daemon {
             ari,
             store,
             leases: Arc::new(CallLeases::new(redis.clone())),
-            ports,
+            media,
             engines: Arc::new(engines),
             states: Arc::new(StateStore::new(redis.clone())),
             board: crate::store::live_board::LiveBoard::new(redis),

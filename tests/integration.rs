@@ -37,7 +37,7 @@ mod engines_tts;
 mod fuzz_admin;
 mod language_calls;
 mod live_calls;
-mod media_driver;
+mod media_engine;
 mod media_speech;
 mod ops_asterisk_config;
 mod ops_systemd;

@@ -8,7 +8,7 @@ use crate::ari::AriClient;
 use crate::call::leases::CallLeases;
 use crate::engines::Engines;
 use crate::media::g711::Law;
-use crate::media_driver::PortPool;
+use crate::media_driver::MediaEngine;
 use crate::store::Store;
 use crate::store::conversation_state::StateStore;
 use crate::tools::ToolExecutor;
@@ -41,7 +41,8 @@ pub struct CallContext {
     pub ari: AriClient,
     pub store: Store,
     pub leases: Arc<CallLeases>,
-    pub ports: PortPool,
+    /// The media threads calls' RTP runs on.
+    pub media: MediaEngine,
     pub settings: Arc<CallSettings>,
     /// Speech recognition, language model, speech synthesis.
     pub engines: Arc<Engines>,

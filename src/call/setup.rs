@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use crate::ari::{AriError, ExternalMediaRequest, HangupReason};
 use crate::call::context::CallContext;
 use crate::media::config::MediaConfig;
-use crate::media_driver::{MediaError, MediaHandle, MediaSession, PortLease, PortPoolError};
+use crate::media_driver::{MediaError, MediaHandle};
 
 /// What is up on Asterisk's side for a call, so it can all be taken down.
 #[derive(Debug, Default)]
@@ -34,9 +34,6 @@ pub enum SetupError {
     /// The call has no bridge to put its media in.
     #[error("bridge: no bridge")]
     NoBridge,
-    /// Taking an RTP port.
-    #[error("port: {0}")]
-    Port(#[source] PortPoolError),
     /// Creating the External Media channel.
     #[error("external_media: {0}")]
     ExternalMedia(#[source] AriError),
@@ -54,7 +51,6 @@ impl SetupError {
         match self {
             SetupError::Answer(_) => "answer",
             SetupError::Bridge(_) | SetupError::NoBridge => "bridge",
-            SetupError::Port(_) => "port",
             SetupError::ExternalMedia(_) => "external_media",
             SetupError::AddChannels(_) => "add_channels",
             SetupError::Media(_) => "media",
@@ -77,8 +73,9 @@ pub async fn create_bridge(
     Ok(())
 }
 
-/// Creates the External Media channel `media_channel_id` on a fresh port, puts it (and
-/// `also_add`, the caller, when given) into the bridge, and starts the media task.
+/// Creates the External Media channel `media_channel_id` towards a media thread's port,
+/// puts it (and `also_add`, the caller, when given) into the bridge, and attaches the
+/// call's media to that thread.
 pub async fn attach_media(
     ctx: &CallContext,
     media_channel_id: &str,
@@ -87,8 +84,8 @@ pub async fn attach_media(
     res: &mut CallResources,
 ) -> Result<(SocketAddr, u16), SetupError> {
     let bridge_id = res.bridge_id.clone().ok_or(SetupError::NoBridge)?;
-    let lease: PortLease = ctx.ports.lease().map_err(SetupError::Port)?;
-    let port = lease.port();
+    let slot = ctx.media.slot();
+    let port = slot.local_addr().port();
     let external_host = SocketAddr::new(ctx.settings.rtp_advertise, port);
     let request = ExternalMediaRequest {
         app: ctx.settings.app.clone(),
@@ -120,8 +117,11 @@ pub async fn attach_media(
         .add_channels_to_bridge(&bridge_id, &members)
         .await
         .map_err(SetupError::AddChannels)?;
-    let handle =
-        MediaSession::spawn(lease, media.rtp_address, media_config).map_err(SetupError::Media)?;
+    let handle = ctx
+        .media
+        .attach(&slot, media.rtp_address, media_config)
+        .await
+        .map_err(SetupError::Media)?;
     res.media = Some(handle);
     Ok((media.rtp_address, port))
 }

@@ -96,12 +96,14 @@ pub struct Settings {
     pub ari_password: Secret,
     /// Name of the Stasis application the dialplan sends calls to.
     pub ari_app: String,
-    /// Address the per-call RTP sockets bind to.
+    /// Address the media threads' RTP sockets bind to.
     pub rtp_bind: IpAddr,
     /// Address Asterisk sends RTP to (External Media `external_host`).
     pub rtp_advertise: IpAddr,
-    /// Ports the per-call RTP sockets are taken from.
+    /// Ports the media threads bind (one each, the first free ones).
     pub rtp_port_range: PortRange,
+    /// `VCA_MEDIA_THREADS`: threads carrying the calls' RTP (default: one per core).
+    pub media_threads: usize,
     /// The G.711 law of External Media streams.
     pub media_format: Law,
     /// Country calling code applied to national numbers (91 for India).
@@ -398,6 +400,10 @@ impl Settings {
             ));
         }
         let rtp_port_range = r.parse("rtp_port_range", Some("30000-39999"), parse_port_range)?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let media_threads = r.parse("media_threads", Some(&cores.to_string()), |s| {
+            bounded(s, 1, 256, "threads").map(|n| n as usize)
+        })?;
         let media_format = r.parse("media_format", Some("alaw"), |s| {
             match s.to_ascii_lowercase().as_str() {
                 "alaw" => Ok(Law::Alaw),
@@ -474,6 +480,7 @@ impl Settings {
             rtp_bind,
             rtp_advertise,
             rtp_port_range,
+            media_threads,
             media_format,
             default_country_code,
             log_format,

@@ -1,22 +1,28 @@
-//! [`MediaHandle`]: what a call's task holds of its media task — queue and flush agent audio,
-//! receive events — and [`InboundAudio`], the caller's G.711 frames for streaming STT. Both
-//! talk to the media task over bounded channels that never block it: if a consumer lags,
-//! the oldest audio or events are dropped and counted.
+//! [`MediaHandle`]: what a call's task holds of its media on a media thread — queue and
+//! flush agent audio, receive events — and [`InboundAudio`], the caller's G.711 frames for
+//! streaming STT. Both talk to the media thread over bounded queues that never block it:
+//! if a consumer lags, the oldest audio or events are dropped and counted. Agent audio is
+//! converted to the wire rate here, on the call's task, so the media thread only copies.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
-use tokio::task::JoinHandle;
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::counters::MediaCounters;
-use crate::media::FRAME_SAMPLES;
+use super::engine::ThreadLink;
+use super::schedule::CallKey;
+use super::worker::WorkerCommand;
 use crate::media::g711::Law;
 use crate::media::playout::{FlushReport, PlayoutId};
-use crate::media::resample::{ResampleError, SUPPORTED_RATES};
+use crate::media::resample::{ResampleError, SUPPORTED_RATES, StreamResampler};
+use crate::media::{FRAME_SAMPLES, WIRE_RATE};
 use crate::recording::RecordingTap;
+
+/// Events buffered for the call's task before new ones are dropped (and counted).
+pub(super) const EVENT_CAPACITY: usize = 64;
 
 /// Inbound G.711 frames buffered for a streaming STT consumer (1.28 s; tokio rounds a
 /// broadcast capacity up to a power of two); older ones are dropped.
@@ -26,9 +32,15 @@ pub const INBOUND_AUDIO_CAPACITY: usize = 64;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MediaError {
-    /// The media task has ended (stopped, or the call is gone).
+    /// The media thread has ended (stopped, or the call is gone).
     #[error("the media session has stopped")]
     Stopped,
+    /// The media thread's command queue stayed full.
+    #[error("the media thread is not taking commands")]
+    Busy,
+    /// Another call on the same media thread already takes RTP from this address.
+    #[error("RTP from {0} already goes to another call")]
+    RemoteInUse(SocketAddr),
     /// The core could not be built (resampler setup).
     #[error(transparent)]
     Resample(#[from] ResampleError),
@@ -116,29 +128,35 @@ impl InboundAudio {
     }
 }
 
-/// What the call's task asks of its media task.
+/// What the call's task asks of its media.
 #[derive(Debug)]
-pub(super) enum Command {
+pub enum Command {
+    /// Queue agent audio, already at the wire rate.
     Play {
+        /// The clip.
         id: PlayoutId,
-        rate: u32,
+        /// 8 kHz samples.
         pcm: Vec<i16>,
     },
+    /// Drop all queued agent audio.
     Flush,
+    /// Change the silence that ends a caller's turn.
     SetEndSilence(Duration),
+    /// Tap both sides for the recording.
     Record(RecordingTap),
-    Stop,
 }
 
-/// The call's grip on its media task: the one handle, held by the call's task.
+/// The call's grip on its media: the one handle, held by the call's task. Dropping it
+/// without [`MediaHandle::stop`] takes the call off its thread as well.
 #[derive(Debug)]
 pub struct MediaHandle {
     pub(super) events: mpsc::Receiver<MediaEvent>,
     pub(super) inbound_audio: Option<InboundAudio>,
-    pub(super) commands: mpsc::Sender<Command>,
     pub(super) counters: Arc<MediaCounters>,
     pub(super) local_addr: SocketAddr,
-    pub(super) task: JoinHandle<()>,
+    pub(super) key: CallKey,
+    pub(super) link: Arc<ThreadLink>,
+    pub(super) detached: bool,
 }
 
 impl MediaHandle {
@@ -158,7 +176,14 @@ impl MediaHandle {
         if !SUPPORTED_RATES.contains(&rate) {
             return Err(MediaError::UnsupportedRate(rate));
         }
-        self.send(Command::Play { id, rate, pcm }).await
+        let pcm = if rate == WIRE_RATE {
+            pcm
+        } else {
+            let mut wire = Vec::with_capacity(pcm.len() * WIRE_RATE as usize / rate as usize + 64);
+            StreamResampler::new(rate, WIRE_RATE)?.process_clip(&pcm, &mut wire)?;
+            wire
+        };
+        self.send(Command::Play { id, pcm }).await
     }
 
     /// Drops all queued agent audio at once; a [`MediaEvent::Flushed`] follows with what
@@ -177,11 +202,18 @@ impl MediaHandle {
         self.send(Command::Record(tap)).await
     }
 
-    /// Stops the task and waits for it; the port returns to the pool.
-    pub async fn stop(self) -> Result<(), MediaError> {
-        // The task may already be gone; stopping is then already done.
-        let _ = self.commands.send(Command::Stop).await;
-        self.task.await.map_err(|_| MediaError::Stopped)
+    /// Takes the call off its media thread and waits until it is off (its last counters
+    /// published).
+    pub async fn stop(mut self) -> Result<(), MediaError> {
+        self.detached = true;
+        let (done, gone) = oneshot::channel();
+        self.link
+            .send(WorkerCommand::Detach {
+                key: self.key,
+                done,
+            })
+            .await?;
+        gone.await.map_err(|_| MediaError::Stopped)
     }
 
     /// The counters, for metrics.
@@ -189,15 +221,31 @@ impl MediaHandle {
         Arc::clone(&self.counters)
     }
 
-    /// The local address RTP is received on and sent from.
+    /// The local address RTP is received on and sent from (the media thread's).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
     async fn send(&self, command: Command) -> Result<(), MediaError> {
-        self.commands
-            .send(command)
+        self.link
+            .send(WorkerCommand::Call {
+                key: self.key,
+                command,
+            })
             .await
-            .map_err(|_| MediaError::Stopped)
+    }
+}
+
+impl Drop for MediaHandle {
+    fn drop(&mut self) {
+        if !self.detached {
+            // Nobody waits for it; if the queue is full the thread still drops the call
+            // when it next finds its event channel closed.
+            let (done, _) = oneshot::channel();
+            self.link.try_send(WorkerCommand::Detach {
+                key: self.key,
+                done,
+            });
+        }
     }
 }

@@ -1,24 +1,30 @@
-//! The tokio side of a call's media: the UDP sockets ([`port_pool`]), the task that drives
-//! the sans-IO [`MediaCore`](crate::media::core::MediaCore) with datagrams and the time
-//! ([`driver`]), the one handle the call's task holds ([`MediaHandle`]), and the counters
-//! and metrics of it all.
+//! The daemon's side of call media: a few media threads ([`engine`]), each owning one UDP
+//! socket and many calls' sans-IO [`MediaCore`](crate::media::core::MediaCore)s, and the
+//! one handle a call's task holds of its media ([`MediaHandle`]).
 //!
-//! - [`port_pool`]: the RTP ports of `VCA_RTP_PORT_RANGE`, each leased with its bound socket.
-//! - [`driver`]: [`MediaSession::spawn`] starts the media task of one call.
+//! - [`engine`]: [`MediaEngine`] starts the threads (`VCA_MEDIA_THREADS`) on ports of
+//!   `VCA_RTP_PORT_RANGE`, picks a thread for a call and attaches the call to it.
+//! - [`thread`]: a thread's IO — `recvmmsg`, `sendmmsg`, `ppoll` on absolute deadlines.
+//! - [`worker`]: [`MediaWorker`], the sans-IO part of a thread — routing by source address
+//!   and servicing each call at its own deadline ([`schedule`]); [`call_media`] is one call.
 //! - [`handle`]: [`MediaHandle`] (queue and flush agent audio, next event) and
 //!   [`InboundAudio`] (the caller's G.711 frames for streaming STT).
 //! - [`counters`], [`metrics`]: live atomics per call, published as Prometheus deltas.
 
+pub mod call_media;
 pub mod counters;
-pub mod driver;
+pub mod engine;
 pub mod handle;
 pub mod metrics;
-pub mod port_pool;
+pub mod schedule;
+pub mod thread;
+pub mod worker;
 
+pub use call_media::{CallMedia, PacketSink};
 pub use counters::MediaCounters;
-pub use driver::MediaSession;
+pub use engine::{MediaEngine, MediaEngineError, MediaSlot};
 pub use handle::{
-    G711Frame, INBOUND_AUDIO_CAPACITY, InboundAudio, MediaError, MediaEvent, MediaHandle,
+    Command, G711Frame, INBOUND_AUDIO_CAPACITY, InboundAudio, MediaError, MediaEvent, MediaHandle,
 };
 pub use metrics::MediaMetrics;
-pub use port_pool::{PortLease, PortPool, PortPoolError};
+pub use worker::{MediaWorker, SEND_AHEAD, WorkerCommand, WorkerCounters};
