@@ -494,4 +494,114 @@ mod tests {
             }))
         ));
     }
+
+    /// A loud frame (RMS far above the speech floor) whose first `loud` samples carry
+    /// the sound and the rest is digital silence.
+    fn voiced_for(loud: usize) -> [i16; 160] {
+        let mut f = [0i16; 160];
+        for (i, s) in f.iter_mut().take(loud).enumerate() {
+            *s = if i % 2 == 0 { 3000 } else { -3000 };
+        }
+        f
+    }
+
+    fn feed(
+        ep: &mut Endpointer,
+        at: u64,
+        voiced: bool,
+        frame: &[i16; 160],
+    ) -> Option<EndpointEvent> {
+        ep.handle_frame(at, voiced, frame)
+    }
+
+    #[test]
+    fn silence_is_counted_from_the_last_voiced_sample() {
+        let config = EndpointerConfig {
+            end_silence: Duration::from_millis(610),
+            ..EndpointerConfig::default()
+        };
+        let mut ep = Endpointer::new(&config, 8000);
+        let mut events = Vec::new();
+        for n in 0..20u64 {
+            events.extend(feed(&mut ep, n * 20, true, &voiced_for(160)).map(|e| (n * 20, e)));
+        }
+        // The last voiced frame sounds for its first 7 ms only: voicing ends in the 2 ms
+        // block 6-8 ms.
+        events.extend(feed(&mut ep, 400, true, &voiced_for(56)).map(|e| (400, e)));
+        for n in 21..60u64 {
+            events.extend(feed(&mut ep, n * 20, false, &[0; 160]).map(|e| (n * 20, e)));
+        }
+        let bounds = UtteranceBounds {
+            start_ms: 0,
+            end_ms: 408,
+            forced: false,
+        };
+        // 610 ms after 408 is 1018: the frame ending at 1020 ends the turn. Counted from
+        // the end of the frame (420) it would have been the frame ending at 1040.
+        assert_eq!(
+            events,
+            vec![
+                (180, EndpointEvent::SpeechStarted { at_ms: 0 }),
+                (1000, EndpointEvent::UtteranceEnded(bounds)),
+            ]
+        );
+        // The audio keeps 200 ms of tail after the last voiced sample.
+        assert_eq!(ep.utterance_pcm().len(), 608 * 8);
+    }
+
+    #[test]
+    fn noise_runs_and_handed_out_utterances_give_their_buffer_back() {
+        let pool = UtterancePool::for_endpointer(1, &EndpointerConfig::default(), 8000);
+        let mut ep = Endpointer::with_pool(&EndpointerConfig::default(), 8000, pool.clone());
+        // A short noise takes the buffer for its run, then gives it back.
+        run(&mut ep, &[(true, 3)], 0);
+        assert_eq!(pool.available(), 0);
+        run(&mut ep, &[(false, 10)], 60);
+        assert_eq!(pool.available(), 1);
+        // An utterance keeps it until it is released.
+        let events = run(&mut ep, &[(true, 30), (false, 40)], 260);
+        assert_eq!(events.len(), 2);
+        assert_eq!(pool.available(), 0);
+        assert!(!ep.utterance_pcm().is_empty());
+        ep.release_utterance();
+        assert_eq!(pool.available(), 1);
+        assert!(ep.utterance_pcm().is_empty());
+        // Dropped mid-utterance, the endpointer gives it back too.
+        run(&mut ep, &[(true, 30)], 2000);
+        assert_eq!(pool.available(), 0);
+        drop(ep);
+        assert_eq!(pool.available(), 1);
+    }
+
+    #[test]
+    fn a_dry_pool_still_reports_the_turn_without_audio() {
+        let pool = UtterancePool::for_endpointer(1, &EndpointerConfig::default(), 8000);
+        let held = pool.take().unwrap();
+        let mut ep = Endpointer::with_pool(&EndpointerConfig::default(), 8000, pool.clone());
+        let events = run(&mut ep, &[(true, 50), (false, 40)], 0);
+        assert_eq!(events.len(), 2);
+        assert!(!ep.has_buffer());
+        assert!(ep.utterance_pcm().is_empty());
+        drop(held);
+        // The next turn gets the buffer back.
+        let events = run(&mut ep, &[(false, 20), (true, 50), (false, 40)], 1800);
+        assert_eq!(events.len(), 2);
+        assert_eq!(ep.utterance_pcm().len(), 1500 * 8);
+    }
+
+    #[test]
+    fn an_utterance_longer_than_the_buffer_is_forced_to_end_when_it_is_full() {
+        let pool = UtterancePool::new(1, 8000); // 1 s
+        let mut ep = Endpointer::with_pool(&EndpointerConfig::default(), 8000, pool);
+        let events = run(&mut ep, &[(false, 20), (true, 35)], 0);
+        let ended = events.iter().find_map(|(_, e)| match e {
+            EndpointEvent::UtteranceEnded(b) => Some(*b),
+            EndpointEvent::SpeechStarted { .. } => None,
+        });
+        let b = ended.unwrap();
+        assert!(b.forced);
+        // Pre-roll 300 ms (from 100) and the speech from 400 fill the 1 s buffer at 1100.
+        assert_eq!(b.end_ms, 1100);
+        assert_eq!(ep.utterance_pcm().len(), 1000 * 8);
+    }
 }
