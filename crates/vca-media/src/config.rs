@@ -18,6 +18,8 @@ pub struct MediaConfig {
     pub barge_in: BargeInConfig,
     /// Aggressiveness of the webrtc VAD, 0 (least) to 3 (most).
     pub vad_mode: u8,
+    /// Pacing of outbound RTP.
+    pub outbound: OutboundConfig,
 }
 
 impl Default for MediaConfig {
@@ -28,6 +30,7 @@ impl Default for MediaConfig {
             endpointer: EndpointerConfig::default(),
             barge_in: BargeInConfig::default(),
             vad_mode: 2,
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -98,6 +101,29 @@ impl Default for BargeInConfig {
             gap_tolerance: Duration::from_millis(60),
             auto_flush: true,
             enabled: true,
+        }
+    }
+}
+
+/// Outbound pacing. Frames go out every 20 ms (silence while the agent is quiet, so the
+/// stream never stalls); a talk spurt may move that phase so its first frame leaves at
+/// once instead of at the next tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundConfig {
+    /// When agent audio is queued while nothing plays, send its first frame as soon as
+    /// it is queued (the following frames every 20 ms from there) rather than at the next
+    /// tick of the old phase.
+    pub rephase_talk_spurts: bool,
+    /// The closest a re-phased first frame may follow the frame before it (at least 1 ms,
+    /// so every frame has its own millisecond on the call's timeline).
+    pub min_frame_gap: Duration,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            rephase_talk_spurts: true,
+            min_frame_gap: Duration::from_millis(2),
         }
     }
 }

@@ -8,27 +8,36 @@
 //! events so far, and each decoded caller frame followed by the events it caused. Then
 //! sleep until the next [`MediaCore::poll_timeout`]. The `poll_*` methods it is made of stay
 //! public for tests that look at one output alone.
+//!
+//! Pacing: frames go out every 20 ms, silence while the agent is quiet (Asterisk relays
+//! only what it gets, so the stream never stalls). When agent audio is queued while
+//! nothing plays, the first frame of that talk spurt leaves as soon as the core is drained
+//! (at least [`crate::config::OutboundConfig::min_frame_gap`] after the frame before) and
+//! the phase moves there: the following frames are due every 20 ms from it. The RTP
+//! timestamp stays continuous (+160 per packet: the previous frame's 20 ms of media are
+//! not cut short) and the marker bit is set on the spurt's first packet.
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::barge_in::BargeInDetector;
-use super::config::MediaConfig;
+use super::config::{MediaConfig, OutboundConfig};
 use super::endpointer::{EndpointEvent, Endpointer, UtteranceBounds};
 use super::inbound::{InboundFrame, InboundStream};
 use super::outbound::{RtpIdentity, RtpSender};
 use super::playout::{FlushReport, PlayoutId, PlayoutProgress, PlayoutQueue};
 use super::resample::ResampleError;
 use super::stats::{DropReason, MediaStats};
-use super::vad::VoiceDetector;
+use super::utterance_pool::{PRIVATE_POOL_BUFFERS, UtterancePool};
+use super::vad::{MIN_SPEECH_RMS, VoiceDetector};
 use super::{FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, OUT_PACKET_LEN};
 
 /// A late pacer catches up by sending at most this many overdue frames back to back; if it
 /// is later than that, the overdue frames are skipped (timestamp still follows the clock).
 const MAX_CATCH_UP_FRAMES: u64 = 10;
-/// Frames quieter than this (sum of squares of a 20 ms frame, RMS about -45 dBFS) are never
-/// speech: it keeps the VAD's hangover on digital silence from stretching short sounds.
-const MIN_SPEECH_ENERGY: i64 = FRAME_SAMPLES as i64 * 180 * 180;
+/// Frames quieter than this (sum of squares of a 20 ms frame at [`MIN_SPEECH_RMS`]) are
+/// never speech.
+const MIN_SPEECH_ENERGY: i64 = FRAME_SAMPLES as i64 * MIN_SPEECH_RMS * MIN_SPEECH_RMS;
 /// Events the core can hold between drains without allocating.
 const EVENT_CAPACITY: usize = 32;
 
@@ -40,7 +49,11 @@ pub enum CoreEvent {
         /// ms from call start.
         at_ms: u64,
     },
-    /// The caller's turn ended; the audio is [`MediaCore::utterance_pcm`].
+    /// The caller's turn ended. Its audio is the `pcm` of [`Output::Event`] (or
+    /// [`MediaCore::utterance_pcm`] for the `poll_*` path). The audio is **empty** when
+    /// the utterance pool had no buffer for this utterance: the turn's bounds are right,
+    /// its audio was not kept, and [`MediaStats::utterance_pool_exhausted`] counted it (an
+    /// utterance that got a buffer is never empty: it holds at least the minimum speech).
     Utterance(UtteranceBounds),
     /// The caller talked over the agent. With auto-flush the queue was already flushed and
     /// `flushed` says what was heard; otherwise `flushed` is `None`.
@@ -69,7 +82,11 @@ pub enum Output<'a> {
     Transmit {
         /// The whole RTP packet; its payload is the frame's G.711 codes.
         packet: &'a [u8],
-        /// Where the frame sits on the call's timeline, ms from the call's start.
+        /// Where the frame sits on the call's timeline, ms from the call's start: when it
+        /// is due (its send time). Strictly increasing; 20 ms apart except at a re-phased
+        /// talk spurt, whose first frame may follow the one before by less (down to
+        /// [`crate::config::OutboundConfig::min_frame_gap`]), so the previous frame's
+        /// 20 ms and this one overlap on the timeline.
         at_ms: u64,
     },
     /// Something happened; for an utterance, `pcm` is its audio (8 kHz).
@@ -94,7 +111,14 @@ pub struct MediaCore {
     playout: PlayoutQueue,
     sender: RtpSender,
     law: super::g711::Law,
-    frames_sent: u64,
+    outbound: OutboundConfig,
+    /// The current send phase: frame `n` of it is due `phase_origin_ms + n × 20` ms after
+    /// the call's start.
+    phase_origin_ms: u64,
+    /// Frames sent (or skipped) on the current phase.
+    phase_frames: u64,
+    /// Timeline position of the last frame sent.
+    last_sent_ms: Option<u64>,
     out_pcm: [i16; FRAME_SAMPLES],
     out_codes: [u8; FRAME_SAMPLES],
     events: VecDeque<CoreEvent>,
@@ -103,24 +127,47 @@ pub struct MediaCore {
 
 impl MediaCore {
     /// A core for a call whose media starts at `now` and whose RTP comes from (and goes to)
-    /// `remote`. Outbound frame `n` is due at `now + n × 20 ms`.
+    /// `remote`, with a private utterance pool of one buffer. Outbound frame `n` is due at
+    /// `now + n × 20 ms` (until a talk spurt re-phases it).
     pub fn new(
         config: &MediaConfig,
         remote: SocketAddr,
         now: Instant,
         identity: RtpIdentity,
     ) -> Result<Self, ResampleError> {
+        let pool = UtterancePool::for_endpointer(
+            PRIVATE_POOL_BUFFERS,
+            &config.endpointer,
+            super::WIRE_RATE,
+        );
+        Self::with_pool(config, remote, now, identity, pool)
+    }
+
+    /// As [`Self::new`], the utterance buffers coming from `pool` (shared with other calls,
+    /// on any thread). A buffer is taken at the first voiced frame of a caller's run and
+    /// given back once the utterance has been handed out by [`Self::drain`] (or the run
+    /// was noise, or the core is dropped).
+    pub fn with_pool(
+        config: &MediaConfig,
+        remote: SocketAddr,
+        now: Instant,
+        identity: RtpIdentity,
+        pool: UtterancePool,
+    ) -> Result<Self, ResampleError> {
         Ok(MediaCore {
             call_start: now,
             inbound: InboundStream::new(config.law, remote, now, &config.jitter),
             vad: VoiceDetector::new(config.vad_mode),
-            endpointer: Endpointer::new(&config.endpointer, super::WIRE_RATE),
+            endpointer: Endpointer::with_pool(&config.endpointer, super::WIRE_RATE, pool),
             barge_in: BargeInDetector::new(&config.barge_in),
             auto_flush: config.barge_in.auto_flush,
             playout: PlayoutQueue::new(),
             sender: RtpSender::new(config.law, identity),
             law: config.law,
-            frames_sent: 0,
+            outbound: config.outbound.clone(),
+            phase_origin_ms: 0,
+            phase_frames: 0,
+            last_sent_ms: None,
             out_pcm: [0; FRAME_SAMPLES],
             out_codes: [0; FRAME_SAMPLES],
             events: VecDeque::with_capacity(EVENT_CAPACITY),
@@ -140,10 +187,23 @@ impl MediaCore {
         self.call_start
     }
 
-    /// Audio of the last [`CoreEvent::Utterance`], 8 kHz. Valid until the next utterance
-    /// ends.
+    /// Audio of the last [`CoreEvent::Utterance`], 8 kHz, for the `poll_*` path. Valid
+    /// until [`Self::release_utterance`], the next [`Self::drain`] or the caller's next
+    /// run of voiced frames ([`Self::drain`] hands it out in the event and then gives its
+    /// buffer back to the pool itself).
     pub fn utterance_pcm(&self) -> &[i16] {
         self.endpointer.utterance_pcm()
+    }
+
+    /// The pool the utterance buffers come from.
+    pub fn utterance_pool(&self) -> &UtterancePool {
+        self.endpointer.pool()
+    }
+
+    /// Gives the buffer of the last utterance back to the pool (for the `poll_*` path, once
+    /// [`Self::utterance_pcm`] has been copied).
+    pub fn release_utterance(&mut self) {
+        self.endpointer.release_utterance();
     }
 
     /// Whether agent audio is playing or queued.
@@ -201,19 +261,29 @@ impl MediaCore {
     // ---- output ----
 
     /// The next outbound packet if one is due at `now`, written into `out`; returns its
-    /// length. Frame `n` is due at `call_start + n × 20 ms`. Does not allocate.
+    /// length. Frame `n` of the current phase is due at `call_start + origin + n × 20 ms`;
+    /// the first frame of a talk spurt may re-phase (see the module docs). Does not
+    /// allocate.
     pub fn poll_transmit(&mut self, now: Instant, out: &mut [u8; OUT_PACKET_LEN]) -> Option<usize> {
         let due = self.next_transmit();
         if now < due {
             return None;
         }
+        if now < self.regular_due() {
+            // A talk spurt starts before the old phase's next tick: move the phase to now
+            // (whole ms of the timeline, never closer to the previous frame than the gap).
+            self.phase_origin_ms = self.ms_since_start(now).max(self.ms_since_start(due));
+            self.phase_frames = 0;
+        }
+        let due = self.regular_due();
         let behind = (now.duration_since(due).as_micros() / FRAME_DURATION.as_micros()) as u64;
         if behind > MAX_CATCH_UP_FRAMES {
             let skip = behind - MAX_CATCH_UP_FRAMES;
-            self.frames_sent += skip;
+            self.phase_frames += skip;
             self.sender.skip_frames(skip as u32);
             self.stats.outbound_frames_skipped += skip;
         }
+        let at_ms = self.phase_origin_ms + self.phase_frames * FRAME_MS;
         let events = &mut self.events;
         let tick = self
             .playout
@@ -229,19 +299,40 @@ impl MediaCore {
         let len = self
             .sender
             .write_packet(tick.talk_spurt_start, &self.out_codes, out);
-        self.frames_sent += 1;
+        self.phase_frames += 1;
+        self.last_sent_ms = Some(at_ms);
         self.stats.packets_out += 1;
         Some(len)
     }
 
-    /// When the next outbound frame is due.
+    /// When the next outbound frame is due: the next tick of the current phase, or — when
+    /// agent audio waits to start a talk spurt — as soon as the gap after the previous
+    /// frame allows.
     pub fn next_transmit(&self) -> Instant {
-        self.call_start + FRAME_DURATION * (self.frames_sent.min(u64::from(u32::MAX)) as u32)
+        let regular = self.regular_due();
+        match self.last_sent_ms {
+            Some(last)
+                if self.outbound.rephase_talk_spurts && self.playout.talk_spurt_pending() =>
+            {
+                let gap = (self.outbound.min_frame_gap.as_millis() as u64).max(1);
+                regular.min(self.call_start + Duration::from_millis(last + gap))
+            }
+            _ => regular,
+        }
+    }
+
+    /// The next tick of the current phase.
+    fn regular_due(&self) -> Instant {
+        self.call_start + Duration::from_millis(self.phase_origin_ms + self.phase_frames * FRAME_MS)
+    }
+
+    /// Where the last frame sent sits on the call's timeline (its `at_ms`).
+    pub fn last_transmit_ms(&self) -> Option<u64> {
+        self.last_sent_ms
     }
 
     /// The next decoded caller frame, after running it through VAD, the endpointer and the
-    /// barge-in detector (their events go to [`Self::poll_event`]). Does not allocate
-    /// (except when an utterance outgrows its preallocated buffer).
+    /// barge-in detector (their events go to [`Self::poll_event`]). Does not allocate.
     pub fn poll_inbound(&mut self, now: Instant) -> Option<InboundFrame> {
         let frame = self.inbound.poll_frame(now, &mut self.stats)?;
         let voiced = frame.filled_samples < FRAME_SAMPLES as u16
@@ -251,6 +342,10 @@ impl MediaCore {
             .endpointer
             .handle_frame(frame.at_ms, voiced, &frame.pcm)
         {
+            if matches!(event, EndpointEvent::SpeechStarted { .. }) && !self.endpointer.has_buffer()
+            {
+                self.stats.utterance_pool_exhausted += 1;
+            }
             self.push_endpoint_event(event);
         }
         let playing = self.playout.is_playing();
@@ -269,9 +364,9 @@ impl MediaCore {
     /// Everything due at `now`, in the documented order, through `output`: time-driven work,
     /// the packets due (written into `out`), the events, then each decoded caller frame and
     /// the events it caused, and last the end of an utterance those frames left already
-    /// stalled — so [`Self::poll_timeout`] is after `now` when it returns. Does not
-    /// allocate (except when an utterance outgrows its preallocated buffer). The one way the
-    /// driver, the tests and the bench run the core.
+    /// stalled — so [`Self::poll_timeout`] is after `now` when it returns. An utterance's
+    /// pool buffer goes back to the pool once its event has been handed out. Does not
+    /// allocate. The one way the driver, the tests and the bench run the core.
     pub fn drain(
         &mut self,
         now: Instant,
@@ -280,7 +375,7 @@ impl MediaCore {
     ) {
         self.handle_timeout(now);
         while let Some(len) = self.poll_transmit(now, out) {
-            let at_ms = (self.frames_sent - 1) * FRAME_DURATION.as_millis() as u64;
+            let at_ms = self.last_sent_ms.unwrap_or(0);
             output(Output::Transmit {
                 packet: out.get(..len).unwrap_or(&[]),
                 at_ms,
@@ -299,11 +394,16 @@ impl MediaCore {
 
     fn drain_events(&mut self, output: &mut impl FnMut(Output<'_>)) {
         while let Some(event) = self.events.pop_front() {
-            let pcm: &[i16] = match event {
-                CoreEvent::Utterance(_) => self.endpointer.utterance_pcm(),
-                _ => &[],
+            let utterance = matches!(event, CoreEvent::Utterance(_));
+            let pcm: &[i16] = if utterance {
+                self.endpointer.utterance_pcm()
+            } else {
+                &[]
             };
             output(Output::Event { event, pcm });
+            if utterance {
+                self.endpointer.release_utterance();
+            }
         }
     }
 

@@ -1,20 +1,24 @@
 //! Endpointing: turns a stream of 20 ms VAD decisions into caller turns. Speech starts
-//! after a minimum voiced time, ends after a configured silence or at the maximum length;
+//! after a minimum voiced time, ends after a configured silence (counted from the last
+//! voiced sample, located to 2 ms within the last voiced frame) or at the maximum length;
 //! a pre-roll of audio from before the start is kept so the first syllable is not lost.
-//! Buffers are allocated up front; steady-state frames do not allocate.
+//!
+//! Memory: a per-call ring holds just the pre-roll. The utterance's audio goes into a
+//! buffer from an [`UtterancePool`], taken at the first voiced frame of a run (the ring's
+//! pre-roll is copied in) and given back when the run turns out to be noise, when the
+//! utterance has been handed out ([`Endpointer::release_utterance`]) or when the
+//! endpointer is dropped. With the pool dry the turn is still detected, without audio.
+//! Steady-state frames never allocate.
 use std::time::Duration;
 
 use super::FRAME_MS;
 use super::config::{EndpointerConfig, frames_in};
+use super::utterance_pool::{PRIVATE_POOL_BUFFERS, PooledBuffer, UtterancePool};
+use super::vad::MIN_SPEECH_RMS;
 
-/// Audio kept ahead of a speech run beyond the pre-roll, so long runs with dips still get
-/// their full pre-roll.
-const RING_EXTRA_MS: u64 = 2000;
-/// Utterance audio preallocated (160 KB at 8 kHz, 320 KB at 16 kHz per call; pages the
-/// utterances never reach are not resident); a longer utterance grows the buffer once
-/// (amortised doubling).
-const PREALLOCATED_MS: u64 = 10_000;
-/// Trailing silence kept after the last voiced frame of an utterance.
+/// The end of voicing within a frame is located to blocks of this many ms.
+const VOICED_END_BLOCK_MS: u64 = 2;
+/// Trailing silence kept after the last voiced sample of an utterance.
 const TAIL_MS: u64 = 200;
 /// Extra wait before a stalled stream (no frames at all) ends an utterance: the reorder
 /// hold plus a frame.
@@ -25,9 +29,11 @@ const STALL_GRACE_MS: u64 = 100;
 pub struct UtteranceBounds {
     /// Start of the first voiced frame, ms from call start.
     pub start_ms: u64,
-    /// End of the last voiced frame (or of the audio, if forced), ms from call start.
+    /// End of the last voiced sample, ms from call start: the end of the last 2 ms block
+    /// above the speech energy floor in the last voiced frame (the frame's end if none
+    /// is, or the end of the audio if forced).
     pub end_ms: u64,
-    /// The maximum utterance length ended it, not silence.
+    /// The maximum utterance length (or the end of the pool buffer) ended it, not silence.
     pub forced: bool,
 }
 
@@ -48,14 +54,25 @@ enum State {
     Idle,
     Speaking {
         start_ms: u64,
-        audio_start_ms: u64,
         last_voiced_end_ms: u64,
     },
+}
+
+/// What the pool buffer in hand holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holding {
+    /// No buffer, or a buffer with nothing worth keeping.
+    Nothing,
+    /// The audio of the run (or utterance) in progress.
+    Live,
+    /// A finished utterance not yet handed out.
+    Finished,
 }
 
 /// The endpointer of one call.
 pub struct Endpointer {
     sample_rate: u64,
+    frame_samples: usize,
     min_speech_frames: u64,
     end_silence_ms: u64,
     pre_roll_ms: u64,
@@ -69,24 +86,35 @@ pub struct Endpointer {
     ring_pos: usize,
     ring_len: usize,
     expected_at_ms: Option<u64>,
-    current: Vec<i16>,
+    pool: UtterancePool,
+    buffer: Option<PooledBuffer>,
+    holding: Holding,
+    audio_len: usize,
+    audio_start_ms: u64,
 }
 
 impl Endpointer {
-    /// An endpointer for frames of audio at `sample_rate` Hz.
+    /// An endpointer for frames of audio at `sample_rate` Hz with a private pool of one
+    /// buffer.
     pub fn new(config: &EndpointerConfig, sample_rate: u32) -> Self {
+        let pool = UtterancePool::for_endpointer(PRIVATE_POOL_BUFFERS, config, sample_rate);
+        Self::with_pool(config, sample_rate, pool)
+    }
+
+    /// An endpointer taking its utterance buffers from `pool`. An utterance longer than
+    /// the pool's buffers is forced to end when its buffer is full.
+    pub fn with_pool(config: &EndpointerConfig, sample_rate: u32, pool: UtterancePool) -> Self {
         let sample_rate = u64::from(sample_rate);
         let pre_roll_ms = config.pre_roll.as_millis() as u64;
-        let ring_samples = ((pre_roll_ms + RING_EXTRA_MS) * sample_rate / 1000) as usize;
-        let max_utterance_ms = (config.max_utterance.as_millis() as u64).max(FRAME_MS);
-        let prealloc =
-            ((max_utterance_ms.min(PREALLOCATED_MS) + pre_roll_ms) * sample_rate / 1000) as usize;
+        // The pre-roll and the first voiced frame: what is copied when a run starts.
+        let ring_samples = ((pre_roll_ms + FRAME_MS) * sample_rate / 1000) as usize;
         Endpointer {
             sample_rate,
+            frame_samples: (FRAME_MS * sample_rate / 1000) as usize,
             min_speech_frames: frames_in(config.min_speech),
             end_silence_ms: (config.end_silence.as_millis() as u64).max(FRAME_MS),
             pre_roll_ms,
-            max_utterance_ms,
+            max_utterance_ms: (config.max_utterance.as_millis() as u64).max(FRAME_MS),
             gap_tolerance_ms: config.gap_tolerance.as_millis() as u64,
             state: State::Idle,
             run_start_ms: None,
@@ -96,7 +124,11 @@ impl Endpointer {
             ring_pos: 0,
             ring_len: 0,
             expected_at_ms: None,
-            current: Vec::with_capacity(prealloc),
+            pool,
+            buffer: None,
+            holding: Holding::Nothing,
+            audio_len: 0,
+            audio_start_ms: 0,
         }
     }
 
@@ -110,13 +142,33 @@ impl Endpointer {
         matches!(self.state, State::Speaking { .. })
     }
 
+    /// Whether a pool buffer is in hand (during a run or an utterance: its audio is kept).
+    pub fn has_buffer(&self) -> bool {
+        self.buffer.is_some()
+    }
+
+    /// The pool the utterance buffers come from.
+    pub fn pool(&self) -> &UtterancePool {
+        &self.pool
+    }
+
     /// Audio of the last ended utterance (pre-roll included), at the endpointer's rate.
-    /// Valid until the next utterance starts (one buffer serves both: the caller copies it
-    /// when the end is reported); empty while the caller speaks.
+    /// Valid until [`Self::release_utterance`] or the next run of voiced frames; empty
+    /// while the caller speaks, and for an utterance that got no pool buffer.
     pub fn utterance_pcm(&self) -> &[i16] {
-        match self.state {
-            State::Idle => &self.current,
-            State::Speaking { .. } => &[],
+        match (self.state, self.holding, &self.buffer) {
+            (State::Idle, Holding::Finished, Some(buffer)) => {
+                buffer.as_slice().get(..self.audio_len).unwrap_or(&[])
+            }
+            _ => &[],
+        }
+    }
+
+    /// Gives the buffer of a finished utterance back to the pool (its audio has been
+    /// copied out). Does nothing during a run or an utterance.
+    pub fn release_utterance(&mut self) {
+        if self.holding == Holding::Finished {
+            self.drop_buffer();
         }
     }
 
@@ -140,26 +192,31 @@ impl Endpointer {
         self.push_ring(samples);
         let frame_end = at_ms + FRAME_MS;
         match self.state {
-            State::Idle => self.idle_frame(at_ms, voiced),
+            State::Idle => {
+                if self.holding == Holding::Live {
+                    self.append(samples);
+                }
+                self.idle_frame(at_ms, voiced, samples)
+            }
             State::Speaking {
                 start_ms,
-                audio_start_ms,
                 last_voiced_end_ms,
             } => {
-                self.current.extend_from_slice(samples);
+                self.append(samples);
                 let last_voiced_end_ms = if voiced {
-                    frame_end
+                    at_ms + self.voiced_end_ms(samples)
                 } else {
                     last_voiced_end_ms
                 };
                 self.state = State::Speaking {
                     start_ms,
-                    audio_start_ms,
                     last_voiced_end_ms,
                 };
                 if frame_end.saturating_sub(last_voiced_end_ms) >= self.end_silence_ms {
                     Some(self.finish(false, frame_end))
-                } else if frame_end.saturating_sub(start_ms) >= self.max_utterance_ms {
+                } else if frame_end.saturating_sub(start_ms) >= self.max_utterance_ms
+                    || self.buffer_full()
+                {
                     Some(self.finish(true, frame_end))
                 } else {
                     None
@@ -189,15 +246,15 @@ impl Endpointer {
         Some(self.finish(false, end))
     }
 
-    fn idle_frame(&mut self, at_ms: u64, voiced: bool) -> Option<EndpointEvent> {
+    fn idle_frame(&mut self, at_ms: u64, voiced: bool, samples: &[i16]) -> Option<EndpointEvent> {
         if self.run_unvoiced_ms > self.gap_tolerance_ms {
-            self.reset_run();
+            self.abandon_run();
         }
         if !voiced {
             if self.run_start_ms.is_some() {
                 self.run_unvoiced_ms += FRAME_MS;
                 if self.run_unvoiced_ms > self.gap_tolerance_ms {
-                    self.reset_run();
+                    self.abandon_run();
                 }
             }
             return None;
@@ -205,32 +262,93 @@ impl Endpointer {
         let run_start = *self.run_start_ms.get_or_insert(at_ms);
         self.run_voiced_frames += 1;
         self.run_unvoiced_ms = 0;
+        let frame_end = at_ms + FRAME_MS;
+        if self.holding != Holding::Live {
+            // The first voiced frame of a run (or a retry while the pool was dry).
+            self.begin_audio(run_start, frame_end);
+        }
         if self.run_voiced_frames < self.min_speech_frames {
             return None;
         }
-        let frame_end = at_ms + FRAME_MS;
-        let wanted_ms = frame_end - run_start.saturating_sub(self.pre_roll_ms);
-        let wanted = ((wanted_ms * self.sample_rate / 1000) as usize).min(self.ring_len);
-        let audio_start_ms = frame_end - (wanted as u64 * 1000 / self.sample_rate);
-        self.current.clear();
-        self.copy_ring_tail(wanted);
         self.state = State::Speaking {
             start_ms: run_start,
-            audio_start_ms,
-            last_voiced_end_ms: frame_end,
+            last_voiced_end_ms: at_ms + self.voiced_end_ms(samples),
         };
         self.reset_run();
         Some(EndpointEvent::SpeechStarted { at_ms: run_start })
     }
 
+    /// Takes a buffer (or reuses the one in hand) and copies into it the ring's audio from
+    /// the pre-roll before `run_start` up to `frame_end`.
+    fn begin_audio(&mut self, run_start: u64, frame_end: u64) {
+        if self.buffer.is_none() {
+            self.buffer = self.pool.take();
+        }
+        let wanted_ms = frame_end - run_start.saturating_sub(self.pre_roll_ms);
+        let wanted = ((wanted_ms * self.sample_rate / 1000) as usize).min(self.ring_len);
+        let Some(buffer) = self.buffer.as_mut() else {
+            self.holding = Holding::Nothing;
+            return;
+        };
+        let dst = buffer.as_mut_slice();
+        let count = wanted.min(dst.len());
+        let cap = self.ring.len();
+        let start = (self.ring_pos + cap - count.min(cap)) % cap;
+        for (i, slot) in dst.iter_mut().take(count).enumerate() {
+            *slot = self.ring.get((start + i) % cap).copied().unwrap_or(0);
+        }
+        self.audio_len = count;
+        self.audio_start_ms = frame_end - (count as u64 * 1000 / self.sample_rate);
+        self.holding = Holding::Live;
+    }
+
+    /// Appends a frame to the live audio; a full buffer takes nothing more.
+    fn append(&mut self, samples: &[i16]) {
+        if self.holding != Holding::Live {
+            return;
+        }
+        if let Some(buffer) = self.buffer.as_mut()
+            && let Some(dst) = buffer
+                .as_mut_slice()
+                .get_mut(self.audio_len..self.audio_len + samples.len())
+        {
+            dst.copy_from_slice(samples);
+            self.audio_len += samples.len();
+        }
+    }
+
+    /// Whether the live buffer has no room for another frame.
+    fn buffer_full(&self) -> bool {
+        self.holding == Holding::Live
+            && self
+                .buffer
+                .as_ref()
+                .is_some_and(|b| b.len() - self.audio_len.min(b.len()) < self.frame_samples)
+    }
+
+    /// Where voicing ends in a voiced frame, in ms from its start: the end of the last
+    /// 2 ms block whose energy is above the speech floor (the frame's end if none is).
+    fn voiced_end_ms(&self, samples: &[i16]) -> u64 {
+        let block = (VOICED_END_BLOCK_MS * self.sample_rate / 1000).max(1) as usize;
+        let floor = block as i64 * MIN_SPEECH_RMS * MIN_SPEECH_RMS;
+        let blocks = samples.len() / block;
+        (0..blocks)
+            .rev()
+            .find(|&b| {
+                samples.get(b * block..(b + 1) * block).is_some_and(|s| {
+                    s.iter().map(|&x| i64::from(x) * i64::from(x)).sum::<i64>() > floor
+                })
+            })
+            .map_or(FRAME_MS, |b| (b as u64 + 1) * VOICED_END_BLOCK_MS)
+    }
+
     fn finish(&mut self, forced: bool, frame_end: u64) -> EndpointEvent {
-        let (start_ms, audio_start_ms, last_voiced_end_ms) = match self.state {
+        let (start_ms, last_voiced_end_ms) = match self.state {
             State::Speaking {
                 start_ms,
-                audio_start_ms,
                 last_voiced_end_ms,
-            } => (start_ms, audio_start_ms, last_voiced_end_ms),
-            State::Idle => (frame_end, frame_end, frame_end),
+            } => (start_ms, last_voiced_end_ms),
+            State::Idle => (frame_end, frame_end),
         };
         let end_ms = if forced {
             frame_end
@@ -238,8 +356,14 @@ impl Endpointer {
             last_voiced_end_ms
         };
         let keep_until = (end_ms + TAIL_MS).min(frame_end);
-        let keep = (keep_until.saturating_sub(audio_start_ms) * self.sample_rate / 1000) as usize;
-        self.current.truncate(keep);
+        let keep =
+            (keep_until.saturating_sub(self.audio_start_ms) * self.sample_rate / 1000) as usize;
+        self.audio_len = self.audio_len.min(keep);
+        self.holding = if self.buffer.is_some() {
+            Holding::Finished
+        } else {
+            Holding::Nothing
+        };
         self.state = State::Idle;
         self.reset_run();
         EndpointEvent::UtteranceEnded(UtteranceBounds {
@@ -247,6 +371,20 @@ impl Endpointer {
             end_ms,
             forced,
         })
+    }
+
+    /// The run was noise: forget it and give its buffer back.
+    fn abandon_run(&mut self) {
+        self.reset_run();
+        if self.holding == Holding::Live {
+            self.drop_buffer();
+        }
+    }
+
+    fn drop_buffer(&mut self) {
+        self.buffer = None;
+        self.holding = Holding::Nothing;
+        self.audio_len = 0;
     }
 
     fn reset_run(&mut self) {
@@ -264,22 +402,6 @@ impl Endpointer {
             self.ring_pos = (self.ring_pos + 1) % cap;
         }
         self.ring_len = (self.ring_len + samples.len()).min(cap);
-    }
-
-    fn copy_ring_tail(&mut self, count: usize) {
-        let cap = self.ring.len();
-        let start = (self.ring_pos + cap - count.min(cap)) % cap;
-        if start + count <= cap {
-            if let Some(part) = self.ring.get(start..start + count) {
-                self.current.extend_from_slice(part);
-            }
-        } else {
-            let first = cap - start;
-            if let (Some(a), Some(b)) = (self.ring.get(start..), self.ring.get(..count - first)) {
-                self.current.extend_from_slice(a);
-                self.current.extend_from_slice(b);
-            }
-        }
     }
 }
 
@@ -371,5 +493,115 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    /// A loud frame (RMS far above the speech floor) whose first `loud` samples carry
+    /// the sound and the rest is digital silence.
+    fn voiced_for(loud: usize) -> [i16; 160] {
+        let mut f = [0i16; 160];
+        for (i, s) in f.iter_mut().take(loud).enumerate() {
+            *s = if i % 2 == 0 { 3000 } else { -3000 };
+        }
+        f
+    }
+
+    fn feed(
+        ep: &mut Endpointer,
+        at: u64,
+        voiced: bool,
+        frame: &[i16; 160],
+    ) -> Option<EndpointEvent> {
+        ep.handle_frame(at, voiced, frame)
+    }
+
+    #[test]
+    fn silence_is_counted_from_the_last_voiced_sample() {
+        let config = EndpointerConfig {
+            end_silence: Duration::from_millis(610),
+            ..EndpointerConfig::default()
+        };
+        let mut ep = Endpointer::new(&config, 8000);
+        let mut events = Vec::new();
+        for n in 0..20u64 {
+            events.extend(feed(&mut ep, n * 20, true, &voiced_for(160)).map(|e| (n * 20, e)));
+        }
+        // The last voiced frame sounds for its first 7 ms only: voicing ends in the 2 ms
+        // block 6-8 ms.
+        events.extend(feed(&mut ep, 400, true, &voiced_for(56)).map(|e| (400, e)));
+        for n in 21..60u64 {
+            events.extend(feed(&mut ep, n * 20, false, &[0; 160]).map(|e| (n * 20, e)));
+        }
+        let bounds = UtteranceBounds {
+            start_ms: 0,
+            end_ms: 408,
+            forced: false,
+        };
+        // 610 ms after 408 is 1018: the frame ending at 1020 ends the turn. Counted from
+        // the end of the frame (420) it would have been the frame ending at 1040.
+        assert_eq!(
+            events,
+            vec![
+                (180, EndpointEvent::SpeechStarted { at_ms: 0 }),
+                (1000, EndpointEvent::UtteranceEnded(bounds)),
+            ]
+        );
+        // The audio keeps 200 ms of tail after the last voiced sample.
+        assert_eq!(ep.utterance_pcm().len(), 608 * 8);
+    }
+
+    #[test]
+    fn noise_runs_and_handed_out_utterances_give_their_buffer_back() {
+        let pool = UtterancePool::for_endpointer(1, &EndpointerConfig::default(), 8000);
+        let mut ep = Endpointer::with_pool(&EndpointerConfig::default(), 8000, pool.clone());
+        // A short noise takes the buffer for its run, then gives it back.
+        run(&mut ep, &[(true, 3)], 0);
+        assert_eq!(pool.available(), 0);
+        run(&mut ep, &[(false, 10)], 60);
+        assert_eq!(pool.available(), 1);
+        // An utterance keeps it until it is released.
+        let events = run(&mut ep, &[(true, 30), (false, 40)], 260);
+        assert_eq!(events.len(), 2);
+        assert_eq!(pool.available(), 0);
+        assert!(!ep.utterance_pcm().is_empty());
+        ep.release_utterance();
+        assert_eq!(pool.available(), 1);
+        assert!(ep.utterance_pcm().is_empty());
+        // Dropped mid-utterance, the endpointer gives it back too.
+        run(&mut ep, &[(true, 30)], 2000);
+        assert_eq!(pool.available(), 0);
+        drop(ep);
+        assert_eq!(pool.available(), 1);
+    }
+
+    #[test]
+    fn a_dry_pool_still_reports_the_turn_without_audio() {
+        let pool = UtterancePool::for_endpointer(1, &EndpointerConfig::default(), 8000);
+        let held = pool.take().unwrap();
+        let mut ep = Endpointer::with_pool(&EndpointerConfig::default(), 8000, pool.clone());
+        let events = run(&mut ep, &[(true, 50), (false, 40)], 0);
+        assert_eq!(events.len(), 2);
+        assert!(!ep.has_buffer());
+        assert!(ep.utterance_pcm().is_empty());
+        drop(held);
+        // The next turn gets the buffer back.
+        let events = run(&mut ep, &[(false, 20), (true, 50), (false, 40)], 1800);
+        assert_eq!(events.len(), 2);
+        assert_eq!(ep.utterance_pcm().len(), 1500 * 8);
+    }
+
+    #[test]
+    fn an_utterance_longer_than_the_buffer_is_forced_to_end_when_it_is_full() {
+        let pool = UtterancePool::new(1, 8000); // 1 s
+        let mut ep = Endpointer::with_pool(&EndpointerConfig::default(), 8000, pool);
+        let events = run(&mut ep, &[(false, 20), (true, 35)], 0);
+        let ended = events.iter().find_map(|(_, e)| match e {
+            EndpointEvent::UtteranceEnded(b) => Some(*b),
+            EndpointEvent::SpeechStarted { .. } => None,
+        });
+        let b = ended.unwrap();
+        assert!(b.forced);
+        // Pre-roll 300 ms (from 100) and the speech from 400 fill the 1 s buffer at 1100.
+        assert_eq!(b.end_ms, 1100);
+        assert_eq!(ep.utterance_pcm().len(), 1000 * 8);
     }
 }

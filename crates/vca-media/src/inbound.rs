@@ -2,19 +2,25 @@
 //! type, follows SSRC changes, reorders within a small window, drops duplicates, conceals
 //! losses, fills the sender's pauses, and re-cuts the decoded audio into 20 ms frames on a
 //! media timeline measured from the start of the call. No allocation after construction.
+//!
+//! Decoded frames wait in a small ring until polled, sized from the jitter hold (what one
+//! release can produce when the driver drains after each datagram); a run of silent
+//! filler frames (a sender's pause, the end of a concealment) takes one slot however
+//! long it is.
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rtp_rs::RtpReader;
 
-use super::config::JitterConfig;
+use super::config::{JitterConfig, frames_in};
 use super::g711::Law;
 use super::reorder::{BufferedPacket, Insert, PopBefore, ReorderWindow, WINDOW};
 use super::stats::{DropReason, MediaStats};
-use super::{FRAME_SAMPLES, MAX_PAYLOAD, WIRE_RATE};
+use super::{FRAME_MS, FRAME_SAMPLES, MAX_PAYLOAD, WIRE_RATE};
 
-/// Decoded frames the stream can hold before the oldest is discarded (1.28 s).
-const READY_CAPACITY: usize = 64;
+/// Slots of the ready ring beyond the frames of the jitter hold: the reorder window's
+/// packets, a concealment fade (3 frames), a partial frame and a silent run.
+const READY_EXTRA: usize = WINDOW + 6;
 /// A sequence jump this large (either way) is a new stream, not loss or reordering.
 const SEQ_RESTART: i32 = 1000;
 /// Concealment fades the last received audio out over this many samples (60 ms).
@@ -39,6 +45,22 @@ impl InboundFrame {
         filled_samples: 0,
         codes: [0; FRAME_SAMPLES],
         pcm: [0; FRAME_SAMPLES],
+    };
+}
+
+/// A slot of the ready ring: a frame, and how many identical silent frames follow it.
+#[derive(Debug, Clone, Copy)]
+struct Ready {
+    frame: InboundFrame,
+    /// Filler frames of silence right after `frame` (each 20 ms later); only a silent
+    /// filler frame repeats.
+    repeats: u32,
+}
+
+impl Ready {
+    const EMPTY: Ready = Ready {
+        frame: InboundFrame::EMPTY,
+        repeats: 0,
     };
 }
 
@@ -75,7 +97,7 @@ pub struct InboundStream {
     last_pcm: [i16; FRAME_SAMPLES],
     last_pos: usize,
     conceal_run: u32,
-    ready: Box<[InboundFrame]>,
+    ready: Box<[Ready]>,
     ready_head: usize,
     ready_len: usize,
 }
@@ -85,6 +107,7 @@ impl InboundStream {
     pub fn new(law: Law, remote: SocketAddr, call_start: Instant, jitter: &JitterConfig) -> Self {
         let max_fill_samples =
             (jitter.max_fill.as_millis() as u64 * u64::from(WIRE_RATE) / 1000) as u32;
+        let ready_capacity = frames_in(jitter.max_hold) as usize + READY_EXTRA;
         InboundStream {
             law,
             remote,
@@ -106,7 +129,7 @@ impl InboundStream {
             last_pcm: [0; FRAME_SAMPLES],
             last_pos: 0,
             conceal_run: 0,
-            ready: vec![InboundFrame::EMPTY; READY_CAPACITY].into_boxed_slice(),
+            ready: vec![Ready::EMPTY; ready_capacity].into_boxed_slice(),
             ready_head: 0,
             ready_len: 0,
         }
@@ -210,10 +233,17 @@ impl InboundStream {
         if self.ready_len == 0 {
             return None;
         }
-        let frame = self.ready.get(self.ready_head).copied();
-        self.ready_head = (self.ready_head + 1) % READY_CAPACITY;
-        self.ready_len -= 1;
-        frame
+        let cap = self.ready.len();
+        let slot = self.ready.get_mut(self.ready_head)?;
+        let frame = slot.frame;
+        if slot.repeats > 0 {
+            slot.repeats -= 1;
+            slot.frame.at_ms += FRAME_MS;
+        } else {
+            self.ready_head = (self.ready_head + 1) % cap;
+            self.ready_len -= 1;
+        }
+        Some(frame)
     }
 
     /// When a held packet stops waiting for a missing one (the next call to
@@ -370,15 +400,48 @@ impl InboundStream {
     }
 
     fn push_ready(&mut self, stats: &mut MediaStats) {
-        if self.ready_len == READY_CAPACITY {
-            self.ready_head = (self.ready_head + 1) % READY_CAPACITY;
-            self.ready_len -= 1;
-            stats.inbound_frames_overflowed += 1;
+        let cap = self.ready.len();
+        let silent = self.is_silent_filler(&self.assembling);
+        if silent && self.ready_len > 0 {
+            let last = (self.ready_head + self.ready_len - 1) % cap;
+            let at_ms = self.assembling.at_ms;
+            let continues = self
+                .ready
+                .get(last)
+                .is_some_and(|slot| self.silent_run_continues(slot, at_ms));
+            if continues && let Some(slot) = self.ready.get_mut(last) {
+                slot.repeats += 1;
+                return;
+            }
         }
-        let tail = (self.ready_head + self.ready_len) % READY_CAPACITY;
+        if self.ready_len == cap {
+            let dropped = self.ready.get(self.ready_head).map_or(1, |r| 1 + r.repeats);
+            self.ready_head = (self.ready_head + 1) % cap;
+            self.ready_len -= 1;
+            stats.inbound_frames_overflowed += u64::from(dropped);
+        }
+        let tail = (self.ready_head + self.ready_len) % cap;
         if let Some(slot) = self.ready.get_mut(tail) {
-            *slot = self.assembling;
+            *slot = Ready {
+                frame: self.assembling,
+                repeats: 0,
+            };
         }
         self.ready_len += 1;
+    }
+
+    /// A frame made up entirely of synthesised digital silence.
+    fn is_silent_filler(&self, frame: &InboundFrame) -> bool {
+        let silence = self.law.silence();
+        usize::from(frame.filled_samples) == FRAME_SAMPLES
+            && frame.codes.iter().all(|&c| c == silence)
+            && frame.pcm.iter().all(|&s| s == 0)
+    }
+
+    /// Whether a silent filler frame at `at_ms` is the next of `slot`'s silent run.
+    fn silent_run_continues(&self, slot: &Ready, at_ms: u64) -> bool {
+        slot.repeats < u32::MAX
+            && self.is_silent_filler(&slot.frame)
+            && slot.frame.at_ms + FRAME_MS * (u64::from(slot.repeats) + 1) == at_ms
     }
 }

@@ -9,6 +9,7 @@
 //! - [`reorder`]: the small reorder window used by [`inbound`].
 //! - [`outbound`]: RTP out (SSRC, sequence, timestamp, marker).
 //! - [`vad`], [`endpointer`], [`barge_in`]: speech detection.
+//! - [`utterance_pool`]: the utterance buffers, shared by the calls of a pool (lock-free).
 //! - [`resample`]: rubato FFT resamplers for STT and TTS rates.
 //! - [`playout`]: the agent's audio queue, one 20 ms frame per tick.
 //! - [`core`]: [`core::MediaCore`], the per-call state machine that ties them together.
@@ -23,6 +24,7 @@ pub mod playout;
 pub mod reorder;
 pub mod resample;
 pub mod stats;
+pub mod utterance_pool;
 pub mod vad;
 
 use std::time::Duration;

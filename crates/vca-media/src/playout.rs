@@ -2,14 +2,15 @@
 //! resampled to 8 kHz on arrival), drained as exactly one 20 ms frame per tick. Each clip
 //! carries an id so the conversation side learns when it has finished playing, and
 //! [`PlayoutQueue::flush`] (barge-in) reports how much of what was queued the caller heard.
+//!
+//! Memory: an idle queue holds no audio storage. Queueing a clip grows the storage (per
+//! sentence, never per frame); the storage is freed when the last queued sample has been
+//! played or the queue is flushed. A resampler (FFT plans and buffers) exists only while a
+//! clip is being converted.
 use std::collections::VecDeque;
 
 use super::resample::{ResampleError, StreamResampler};
 use super::{FRAME_SAMPLES, WIRE_RATE};
-
-/// Audio preallocated in the queue (2 s at 8 kHz, 32 KB); a longer reply grows it when its
-/// clip is queued (per sentence, never per frame).
-const PREALLOCATED_SAMPLES: usize = 16_000;
 
 /// Identifies one queued clip (a sentence of the agent's reply).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,8 +66,6 @@ pub struct PlayoutTick {
 pub struct PlayoutQueue {
     samples: VecDeque<i16>,
     clips: VecDeque<QueuedClip>,
-    resamplers: Vec<StreamResampler>,
-    scratch: Vec<i16>,
     was_playing: bool,
 }
 
@@ -80,34 +79,25 @@ impl PlayoutQueue {
     /// An empty queue.
     pub fn new() -> Self {
         PlayoutQueue {
-            samples: VecDeque::with_capacity(PREALLOCATED_SAMPLES),
-            clips: VecDeque::with_capacity(32),
-            resamplers: Vec::new(),
-            scratch: Vec::new(),
+            samples: VecDeque::new(),
+            clips: VecDeque::new(),
             was_playing: false,
         }
     }
 
     /// Queues a clip of `pcm` sampled at `rate` Hz. Converting the rate happens here, not
-    /// per frame. A zero-length clip completes on the next tick.
+    /// per frame, with a resampler built for this clip and dropped after it. A zero-length
+    /// clip completes on the next tick.
     pub fn push(&mut self, id: PlayoutId, rate: u32, pcm: &[i16]) -> Result<(), ResampleError> {
         let len = if rate == WIRE_RATE {
             self.samples.extend(pcm.iter().copied());
             pcm.len()
         } else {
-            let index = match self.resamplers.iter().position(|r| r.from_rate() == rate) {
-                Some(i) => i,
-                None => {
-                    self.resamplers.push(StreamResampler::new(rate, WIRE_RATE)?);
-                    self.resamplers.len() - 1
-                }
-            };
-            self.scratch.clear();
-            if let Some(resampler) = self.resamplers.get_mut(index) {
-                resampler.process_clip(pcm, &mut self.scratch)?;
-            }
-            self.samples.extend(self.scratch.iter().copied());
-            self.scratch.len()
+            let mut resampler = StreamResampler::new(rate, WIRE_RATE)?;
+            let mut converted = Vec::new();
+            resampler.process_clip(pcm, &mut converted)?;
+            self.samples.extend(converted.iter().copied());
+            converted.len()
         };
         self.clips.push_back(QueuedClip {
             id,
@@ -127,6 +117,17 @@ impl PlayoutQueue {
         self.samples.len()
     }
 
+    /// Whether the next tick starts a talk spurt: audio is queued and the last tick played
+    /// none.
+    pub fn talk_spurt_pending(&self) -> bool {
+        !self.was_playing && !self.samples.is_empty()
+    }
+
+    /// Bytes of audio storage held (0 for an idle queue).
+    pub fn storage_bytes(&self) -> usize {
+        self.samples.capacity() * std::mem::size_of::<i16>()
+    }
+
     /// Fills `frame` with the next 20 ms (silence when nothing is queued) and reports every
     /// clip whose first or last sample is in this frame. Does not allocate.
     pub fn poll_frame(
@@ -140,6 +141,10 @@ impl PlayoutQueue {
         }
         for dst in frame.iter_mut().skip(available) {
             *dst = 0;
+        }
+        if available > 0 && self.samples.is_empty() {
+            // The reply has been played: free its storage (no allocation here).
+            self.samples = VecDeque::new();
         }
         let mut consumed = available;
         while let Some(clip) = self.clips.front_mut() {
@@ -181,7 +186,7 @@ impl PlayoutQueue {
             }
         }
         report.not_started.extend(clips.map(|c| c.id));
-        self.samples.clear();
+        self.samples = VecDeque::new();
         report
     }
 }

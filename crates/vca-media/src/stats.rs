@@ -93,6 +93,9 @@ pub struct MediaStats {
     pub inbound_frames_overflowed: u64,
     /// Outbound frames skipped because the pacer woke up more than the catch-up limit late.
     pub outbound_frames_skipped: u64,
+    /// Caller turns that started while the utterance pool had no free buffer: the turn
+    /// was detected and reported, its audio was not kept (the utterance's pcm is empty).
+    pub utterance_pool_exhausted: u64,
 }
 
 impl MediaStats {

@@ -4,6 +4,11 @@ use webrtc_vad::{SampleRate, Vad, VadMode};
 
 use super::FRAME_SAMPLES;
 
+/// RMS below which audio is never speech (about -45 dBFS): the core gates the VAD's
+/// frames on it and the endpointer finds the end of voicing within a frame with it. It
+/// keeps the VAD's hangover on digital silence from stretching short sounds.
+pub const MIN_SPEECH_RMS: i64 = 180;
+
 /// The webrtc VAD, movable between threads.
 pub struct VoiceDetector {
     vad: Vad,

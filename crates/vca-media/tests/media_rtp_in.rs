@@ -329,6 +329,26 @@ fn a_long_pause_re_anchors_to_the_arrival_time() {
     assert_eq!(h.stats.resyncs, 1);
 }
 
+#[test]
+fn a_pause_of_nearly_a_second_is_filled_without_overflowing_the_small_ready_ring() {
+    let mut h = Harness::new();
+    h.send(0, &rtp(1, 160, 7, 0, false, &[1; 160])).unwrap();
+    // The next packet says 900 ms of the sender's time passed (within max_fill): 45
+    // frames of silence at once, more than the ring has slots, then the packet.
+    h.send(920, &rtp(2, 160 + 160 + 7200, 7, 0, true, &[2; 160]))
+        .unwrap();
+    let at: Vec<u64> = h.frames.iter().map(|f| f.at_ms).collect();
+    assert_eq!(at, (0..=46).map(|n| n * 20).collect::<Vec<u64>>());
+    assert!(
+        h.frames[1..46]
+            .iter()
+            .all(|f| f.filled_samples == 160 && f.codes == [0xFF; 160] && f.pcm == [0; 160])
+    );
+    assert_eq!(first_code(&h.frames[46]), 2);
+    assert_eq!(h.stats.inbound_frames_overflowed, 0);
+    assert_eq!(h.stats.samples_pause_filled, 7200);
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(datagrams in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..1200), 1..40)) {
