@@ -6,7 +6,7 @@
 //! a keypad map naming a missing target) stay in the handlers' 400 messages.
 
 use serde_json::Value;
-use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ArrayItems, KnownFormat, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{OpenApi, RefOr};
 
 use crate::store::{ai_profiles, api_keys, calls, phone_numbers, tenants, webhooks};
@@ -25,6 +25,8 @@ pub enum Rule {
     },
     /// An integer from `min` to `max`.
     Range(i64, i64),
+    /// An RFC 3339 time.
+    DateTime,
     /// An array of `min..=max` items, each one of `each` when given.
     Items {
         min: usize,
@@ -250,6 +252,8 @@ const QUERY_RULES: &[(&str, &str, Rule)] = &[
     ),
     ("/api/tenants/{tid}/calls", "limit", LIMIT),
     ("/api/tenants/{tid}/calls", "cursor", CURSOR),
+    ("/api/tenants/{tid}/calls", "from", Rule::DateTime),
+    ("/api/tenants/{tid}/calls", "to", Rule::DateTime),
     ("/api/tenants/{tid}/api-keys", "limit", LIMIT),
     ("/api/tenants/{tid}/api-keys", "cursor", CURSOR),
     (
@@ -348,6 +352,10 @@ fn constrain(schema: &mut Schema, rule: Rule) -> bool {
         (Schema::Object(object), Rule::Range(min, max)) => {
             object.minimum = Some(min.into());
             object.maximum = Some(max.into());
+            true
+        }
+        (Schema::Object(object), Rule::DateTime) => {
+            object.format = Some(SchemaFormat::KnownFormat(KnownFormat::DateTime));
             true
         }
         (Schema::Array(array), Rule::Items { min, max, each }) => {
