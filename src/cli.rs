@@ -55,6 +55,9 @@ pub struct SettingFlags {
     /// Time a request may take, its body read included (408 past it) [env: VCA_ADMIN_REQUEST_TIMEOUT_MS; default 30000].
     #[arg(long, global = true, value_name = "MS")]
     pub admin_request_timeout_ms: Option<String>,
+    /// Failed authentications from one address in a minute before it gets 429 until the minute ends [env: VCA_ADMIN_AUTH_MAX_FAILURES; default 10].
+    #[arg(long, global = true, value_name = "N")]
+    pub admin_auth_max_failures: Option<String>,
     /// Asterisk HTTP base URL [env: VCA_ARI_URL; default http://127.0.0.1:8088].
     #[arg(long, global = true, value_name = "URL")]
     pub ari_url: Option<String>,
@@ -218,6 +221,7 @@ impl SettingFlags {
             admin_max_connections,
             admin_header_timeout_ms,
             admin_request_timeout_ms,
+            admin_auth_max_failures,
             ari_url,
             ari_username,
             ari_password_file,
@@ -277,6 +281,7 @@ impl SettingFlags {
             ("admin_max_connections", admin_max_connections),
             ("admin_header_timeout_ms", admin_header_timeout_ms),
             ("admin_request_timeout_ms", admin_request_timeout_ms),
+            ("admin_auth_max_failures", admin_auth_max_failures),
             ("ari_url", ari_url),
             ("ari_username", ari_username),
             ("ari_password_file", ari_password_file),

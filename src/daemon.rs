@@ -165,7 +165,8 @@ impl Daemon {
         .with_metrics(metrics)
         .with_webhook_allow_private(settings.webhooks.allow_private)
         .with_recordings_dir(settings.recordings.dir.clone())
-        .with_request_timeout(settings.admin_request_timeout);
+        .with_request_timeout(settings.admin_request_timeout)
+        .with_auth_max_failures(settings.admin_auth_max_failures);
         let webhooks = crate::webhooks::Worker::new(store.clone(), settings.webhooks)?;
         let recordings = crate::recording::call::Recordings {
             dir: settings.recordings.dir.clone(),

@@ -12,6 +12,7 @@ mod support;
 
 mod admin_actions;
 mod admin_api;
+mod admin_api_fuzz;
 mod admin_api_keys;
 mod admin_auth_limit;
 mod admin_hostile_clients;

@@ -3,7 +3,7 @@
 //! revokes it at once.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, parse_id};
+use super::extract::{ApiJson, ApiQuery, parse_id};
 use super::page;
 use super::phone_numbers::tenant;
 use super::tenant_key;
@@ -93,7 +93,7 @@ pub async fn create(
 pub async fn list(
     State(app): State<AppState>,
     Path(tid): Path<String>,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ApiKeyPage>, ApiError> {
     let tid = tenant(&app, &tid).await?;
     let query = KeyQuery {

@@ -1,5 +1,6 @@
 //! Failed authentications counted per source address: after [`MAX_FAILURES`] wrong or
-//! missing credentials (operator token or tenant key) from one address within [`WINDOW`], that address gets 429 with
+//! missing credentials (operator token or tenant key; `VCA_ADMIN_AUTH_MAX_FAILURES`) from
+//! one address within [`WINDOW`], that address gets 429 with
 //! `Retry-After` until the window ends, whatever it presents — so a token cannot be
 //! guessed at network speed. A success does not reset the count (an attacker holding one
 //! good token gains nothing). The table is bounded: expired entries go when it is full.
@@ -9,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Failures allowed from one address per window.
+/// Failures allowed from one address per window unless `VCA_ADMIN_AUTH_MAX_FAILURES` says otherwise.
 pub const MAX_FAILURES: u32 = 10;
 /// How long failures count.
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -17,12 +18,28 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 const MAX_TRACKED: usize = 10_000;
 
 /// Failures per source address.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AuthFailures {
     by_source: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// Failures in a window that lock an address out.
+    max_failures: u32,
+}
+
+impl Default for AuthFailures {
+    fn default() -> Self {
+        Self::new(MAX_FAILURES)
+    }
 }
 
 impl AuthFailures {
+    /// A table that locks an address out after `max_failures` in a window (at least 1).
+    pub fn new(max_failures: u32) -> Self {
+        Self {
+            by_source: Mutex::default(),
+            max_failures: max_failures.max(1),
+        }
+    }
+
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (Instant, u32)>> {
         self.by_source.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -32,7 +49,7 @@ impl AuthFailures {
         let table = self.table();
         let (since, count) = table.get(&source)?;
         let ends = *since + WINDOW;
-        (*count >= MAX_FAILURES && now < ends).then(|| ends - now)
+        (*count >= self.max_failures && now < ends).then(|| ends - now)
     }
 
     /// Counts one failure from `source` at `now`; returns the failures in its window.
@@ -81,6 +98,19 @@ mod tests {
         );
         assert_eq!(f.locked_out(a, t0 + WINDOW), None);
         assert_eq!(f.record(a, t0 + WINDOW), 1, "a new window starts afresh");
+    }
+
+    #[test]
+    fn the_limit_can_be_raised() {
+        let f = AuthFailures::new(MAX_FAILURES * 3);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 1..MAX_FAILURES * 3 {
+            f.record(a, t0);
+        }
+        assert_eq!(f.locked_out(a, t0), None);
+        f.record(a, t0);
+        assert!(f.locked_out(a, t0).is_some());
     }
 
     #[test]

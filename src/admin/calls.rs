@@ -2,13 +2,13 @@
 //! pagination; one call with its events and transcript.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::parse_id;
+use super::extract::{ApiQuery, parse_id};
 use super::page;
 use super::phone_numbers::tenant;
 use super::validate::one_of;
@@ -59,7 +59,7 @@ fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, A
 pub async fn list(
     State(app): State<AppState>,
     Path(tid): Path<String>,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<CallPage>, ApiError> {
     let tid = tenant(&app, &tid).await?;
     one_of("status", params.status.as_deref(), STATUSES)?;

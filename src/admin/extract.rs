@@ -1,6 +1,7 @@
 //! Extractors whose rejections are [`ApiError`]s, so a bad body or id gets our error
 //! shape: a JSON body parsed with serde (400 with the parser's reason, 413 over the
-//! limit) and uuid path ids (an id that is not a uuid is simply not found).
+//! limit), query parameters (400 with the reason; axum's own rejection is plain text,
+//! found by `scripts/api-fuzz` with `?limit=1&limit=2`) and uuid path ids (an id that is not a uuid is simply not found).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -58,6 +59,27 @@ fn holds_nul(bytes: &[u8]) -> bool {
     }
     bytes.windows(6).any(|w| w == b"\\u0000")
         && serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| any_nul(&v))
+}
+
+/// Query parameters parsed with serde; a rejection is a 400 in our error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))
+    }
 }
 
 /// Parses a path id; anything that is not a uuid cannot name a resource.

@@ -16,6 +16,7 @@ mod health;
 mod limits;
 mod live_calls;
 pub mod openapi;
+mod openapi_rules;
 mod page;
 mod phone_numbers;
 mod recordings;
@@ -123,6 +124,15 @@ impl AppState {
     pub fn with_recordings_dir(mut self, dir: std::path::PathBuf) -> Self {
         if let Some(inner) = self.inner_mut() {
             inner.recordings_dir = dir;
+        }
+        self
+    }
+
+    /// Locks a source address out after `max` failed authentications in a minute
+    /// (`VCA_ADMIN_AUTH_MAX_FAILURES`; call before cloning the state).
+    pub fn with_auth_max_failures(mut self, max: u32) -> Self {
+        if let Some(inner) = self.inner_mut() {
+            inner.auth_failures = auth_limit::AuthFailures::new(max);
         }
         self
     }

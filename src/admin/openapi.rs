@@ -1,6 +1,8 @@
 //! `/api/openapi.json`: the OpenAPI 3 description of every route, generated from the
-//! handlers' annotations so it cannot drift from the code. Every `/api` operation also
-//! lists 401 and 403 (added here, as the middleware answers them for every route alike).
+//! handlers' annotations so it cannot drift from the code. The responses the layers around
+//! the handlers give alike are added here: 408 and 414 to every operation, 401, 403, 429
+//! and 503 to every `/api` one, 413 to each that takes a body; the handlers' rules on
+//! fields and query parameters come from [`super::openapi_rules`].
 
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -35,10 +37,12 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Adds the middleware's 401 and 403 to every `/api` operation.
-struct AuthResponses;
+/// Adds the responses of the layers around the handlers: the limits' 408 and 414 to every
+/// operation; authentication's 401, 403 and 429 and the database's 503 (a tenant key is
+/// looked up in it) to every `/api` one; the body limit's 413 to each with a body.
+struct LayerResponses;
 
-impl Modify for AuthResponses {
+impl Modify for LayerResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let error = |description: &str| {
             ResponseBuilder::new()
@@ -52,9 +56,7 @@ impl Modify for AuthResponses {
                 .build()
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/") {
-                continue;
-            }
+            let under_api = path.starts_with("/api/");
             for op in [
                 &mut item.get,
                 &mut item.put,
@@ -65,14 +67,46 @@ impl Modify for AuthResponses {
             .into_iter()
             .flatten()
             {
+                let has_body = op.request_body.is_some();
                 let responses = &mut op.responses.responses;
-                responses.entry("401".into()).or_insert_with(|| {
-                    error("No, a wrong, an expired or a deleted credential").into()
-                });
-                responses.entry("403".into()).or_insert_with(|| {
-                    error("A tenant key on an operator route, or a viewer key writing").into()
-                });
+                let mut add = |code: &str, description: &str| {
+                    responses
+                        .entry(code.into())
+                        .or_insert_with(|| error(description).into());
+                };
+                add(
+                    "408",
+                    "The request was not received and answered within the request timeout",
+                );
+                add("414", "The URI is longer than 4 KiB");
+                if has_body {
+                    add("413", "The body is larger than 64 KiB");
+                }
+                if under_api {
+                    add("401", "No, a wrong, an expired or a deleted credential");
+                    add(
+                        "403",
+                        "A tenant key on an operator route, or a viewer key writing",
+                    );
+                    add(
+                        "429",
+                        "Too many failed authentications from this address (see Retry-After)",
+                    );
+                    add("503", "The database is unavailable; try again shortly");
+                }
             }
+        }
+    }
+}
+
+/// The handlers' rules on fields and query parameters ([`super::openapi_rules`]).
+struct HandlerRules;
+
+impl Modify for HandlerRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let missing = super::openapi_rules::apply(openapi);
+        if !missing.is_empty() {
+            tracing::warn!(?missing, "OpenAPI rules name fields the document lacks");
         }
     }
 }
@@ -94,7 +128,7 @@ impl Modify for AuthResponses {
         usage::of_tenant, usage::all,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
-    modifiers(&BearerAuth, &AuthResponses)
+    modifiers(&BearerAuth, &LayerResponses, &HandlerRules)
 )]
 pub struct ApiDoc;
 

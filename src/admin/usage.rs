@@ -2,13 +2,14 @@
 //! calls started in `[from, to)` counted, per day or month (UTC) and in total.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::ApiQuery;
 use super::phone_numbers::tenant;
 use crate::store::usage::{Granularity, UsageQuery, UsageReport};
 
@@ -87,7 +88,7 @@ fn query(params: &UsageParams, tenant_id: Option<Uuid>) -> Result<UsageQuery, Ap
 pub async fn of_tenant(
     State(app): State<AppState>,
     Path(tid): Path<String>,
-    Query(params): Query<UsageParams>,
+    ApiQuery(params): ApiQuery<UsageParams>,
 ) -> Result<Json<UsageReport>, ApiError> {
     let tid = tenant(&app, &tid).await?;
     let q = query(&params, Some(tid))?;
@@ -101,7 +102,7 @@ pub async fn of_tenant(
     security(("bearer" = [])))]
 pub async fn all(
     State(app): State<AppState>,
-    Query(params): Query<UsageParams>,
+    ApiQuery(params): ApiQuery<UsageParams>,
 ) -> Result<Json<UsageReport>, ApiError> {
     let q = query(&params, None)?;
     Ok(Json(app.store().usage(&q).await?))

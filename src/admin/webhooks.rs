@@ -3,13 +3,13 @@
 //! to a private address; events are from the four call events; the secret is write-only.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, parse_id};
+use super::extract::{ApiJson, ApiQuery, parse_id};
 use super::phone_numbers::tenant;
 use crate::store::outbox::Delivery;
 use crate::store::webhooks::{EVENT_TYPES, NewWebhook, Webhook, WebhookPatch};
@@ -160,7 +160,7 @@ pub struct DeliveryParams {
 pub async fn deliveries(
     State(app): State<AppState>,
     Path((tid, id)): Path<(String, String)>,
-    Query(params): Query<DeliveryParams>,
+    ApiQuery(params): ApiQuery<DeliveryParams>,
 ) -> Result<Json<Vec<Delivery>>, ApiError> {
     let (tid, id) = (parse_id(&tid)?, parse_id(&id)?);
     let limit = match params.limit.as_deref() {

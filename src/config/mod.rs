@@ -88,6 +88,9 @@ pub struct Settings {
     /// How long an admin request may take, its body read included
     /// (`VCA_ADMIN_REQUEST_TIMEOUT_MS`).
     pub admin_request_timeout: std::time::Duration,
+    /// Failed authentications from one address in a minute before it gets 429
+    /// (`VCA_ADMIN_AUTH_MAX_FAILURES`).
+    pub admin_auth_max_failures: u32,
     /// Base URL of Asterisk's HTTP server (ARI lives under `/ari`).
     pub ari_url: url::Url,
     /// ARI user from `ari.conf`.
@@ -356,6 +359,9 @@ impl Settings {
             ));
         }
         let (admin_server, admin_request_timeout) = load_admin_limits(&mut r)?;
+        let admin_auth_max_failures = r.parse("admin_auth_max_failures", Some("10"), |s| {
+            bounded(s, 1, 1_000_000, "failures").map(|n| n as u32)
+        })?;
         let ari_url = r.parse("ari_url", Some("http://127.0.0.1:8088"), |s| {
             url::Url::parse(s)
                 .ok()
@@ -473,6 +479,7 @@ impl Settings {
             admin_token,
             admin_server,
             admin_request_timeout,
+            admin_auth_max_failures,
             ari_url,
             ari_username,
             ari_password,
@@ -1129,11 +1136,25 @@ mod tests {
         assert_eq!(s.admin_server.max_connections, 3);
         assert_eq!(s.admin_server.header_timeout.as_millis(), 500);
         assert_eq!(s.admin_request_timeout.as_millis(), 700);
+        assert_eq!(
+            load(BASE, Needs::Everything)
+                .unwrap()
+                .admin_auth_max_failures,
+            10
+        );
+        let s = load(
+            &with(&[("VCA_ADMIN_AUTH_MAX_FAILURES", "1000")]),
+            Needs::Everything,
+        )
+        .unwrap();
+        assert_eq!(s.admin_auth_max_failures, 1000);
         for (key, value) in [
             ("VCA_ADMIN_MAX_CONNECTIONS", "0"),
             ("VCA_ADMIN_MAX_CONNECTIONS", "many"),
             ("VCA_ADMIN_HEADER_TIMEOUT_MS", "5"),
             ("VCA_ADMIN_REQUEST_TIMEOUT_MS", "-1"),
+            ("VCA_ADMIN_AUTH_MAX_FAILURES", "0"),
+            ("VCA_ADMIN_AUTH_MAX_FAILURES", "1000001"),
         ] {
             let err = load(&with(&[(key, value)]), Needs::Everything).unwrap_err();
             assert!(err.to_string().starts_with(&format!("{key}: ")), "{err}");
