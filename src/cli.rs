@@ -82,6 +82,9 @@ pub struct SettingFlags {
     /// Threads carrying the calls' RTP [env: VCA_MEDIA_THREADS; default: one per core].
     #[arg(long, global = true, value_name = "N")]
     pub media_threads: Option<String>,
+    /// Utterance buffers shared by all calls [env: VCA_UTTERANCE_POOL; default 256].
+    #[arg(long, global = true, value_name = "N")]
+    pub utterance_pool: Option<String>,
     /// External Media format: alaw or ulaw [env: VCA_MEDIA_FORMAT; default alaw].
     #[arg(long, global = true, value_name = "LAW")]
     pub media_format: Option<String>,
@@ -230,6 +233,7 @@ impl SettingFlags {
             rtp_advertise,
             rtp_port_range,
             media_threads,
+            utterance_pool,
             media_format,
             default_country_code,
             log_format,
@@ -290,6 +294,7 @@ impl SettingFlags {
             ("rtp_advertise", rtp_advertise),
             ("rtp_port_range", rtp_port_range),
             ("media_threads", media_threads),
+            ("utterance_pool", utterance_pool),
             ("media_format", media_format),
             ("default_country_code", default_country_code),
             ("log_format", log_format),

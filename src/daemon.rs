@@ -121,6 +121,7 @@ impl Daemon {
             settings.rtp_bind,
             settings.rtp_port_range.first..=settings.rtp_port_range.last,
             settings.media_threads,
+            settings.utterance_pool,
         )?;
         let ari_cfg = ari_config(settings);
         let ari = AriClient::new(&ari_cfg)?;

@@ -107,6 +107,8 @@ pub struct Settings {
     pub rtp_port_range: PortRange,
     /// `VCA_MEDIA_THREADS`: threads carrying the calls' RTP (default: one per core).
     pub media_threads: usize,
+    /// `VCA_UTTERANCE_POOL`: utterance buffers shared by all calls (callers speaking at once).
+    pub utterance_pool: usize,
     /// The G.711 law of External Media streams.
     pub media_format: Law,
     /// Country calling code applied to national numbers (91 for India).
@@ -410,6 +412,9 @@ impl Settings {
         let media_threads = r.parse("media_threads", Some(&cores.to_string()), |s| {
             bounded(s, 1, 256, "threads").map(|n| n as usize)
         })?;
+        let utterance_pool = r.parse("utterance_pool", Some("256"), |s| {
+            bounded(s, 1, 100_000, "buffers").map(|n| n as usize)
+        })?;
         let media_format = r.parse("media_format", Some("alaw"), |s| {
             match s.to_ascii_lowercase().as_str() {
                 "alaw" => Ok(Law::Alaw),
@@ -488,6 +493,7 @@ impl Settings {
             rtp_advertise,
             rtp_port_range,
             media_threads,
+            utterance_pool,
             media_format,
             default_country_code,
             log_format,

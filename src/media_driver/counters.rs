@@ -30,6 +30,8 @@ pub struct MediaCounters {
     pub outbound_frames_skipped: AtomicU64,
     /// Frames a recorded call's recorder had no room for.
     pub recording_dropped: AtomicU64,
+    /// Caller turns that found no free utterance buffer (heard as nothing).
+    pub utterance_pool_exhausted: AtomicU64,
 }
 
 impl MediaCounters {
@@ -50,6 +52,8 @@ impl MediaCounters {
         self.packets_lost
             .store(stats.packets_lost, Ordering::Relaxed);
         self.resyncs.store(stats.resyncs, Ordering::Relaxed);
+        self.utterance_pool_exhausted
+            .store(stats.utterance_pool_exhausted, Ordering::Relaxed);
         self.outbound_frames_skipped
             .store(stats.outbound_frames_skipped, Ordering::Relaxed);
     }

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
@@ -27,6 +27,7 @@ use crate::media::config::MediaConfig;
 use crate::media::core::MediaCore;
 use crate::media::outbound::RtpIdentity;
 use crate::media::stats::DropReason;
+use crate::media::utterance_pool::UtterancePool;
 
 /// Commands queued for one media thread before senders wait.
 const COMMAND_CAPACITY: usize = 4096;
@@ -133,6 +134,10 @@ impl MediaSlot {
 
 struct EngineInner {
     threads: Vec<Arc<ThreadLink>>,
+    /// Buffers for callers' utterances, shared by every call; made with the first call's
+    /// endpointer settings (the longest utterance).
+    utterances: OnceLock<UtterancePool>,
+    utterance_buffers: usize,
     next_key: AtomicU64,
     next_thread: AtomicUsize,
 }
@@ -152,12 +157,15 @@ impl std::fmt::Debug for MediaEngine {
 }
 
 impl MediaEngine {
-    /// Starts `threads` media threads, each on the first free port of `range` on `bind_ip`.
-    /// Inside a tokio runtime, their counters are published as metrics.
+    /// Starts `threads` media threads, each on the first free port of `range` on `bind_ip`,
+    /// with `utterance_buffers` buffers for the callers speaking at once (a caller who
+    /// starts speaking when none is free is counted and heard as nothing). Inside a tokio
+    /// runtime, their counters are published as metrics.
     pub fn start(
         bind_ip: IpAddr,
         range: RangeInclusive<u16>,
         threads: usize,
+        utterance_buffers: usize,
     ) -> Result<Self, MediaEngineError> {
         if range.is_empty() {
             return Err(MediaEngineError::EmptyRange);
@@ -190,6 +198,8 @@ impl MediaEngine {
         let engine = MediaEngine {
             inner: Arc::new(EngineInner {
                 threads: links,
+                utterances: OnceLock::new(),
+                utterance_buffers: utterance_buffers.max(1),
                 next_key: AtomicU64::new(1),
                 next_thread: AtomicUsize::new(0),
             }),
@@ -212,6 +222,11 @@ impl MediaEngine {
             .iter()
             .map(|t| t.counters.calls.load(Ordering::Relaxed))
             .collect()
+    }
+
+    /// Utterance buffers free now, if a call has made the pool.
+    pub fn utterance_buffers_free(&self) -> Option<usize> {
+        self.inner.utterances.get().map(UtterancePool::available)
     }
 
     /// Each media thread's counters.
@@ -265,7 +280,19 @@ impl MediaEngine {
             .get(slot.thread)
             .cloned()
             .ok_or(MediaError::Stopped)?;
-        let core = MediaCore::new(&config, remote, Instant::now(), RtpIdentity::random())?;
+        let pool = self
+            .inner
+            .utterances
+            .get_or_init(|| {
+                UtterancePool::for_endpointer(
+                    self.inner.utterance_buffers,
+                    &config.endpointer,
+                    crate::media::WIRE_RATE,
+                )
+            })
+            .clone();
+        let core =
+            MediaCore::with_pool(&config, remote, Instant::now(), RtpIdentity::random(), pool)?;
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
         let (audio_tx, audio_rx) = broadcast::channel(INBOUND_AUDIO_CAPACITY);
         let counters = Arc::new(MediaCounters::default());
@@ -348,6 +375,9 @@ async fn publish_metrics(engine: Weak<EngineInner>) {
                 .increment(d(0));
             metrics::counter!("vca_rtp_send_errors_total").increment(d(1));
             metrics::counter!("vca_rtp_recv_errors_total").increment(d(2));
+            if let Some(pool) = engine.utterances.get() {
+                metrics::gauge!("vca_utterance_buffers_free").set(pool.available() as f64);
+            }
             let thread = i.to_string();
             metrics::gauge!("vca_media_thread_calls", "thread" => thread)
                 .set(c.calls.load(Ordering::Relaxed) as f64);

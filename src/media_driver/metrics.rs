@@ -19,6 +19,7 @@ pub struct MediaMetrics {
     audio_dropped: u64,
     skipped: u64,
     recording_dropped: u64,
+    pool_exhausted: u64,
 }
 
 impl MediaMetrics {
@@ -33,6 +34,7 @@ impl MediaMetrics {
             audio_dropped: 0,
             skipped: 0,
             recording_dropped: 0,
+            pool_exhausted: 0,
         }
     }
 
@@ -74,6 +76,13 @@ impl MediaMetrics {
         );
         if d > 0 {
             metrics::counter!("vca_recording_frames_dropped_total").increment(d);
+        }
+        let d = delta(
+            c.utterance_pool_exhausted.load(Ordering::Relaxed),
+            &mut self.pool_exhausted,
+        );
+        if d > 0 {
+            metrics::counter!("vca_utterance_pool_exhausted_total").increment(d);
         }
     }
 }

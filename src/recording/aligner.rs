@@ -81,11 +81,14 @@ impl StereoAligner {
             self.late += 1;
             return;
         };
-        if start < self.cursor {
+        let end = start + FRAME_SAMPLES as u64;
+        // A frame wholly behind the cursor is late; one that straddles it (the first frame
+        // of a re-phased talk spurt overlaps the frame before) keeps its part from the
+        // cursor on.
+        if end <= self.cursor {
             self.late += 1;
             return;
         }
-        let end = start + FRAME_SAMPLES as u64;
         // Make room: emit what must go for this frame to fit in the ring.
         while end > self.cursor + RING as u64 {
             self.emit_one(&mut emit);
@@ -94,8 +97,12 @@ impl StereoAligner {
             Side::Caller => &mut self.caller,
             Side::Agent => &mut self.agent,
         };
+        let cursor = self.cursor;
         for (i, &s) in pcm.iter().enumerate() {
-            track.ring[((start + i as u64) % RING as u64) as usize] = s;
+            let at = start + i as u64;
+            if at >= cursor {
+                track.ring[(at % RING as u64) as usize] = s;
+            }
         }
         track.written_to = track.written_to.max(end);
         loop {
@@ -206,5 +213,32 @@ mod tests {
         assert_eq!(got.len(), 2 * FRAME_SAMPLES);
         assert!(got[..80].iter().all(|&s| s == 0));
         assert!(got[80..240].iter().all(|&s| s == 1));
+    }
+
+    #[test]
+    fn a_frame_straddling_the_cursor_keeps_its_part_after_it() {
+        // A re-phased talk spurt: the agent's reply frame starts 8 ms after the previous
+        // (silent) frame, which has already gone out with the caller's.
+        let mut a = StereoAligner::new(0);
+        let mut got = Vec::new();
+        a.push(Side::Agent, 0, &[0; FRAME_SAMPLES], |_, r| {
+            got.extend_from_slice(r)
+        });
+        a.push(Side::Caller, 0, &[0; FRAME_SAMPLES], |_, r| {
+            got.extend_from_slice(r)
+        });
+        assert_eq!(got.len(), FRAME_SAMPLES);
+        a.push(Side::Agent, 8, &[3; FRAME_SAMPLES], |_, r| {
+            got.extend_from_slice(r)
+        });
+        a.flush(|_, r| got.extend_from_slice(r));
+        assert_eq!(a.late_frames(), 0);
+        assert_eq!(got.len(), 2 * FRAME_SAMPLES);
+        // Samples 160..224 are the reply frame's samples from the cursor on.
+        assert!(
+            got[FRAME_SAMPLES..FRAME_SAMPLES + 224 - 160]
+                .iter()
+                .all(|&s| s == 3)
+        );
     }
 }
