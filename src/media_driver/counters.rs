@@ -22,10 +22,6 @@ pub struct MediaCounters {
     pub inbound_audio_dropped: AtomicU64,
     /// Events dropped because the conversation side lagged.
     pub events_dropped: AtomicU64,
-    /// Failed socket sends.
-    pub send_errors: AtomicU64,
-    /// Failed socket receives.
-    pub recv_errors: AtomicU64,
     /// Outbound frames skipped because the task woke up far too late.
     pub outbound_frames_skipped: AtomicU64,
     /// Frames a recorded call's recorder had no room for.

@@ -355,20 +355,21 @@ fn spawn_thread(index: usize, socket: UdpSocket) -> Result<ThreadLink, MediaEngi
 
 /// Publishes the threads' counters as deltas until the engine is gone.
 async fn publish_metrics(engine: Weak<EngineInner>) {
-    let mut seen: Vec<[u64; 3]> = Vec::new();
+    let mut seen: Vec<[u64; 4]> = Vec::new();
     let mut tick = tokio::time::interval(METRICS_PERIOD);
     loop {
         tick.tick().await;
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        seen.resize(engine.threads.len(), [0; 3]);
+        seen.resize(engine.threads.len(), [0; 4]);
         for (i, (link, seen)) in engine.threads.iter().zip(seen.iter_mut()).enumerate() {
             let c = &link.counters;
             let now = [
                 c.unknown_source.load(Ordering::Relaxed),
                 c.send_errors.load(Ordering::Relaxed),
                 c.recv_errors.load(Ordering::Relaxed),
+                c.wakeups.load(Ordering::Relaxed),
             ];
             let d = |k: usize| now[k].saturating_sub(seen[k]);
             metrics::counter!("vca_rtp_packets_dropped_total", "reason" => DropReason::WrongSource.label())
@@ -379,8 +380,9 @@ async fn publish_metrics(engine: Weak<EngineInner>) {
                 metrics::gauge!("vca_utterance_buffers_free").set(pool.available() as f64);
             }
             let thread = i.to_string();
-            metrics::gauge!("vca_media_thread_calls", "thread" => thread)
+            metrics::gauge!("vca_media_thread_calls", "thread" => thread.clone())
                 .set(c.calls.load(Ordering::Relaxed) as f64);
+            metrics::counter!("vca_media_thread_wakeups_total", "thread" => thread).increment(d(3));
             *seen = now;
         }
     }
