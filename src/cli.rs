@@ -85,6 +85,10 @@ pub struct SettingFlags {
     /// Utterance buffers shared by all calls [env: VCA_UTTERANCE_POOL; default 256].
     #[arg(long, global = true, value_name = "N")]
     pub utterance_pool: Option<String>,
+    /// Real-time (SCHED_FIFO) priority of the media threads, 0 for none
+    /// [env: VCA_MEDIA_REALTIME_PRIORITY; default 10].
+    #[arg(long, global = true, value_name = "N")]
+    pub media_realtime_priority: Option<String>,
     /// External Media format: alaw or ulaw [env: VCA_MEDIA_FORMAT; default alaw].
     #[arg(long, global = true, value_name = "LAW")]
     pub media_format: Option<String>,
@@ -234,6 +238,7 @@ impl SettingFlags {
             rtp_port_range,
             media_threads,
             utterance_pool,
+            media_realtime_priority,
             media_format,
             default_country_code,
             log_format,
@@ -295,6 +300,7 @@ impl SettingFlags {
             ("rtp_port_range", rtp_port_range),
             ("media_threads", media_threads),
             ("utterance_pool", utterance_pool),
+            ("media_realtime_priority", media_realtime_priority),
             ("media_format", media_format),
             ("default_country_code", default_country_code),
             ("log_format", log_format),

@@ -122,7 +122,24 @@ impl Daemon {
             settings.rtp_port_range.first..=settings.rtp_port_range.last,
             settings.media_threads,
             settings.utterance_pool,
+            settings.media_realtime_priority,
         )?;
+        match (settings.media_realtime_priority, media.realtime_refused()) {
+            (0, _) => {}
+            (priority, None) => {
+                tracing::info!(
+                    priority,
+                    "media threads run at real-time priority (SCHED_FIFO)"
+                );
+            }
+            (priority, Some(why)) => tracing::warn!(
+                priority,
+                error = why,
+                "media threads run at normal priority: real-time scheduling was refused \
+                 (allow it with LimitRTPRIO= in the systemd unit, or set \
+                 VCA_MEDIA_REALTIME_PRIORITY=0)"
+            ),
+        }
         let ari_cfg = ari_config(settings);
         let ari = AriClient::new(&ari_cfg)?;
         let endpoint = EventsEndpoint::from_config(&ari_cfg)?;

@@ -413,16 +413,21 @@ async fn daemon_killed_and_restarted_readopts_the_call() {
     );
     // Audio flows to the new port.
     let new_port = row.rtp_port.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rec = call.recording().await.unwrap();
-    assert!(
+    let from_new_port = |rec: &vca_sim::RtpRecording| {
         rec.stats()
             .sources
             .iter()
-            .any(|s| s.port() as i32 == new_port),
-        "{:?}",
-        rec.stats()
-    );
+            .any(|s| s.port() as i32 == new_port)
+    };
+    let mut rec = call.recording().await.unwrap();
+    for _ in 0..100 {
+        if from_new_port(&rec) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        rec = call.recording().await.unwrap();
+    }
+    assert!(from_new_port(&rec), "{:?}", rec.stats());
     call.hangup().unwrap();
     ended(&mut call).await;
     let row = w.final_row(call.id()).await;

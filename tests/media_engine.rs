@@ -47,7 +47,7 @@ async fn recv(socket: &UdpSocket, buf: &mut [u8]) -> usize {
 
 #[tokio::test]
 async fn calls_on_one_thread_each_get_their_own_asterisks_rtp() {
-    let engine = MediaEngine::start(LOCALHOST, 32000..=32009, 1, 8).unwrap();
+    let engine = MediaEngine::start(LOCALHOST, 32000..=32009, 1, 8, 0).unwrap();
     let (mut a, ast_a) = call(&engine, MediaConfig::default()).await;
     let (mut b, ast_b) = call(&engine, MediaConfig::default()).await;
     assert_eq!(
@@ -116,7 +116,7 @@ async fn calls_on_one_thread_each_get_their_own_asterisks_rtp() {
 
 #[tokio::test]
 async fn agent_audio_is_sent_as_a_talk_spurt_then_silence_resumes() {
-    let engine = MediaEngine::start(LOCALHOST, 32010..=32019, 1, 8).unwrap();
+    let engine = MediaEngine::start(LOCALHOST, 32010..=32019, 1, 8, 0).unwrap();
     let config = MediaConfig {
         law: Law::Alaw,
         ..MediaConfig::default()
@@ -178,7 +178,7 @@ async fn agent_audio_is_sent_as_a_talk_spurt_then_silence_resumes() {
 
 #[tokio::test]
 async fn a_lagging_consumer_loses_the_oldest_audio_and_media_keeps_flowing() {
-    let engine = MediaEngine::start(LOCALHOST, 32020..=32029, 1, 8).unwrap();
+    let engine = MediaEngine::start(LOCALHOST, 32020..=32029, 1, 8, 0).unwrap();
     let (handle, asterisk) = call(&engine, MediaConfig::default()).await;
     let mut handle = handle;
     let mut audio = handle.take_inbound_audio().unwrap();
@@ -210,11 +210,11 @@ async fn a_lagging_consumer_loses_the_oldest_audio_and_media_keeps_flowing() {
 #[tokio::test]
 async fn threads_bind_the_first_free_ports_and_a_full_range_is_an_error() {
     let squatter = std::net::UdpSocket::bind((LOCALHOST, 32030)).unwrap();
-    let engine = MediaEngine::start(LOCALHOST, 32030..=32033, 2, 8).unwrap();
+    let engine = MediaEngine::start(LOCALHOST, 32030..=32033, 2, 8, 0).unwrap();
     let ports: Vec<u16> = engine.local_addrs().iter().map(|a| a.port()).collect();
     assert_eq!(ports, vec![32031, 32032]);
     assert!(matches!(
-        MediaEngine::start(LOCALHOST, 32030..=32033, 2, 8),
+        MediaEngine::start(LOCALHOST, 32030..=32033, 2, 8, 0),
         Err(MediaEngineError::Exhausted {
             found: 1,
             threads: 2,
@@ -223,7 +223,7 @@ async fn threads_bind_the_first_free_ports_and_a_full_range_is_an_error() {
         })
     ));
     assert!(matches!(
-        MediaEngine::start(LOCALHOST, std::ops::RangeInclusive::new(5, 4), 1, 8),
+        MediaEngine::start(LOCALHOST, std::ops::RangeInclusive::new(5, 4), 1, 8, 0),
         Err(MediaEngineError::EmptyRange)
     ));
     // Calls spread over the threads.

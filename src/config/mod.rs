@@ -109,6 +109,9 @@ pub struct Settings {
     pub media_threads: usize,
     /// `VCA_UTTERANCE_POOL`: utterance buffers shared by all calls (callers speaking at once).
     pub utterance_pool: usize,
+    /// `VCA_MEDIA_REALTIME_PRIORITY`: the media threads' SCHED_FIFO priority (0: normal
+    /// scheduling), so a frame never waits behind the async work for a core.
+    pub media_realtime_priority: u8,
     /// The G.711 law of External Media streams.
     pub media_format: Law,
     /// Country calling code applied to national numbers (91 for India).
@@ -415,6 +418,9 @@ impl Settings {
         let utterance_pool = r.parse("utterance_pool", Some("256"), |s| {
             bounded(s, 1, 100_000, "buffers").map(|n| n as usize)
         })?;
+        let media_realtime_priority = r.parse("media_realtime_priority", Some("10"), |s| {
+            bounded(s, 0, 99, "priority").map(|n| n as u8)
+        })?;
         let media_format = r.parse("media_format", Some("alaw"), |s| {
             match s.to_ascii_lowercase().as_str() {
                 "alaw" => Ok(Law::Alaw),
@@ -494,6 +500,7 @@ impl Settings {
             rtp_port_range,
             media_threads,
             utterance_pool,
+            media_realtime_priority,
             media_format,
             default_country_code,
             log_format,

@@ -140,6 +140,8 @@ struct EngineInner {
     utterance_buffers: usize,
     next_key: AtomicU64,
     next_thread: AtomicUsize,
+    /// Why real-time priority was refused, if it was.
+    realtime_refused: Option<String>,
 }
 
 /// The daemon's media threads. Cheap to clone; clones share the threads.
@@ -159,13 +161,16 @@ impl std::fmt::Debug for MediaEngine {
 impl MediaEngine {
     /// Starts `threads` media threads, each on the first free port of `range` on `bind_ip`,
     /// with `utterance_buffers` buffers for the callers speaking at once (a caller who
-    /// starts speaking when none is free is counted and heard as nothing). Inside a tokio
-    /// runtime, their counters are published as metrics.
+    /// starts speaking when none is free is counted and heard as nothing), at real-time
+    /// priority `realtime_priority` (SCHED_FIFO; 0: normal scheduling; where the system
+    /// refuses it the threads run at normal priority and [`Self::realtime_refused`] says
+    /// why). Inside a tokio runtime, their counters are published as metrics.
     pub fn start(
         bind_ip: IpAddr,
         range: RangeInclusive<u16>,
         threads: usize,
         utterance_buffers: usize,
+        realtime_priority: u8,
     ) -> Result<Self, MediaEngineError> {
         if range.is_empty() {
             return Err(MediaEngineError::EmptyRange);
@@ -192,8 +197,11 @@ impl MediaEngine {
             });
         }
         let mut links = Vec::with_capacity(threads);
+        let mut realtime_refused = None;
         for (index, socket) in sockets.into_iter().enumerate() {
-            links.push(Arc::new(spawn_thread(index, socket)?));
+            let (link, refused) = spawn_thread(index, socket, realtime_priority)?;
+            links.push(Arc::new(link));
+            realtime_refused = realtime_refused.or(refused);
         }
         let engine = MediaEngine {
             inner: Arc::new(EngineInner {
@@ -202,12 +210,19 @@ impl MediaEngine {
                 utterance_buffers: utterance_buffers.max(1),
                 next_key: AtomicU64::new(1),
                 next_thread: AtomicUsize::new(0),
+                realtime_refused,
             }),
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(publish_metrics(Arc::downgrade(&engine.inner)));
         }
         Ok(engine)
+    }
+
+    /// Why the media threads could not have the real-time priority asked for, if they
+    /// could not.
+    pub fn realtime_refused(&self) -> Option<&str> {
+        self.inner.realtime_refused.as_deref()
     }
 
     /// The media threads' addresses.
@@ -328,7 +343,13 @@ impl MediaEngine {
     }
 }
 
-fn spawn_thread(index: usize, socket: UdpSocket) -> Result<ThreadLink, MediaEngineError> {
+/// Starts media thread `index` on `socket`, at real-time priority `priority` if that is
+/// above 0 and allowed; the second value says why it was not.
+fn spawn_thread(
+    index: usize,
+    socket: UdpSocket,
+    priority: u8,
+) -> Result<(ThreadLink, Option<String>), MediaEngineError> {
     let thread_err = |source: io::Error| MediaEngineError::Thread { index, source };
     let local_addr = socket.local_addr().map_err(thread_err)?;
     socket.set_nonblocking(true).map_err(thread_err)?;
@@ -341,16 +362,38 @@ fn spawn_thread(index: usize, socket: UdpSocket) -> Result<ThreadLink, MediaEngi
     let (commands, receiver) = sync_channel(COMMAND_CAPACITY);
     let counters = Arc::new(WorkerCounters::default());
     let (thread_wake, thread_counters) = (Arc::clone(&wake), Arc::clone(&counters));
-    std::thread::Builder::new()
+    let handle = std::thread::Builder::new()
         .name(format!("vca-media-{index}"))
         .spawn(move || thread::run(socket, receiver, thread_wake, thread_counters))
         .map_err(thread_err)?;
-    Ok(ThreadLink {
+    let refused = (priority > 0)
+        .then(|| raise_priority(&handle, priority).err())
+        .flatten();
+    let link = ThreadLink {
         commands,
         wake,
         local_addr,
         counters,
-    })
+    };
+    Ok((link, refused))
+}
+
+/// Puts the thread under SCHED_FIFO at `priority`: a due frame then never waits for a core
+/// behind the async side, PostgreSQL or anything else of normal priority. The thread
+/// sleeps between slots, and the kernel keeps 5 % of every second for the rest.
+fn raise_priority(handle: &std::thread::JoinHandle<()>, priority: u8) -> Result<(), String> {
+    use std::os::unix::thread::JoinHandleExt;
+    use thread_priority::{
+        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy,
+    };
+    let value = priority.try_into()?;
+    set_thread_priority_and_policy(
+        handle.as_pthread_t(),
+        ThreadPriority::Crossplatform(value),
+        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Publishes the threads' counters as deltas until the engine is gone.

@@ -27,4 +27,4 @@ pub use handle::{
     Command, G711Frame, INBOUND_AUDIO_CAPACITY, InboundAudio, MediaError, MediaEvent, MediaHandle,
 };
 pub use metrics::MediaMetrics;
-pub use worker::{MediaWorker, SEND_AHEAD, WorkerCommand, WorkerCounters};
+pub use worker::{MediaWorker, SLOT, WorkerCommand, WorkerCounters};

@@ -1,10 +1,13 @@
 //! The IO of one media thread: a UDP socket of `VCA_RTP_PORT_RANGE`, a command queue with an
-//! eventfd to wake it, and the [`MediaWorker`] they feed. Each turn it takes the commands,
-//! reads every waiting datagram in batches (`recvmmsg`), services the calls that received
-//! and the calls that are due, sends what they produced in batches (`sendmmsg`), then sleeps
-//! in `ppoll` until the next deadline, the socket or the eventfd — a sleep precise to tens
-//! of microseconds (the thread's timer slack is lowered), not a 1 ms tick. Nothing here
-//! allocates, locks or logs per packet.
+//! eventfd to wake it, and the [`MediaWorker`] they feed. Each turn serves one slot of the
+//! worker's grid ([`SLOT`]): it takes the commands, reads every waiting datagram in batches
+//! (`recvmmsg`), services the calls that received and the calls that are due, sends what
+//! they produced in batches (`sendmmsg`), then sleeps in `ppoll` until the next slot with
+//! work — a sleep precise to tens of microseconds (the thread's timer slack is lowered),
+//! not a 1 ms tick. While a deadline is less than a slot away the socket is not watched:
+//! what arrives meanwhile is read at that wake-up, so datagrams never cost a wake-up of
+//! their own on a busy thread, and wait at most one slot on any. Nothing here allocates,
+//! locks or logs per packet.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
@@ -23,7 +26,7 @@ use nix::sys::socket::{
 use nix::sys::time::TimeSpec;
 
 use super::call_media::PacketSink;
-use super::worker::{MediaWorker, WorkerCommand, WorkerCounters};
+use super::worker::{MediaWorker, SLOT, WorkerCommand, WorkerCounters};
 use crate::media::OUT_PACKET_LEN;
 
 /// Datagrams read or sent per system call.
@@ -175,7 +178,8 @@ pub fn run(
     let mut sink = SendBatch::new(&socket, &counters);
     let mut received = RecvBatch::new();
     loop {
-        let now = Instant::now();
+        // Every time the worker sees is the boundary of the slot being served.
+        let now = worker.slot_of(Instant::now());
         loop {
             match commands.try_recv() {
                 Ok(command) => worker.handle_command(now, command, &mut sink),
@@ -189,7 +193,6 @@ pub fn run(
         loop {
             match received.receive(&socket) {
                 Ok(n) => {
-                    let now = Instant::now();
                     for (i, &(len, src)) in received.meta.iter().take(n).enumerate() {
                         let data = received.buffers.get(i).and_then(|b| b.get(..len));
                         if let (Some(src), Some(data)) = (src, data) {
@@ -208,24 +211,34 @@ pub fn run(
                 }
             }
         }
-        worker.service_received(Instant::now(), &mut sink);
-        worker.service_due(Instant::now(), &mut sink);
+        worker.service_received(now, &mut sink);
+        worker.service_due(now, &mut sink);
         sink.flush();
-        let idle = Instant::now() + IDLE_WAKE;
-        sleep(&socket, &wake, worker.next_wakeup().unwrap_or(idle));
+        let woke = Instant::now();
+        let until = worker.next_wakeup().unwrap_or(woke + IDLE_WAKE);
+        // A deadline within a slot reads whatever arrives by then; otherwise a datagram
+        // wakes the thread.
+        let watch_socket = until > woke + SLOT;
+        sleep(&socket, &wake, until, watch_socket);
         counters.wakeups.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Sleeps until `until`, a datagram or a command, whichever comes first.
-fn sleep(socket: &UdpSocket, wake: &EventFd, until: Instant) {
+/// Sleeps until `until`, a command or (with `watch_socket`) a datagram, whichever comes
+/// first.
+fn sleep(socket: &UdpSocket, wake: &EventFd, until: Instant, watch_socket: bool) {
     let timeout = until.saturating_duration_since(Instant::now());
     if timeout.is_zero() {
         return;
     }
     let timeout = Some(TimeSpec::from_duration(timeout));
+    let socket_events = if watch_socket {
+        PollFlags::POLLIN
+    } else {
+        PollFlags::empty()
+    };
     let mut fds = [
-        PollFd::new(socket.as_fd(), PollFlags::POLLIN),
+        PollFd::new(socket.as_fd(), socket_events),
         PollFd::new(wake.as_fd(), PollFlags::POLLIN),
     ];
     if ppoll(&mut fds, timeout, None).is_ok()

@@ -2,9 +2,13 @@
 //! datagram by its source address to the call whose Asterisk address it is (anything else
 //! is dropped and counted — a packet from another call's Asterisk port reaches that call,
 //! never the wrong one), and services each call when its own deadline comes, so every call
-//! keeps its own 20 ms phase and a thread's work spreads over the tick. Fed with commands,
-//! datagrams and `now`; packets go to a [`PacketSink`]. No sockets or clocks inside:
-//! [`super::thread`] does the IO, tests drive it on a virtual clock.
+//! keeps its own 20 ms phase and a thread's work spreads over the tick. Deadlines are
+//! served on a grid of [`SLOT`]s (the first slot boundary at or after each): a steady
+//! stream goes out at a constant offset from its deadline (no jitter from the grid), and a
+//! thread wakes at most once per slot however many calls it carries, instead of once per
+//! call. Fed with commands, datagrams and `now`; packets go to a [`PacketSink`]. No
+//! sockets or clocks inside: [`super::thread`] does the IO, tests drive it on a virtual
+//! clock.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,9 +23,12 @@ use super::handle::{Command, MediaError};
 use super::schedule::{CallKey, DeadlineQueue};
 use crate::media::OUT_PACKET_LEN;
 
-/// Frames are sent up to this much ahead of their deadline, so calls due within it share
-/// one wake-up and one `sendmmsg`. Well under the 0.5 ms send-time jitter the thread aims at.
-pub const SEND_AHEAD: Duration = Duration::from_micros(150);
+/// The grid deadlines are served on: a call's frame goes out at the first slot boundary at
+/// or after its deadline, so all calls due in one slot share a wake-up and a `sendmmsg`,
+/// and a thread wakes at most 2,000 times a second. The offset is constant while a talk
+/// spurt lasts (the deadlines move by whole 20 ms ticks), so it adds no jitter; it adds at
+/// most one slot to the first frame of a reply.
+pub const SLOT: Duration = Duration::from_micros(500);
 
 /// Deadline entries a call may hold at once: its pending one and a few it superseded.
 const ENTRIES_PER_CALL: usize = 8;
@@ -80,6 +87,8 @@ pub struct MediaWorker {
     dirty: Vec<CallKey>,
     out: [u8; OUT_PACKET_LEN],
     counters: Arc<WorkerCounters>,
+    /// The slot grid's origin: the first time the worker was given.
+    origin: Option<Instant>,
 }
 
 impl MediaWorker {
@@ -92,7 +101,32 @@ impl MediaWorker {
             dirty: Vec::with_capacity(64),
             out: [0; OUT_PACKET_LEN],
             counters,
+            origin: None,
         }
+    }
+
+    /// The slot `now` falls in: its boundary at or before `now`. A media thread gives the
+    /// worker this, not the clock's reading, so every time a call's core sees is a slot
+    /// boundary and a thread that wakes a little late still serves the slot it woke for.
+    pub fn slot_of(&mut self, now: Instant) -> Instant {
+        let origin = *self.origin.get_or_insert(now);
+        let Some(since) = now.checked_duration_since(origin) else {
+            return origin;
+        };
+        let slot = SLOT.as_nanos();
+        let slots = since.as_nanos() / slot;
+        origin + Duration::from_nanos(u64::try_from(slots * slot).unwrap_or(u64::MAX))
+    }
+
+    /// The first slot boundary at or after `t`.
+    fn slot_at_or_after(&mut self, t: Instant) -> Instant {
+        let origin = *self.origin.get_or_insert(t);
+        let Some(since) = t.checked_duration_since(origin) else {
+            return origin;
+        };
+        let slot = SLOT.as_nanos();
+        let slots = since.as_nanos().div_ceil(slot);
+        origin + Duration::from_nanos(u64::try_from(slots * slot).unwrap_or(u64::MAX))
     }
 
     /// Calls held.
@@ -112,9 +146,10 @@ impl MediaWorker {
         command: WorkerCommand,
         sink: &mut impl PacketSink,
     ) {
+        self.origin.get_or_insert(now);
         match command {
             WorkerCommand::Attach { key, call, reply } => {
-                let joined = self.attach(now, key, *call, sink);
+                let joined = self.attach(key, *call);
                 let _ = reply.send(joined);
             }
             WorkerCommand::Call { key, command } => {
@@ -132,13 +167,7 @@ impl MediaWorker {
         }
     }
 
-    fn attach(
-        &mut self,
-        now: Instant,
-        key: CallKey,
-        call: CallMedia,
-        sink: &mut impl PacketSink,
-    ) -> Result<(), MediaError> {
+    fn attach(&mut self, key: CallKey, call: CallMedia) -> Result<(), MediaError> {
         if self.routes.contains_key(&call.remote) {
             return Err(MediaError::RemoteInUse(call.remote));
         }
@@ -154,7 +183,8 @@ impl MediaWorker {
         self.counters
             .calls
             .store(self.calls.len(), Ordering::Relaxed);
-        self.service(key, now, sink);
+        // The first frame goes out at its slot like every later one.
+        self.schedule(key);
         Ok(())
     }
 
@@ -197,10 +227,9 @@ impl MediaWorker {
         self.dirty = dirty;
     }
 
-    /// Services every call whose deadline falls before `now + SEND_AHEAD`.
+    /// Services every call whose slot has come by `now`.
     pub fn service_due(&mut self, now: Instant, sink: &mut impl PacketSink) {
-        let horizon = now + SEND_AHEAD;
-        while let Some((deadline, key)) = self.deadlines.pop_due(horizon) {
+        while let Some((deadline, key)) = self.deadlines.pop_due(now) {
             let Some(call) = self.calls.get_mut(&key) else {
                 continue; // The call left.
             };
@@ -208,16 +237,13 @@ impl MediaWorker {
                 continue; // Superseded by an earlier deadline, already serviced.
             }
             call.scheduled = None;
-            self.service(key, horizon, sink);
+            self.service(key, now, sink);
         }
     }
 
-    /// When the thread must wake next (a little before the earliest deadline), if any call
-    /// is held.
+    /// When the thread must wake next (the earliest call's slot), if any call is held.
     pub fn next_wakeup(&self) -> Option<Instant> {
-        self.deadlines
-            .peek()
-            .map(|d| d.checked_sub(SEND_AHEAD).unwrap_or(d))
+        self.deadlines.peek()
     }
 
     fn service(&mut self, key: CallKey, now: Instant, sink: &mut impl PacketSink) {
@@ -238,7 +264,19 @@ impl MediaWorker {
                 .frames_sent
                 .fetch_add(counting.sent, Ordering::Relaxed);
         }
-        let next = call.core.poll_timeout();
+        self.schedule(key);
+    }
+
+    /// Puts the call's next deadline, on the slot grid, in the queue (unless an earlier
+    /// entry is pending).
+    fn schedule(&mut self, key: CallKey) {
+        let Some(due) = self.calls.get(&key).map(|c| c.core.poll_timeout()) else {
+            return;
+        };
+        let next = self.slot_at_or_after(due);
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
         match call.scheduled {
             // The pending entry comes first; servicing then schedules the next one.
             Some(pending) if pending <= next => {}

@@ -1,6 +1,7 @@
 //! The media worker on a virtual clock: routing by source address across calls on one
-//! socket, calls joining and leaving a busy thread without disturbing the others' pacing,
-//! abandoned calls, and one Asterisk address per thread.
+//! socket, calls joining and leaving a busy thread without disturbing the others' pacing
+//! (every frame of a call at the same offset from its deadline on the slot grid, one
+//! wake-up per slot at most), abandoned calls, and one Asterisk address per thread.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -152,12 +153,20 @@ fn calls_joining_and_leaving_a_busy_thread_do_not_disturb_the_others_pacing() {
     for (remote, call) in &calls {
         let mine: Vec<_> = wire.sent.iter().filter(|(_, to, _)| to == remote).collect();
         let first = seq(&mine[0].2);
+        // Each frame goes out at the first slot boundary at or after its deadline: the
+        // same offset for every frame of the call, so the grid adds no jitter.
+        let offset = mine[0].0 - call.start;
+        assert!(
+            offset < SLOT,
+            "{remote}: first frame {offset:?} after its deadline"
+        );
         for (k, (at, _, packet)) in mine.iter().enumerate() {
             let deadline = call.start + FRAME * k as u32;
-            assert!(
-                *at <= deadline && deadline - *at <= SEND_AHEAD,
-                "{remote} frame {k}: sent {:?} before its deadline",
-                deadline.saturating_duration_since(*at)
+            assert_eq!(
+                *at - deadline,
+                offset,
+                "{remote} frame {k}: sent {:?} after its deadline",
+                *at - deadline
             );
             assert_eq!(
                 seq(packet),
@@ -165,13 +174,12 @@ fn calls_joining_and_leaving_a_busy_thread_do_not_disturb_the_others_pacing() {
                 "{remote}: no frame missing"
             );
         }
-        let last_deadline = if *remote == asterisk(5007) {
+        let last_slot = if *remote == asterisk(5007) {
             leave
         } else {
             end
         };
-        let expected =
-            (last_deadline + SEND_AHEAD - call.start).as_micros() / FRAME.as_micros() + 1;
+        let expected = (last_slot - offset - call.start).as_micros() / FRAME.as_micros() + 1;
         assert_eq!(
             mine.len() as u128,
             expected,
@@ -181,6 +189,12 @@ fn calls_joining_and_leaving_a_busy_thread_do_not_disturb_the_others_pacing() {
             call.counters.packets_out.load(Ordering::Relaxed),
             mine.len() as u64
         );
+    }
+    // Forty-one calls on their own phases, yet the thread woke at most once per slot.
+    let wakes: std::collections::BTreeSet<Instant> =
+        wire.sent.iter().map(|(at, _, _)| *at).collect();
+    for w in wakes.iter().collect::<Vec<_>>().windows(2) {
+        assert!(*w[1] - *w[0] >= SLOT, "two wake-ups in one slot");
     }
     assert_eq!(
         counters.frames_sent.load(Ordering::Relaxed),

@@ -29,6 +29,11 @@ pub struct SimConfig {
     pub rtp_ip: IpAddr,
     /// Inclusive port range of the RTP peers (rtp.conf rtpstart/rtpend).
     pub rtp_ports: (u16, u16),
+    /// RTP threads (`vca-sim load --rtp-threads`): this many threads with one socket each
+    /// on the first free ports of `rtp_ports` carry every External Media channel, each on
+    /// its own loopback address. 0 (the default): a socket and a task per channel on
+    /// `rtp_ip`.
+    pub rtp_threads: usize,
     /// Strict RTP: the source locks on the first packet this long after the channel exists.
     pub strict_learn: Duration,
     /// Strict RTP: sequential packets another source needs during learning to be adopted.
@@ -60,6 +65,7 @@ impl Default for SimConfig {
             asterisk_id: "02:fc:00:00:00:01".to_owned(),
             rtp_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             rtp_ports: (10000, 20000),
+            rtp_threads: 0,
             strict_learn: Duration::from_secs(5),
             strict_probation: 4,
             media_start_delay: Duration::from_millis(500),

@@ -12,7 +12,7 @@ use crate::model::SimState;
 use crate::model::channels::PeerLaunch;
 use crate::model::request_log::RestRequest;
 use crate::model::timers::{Timer, TimerAction};
-use crate::rtp::peer::run_peer;
+use crate::rtp::peer::{PeerSetup, PeerTransport, run_peer};
 use crate::rtp::recording::RtpRecording;
 
 /// Whether ARI answers, and how it refuses when it does not.
@@ -129,8 +129,18 @@ impl Shared {
     /// recording is handed to the call it served and written out.
     pub(crate) fn spawn_peer(self: &Arc<Self>, launch: PeerLaunch) {
         let shared = Arc::clone(self);
+        let hub = self.state().rtp_hub.clone();
         tokio::spawn(async move {
-            let rec = run_peer(launch.setup, launch.commands).await;
+            let PeerSetup { transport, config } = launch.setup;
+            let rec = match (transport, hub) {
+                (PeerTransport::Socket(socket), _) => {
+                    run_peer(socket, config, launch.commands).await
+                }
+                (PeerTransport::Hub(slot), Some(hub)) => {
+                    hub.run(slot, config, launch.commands).await
+                }
+                (PeerTransport::Hub(_), None) => RtpRecording::default(),
+            };
             shared.deposit_recording(&launch.channel_id, launch.created, rec);
         });
     }

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SimError {
+    /// The RTP threads of `--rtp-threads` could not start.
+    #[error("cannot start the RTP threads: {0}")]
+    RtpHub(String),
     /// Binding the ARI listener failed.
     #[error("cannot bind the ARI listener on {addr}: {source}")]
     Bind {

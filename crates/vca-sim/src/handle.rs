@@ -40,7 +40,12 @@ impl Simulator {
             addr: listen,
             source,
         })?;
+        let hub = match config.rtp_threads {
+            0 => None,
+            n => Some(crate::rtp::hub::RtpHub::start(n, config.rtp_ports)?),
+        };
         let shared = Shared::new(config);
+        shared.state().rtp_hub = hub;
         let listener = GatedListener::new(tcp, shared.accepting.subscribe()).map_err(|source| {
             SimError::Bind {
                 addr: listen,

@@ -16,6 +16,7 @@ fn synthetic(n: usize, at_ms: impl Fn(usize) -> f64, loud: impl Fn(usize) -> boo
             .extend(std::iter::repeat_n(if loud(i) { 6000 } else { 0 }, 160));
         rec.packets.push(ReceivedPacket {
             arrival: Duration::from_secs_f64(at_ms(i) / 1000.0),
+            read_lag: Duration::ZERO,
             source: SocketAddr::from((Ipv4Addr::LOCALHOST, 31000)),
             payload_type: 8,
             sequence: 40_000u16.wrapping_add(i as u16),

@@ -202,6 +202,10 @@ impl LiveCall {
             if let Some(reason) = self.ending.take() {
                 break reason;
             }
+            if self.inbound.is_some() && self.recognizer.ignores_frames() {
+                // A per-utterance provider: the media thread need not hand us every frame.
+                self.inbound = None;
+            }
             let deadline = self.conversation.poll_timeout();
             let transfer_deadline = self.transfer.as_ref().and_then(TransferRun::deadline);
             tokio::select! {

@@ -57,6 +57,12 @@ impl Recognizer {
         }
     }
 
+    /// Whether the open session is one that takes no frames (per-utterance providers):
+    /// the call can stop listening to its media's frames.
+    pub(crate) fn ignores_frames(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| !s.wants_frames())
+    }
+
     /// Transcribes `pcm` (8 kHz) as `utterance`; the answer comes from [`Self::next`].
     pub(crate) fn recognise(&mut self, utterance: UtteranceId, pcm: Vec<i16>) {
         match self.session.as_mut() {

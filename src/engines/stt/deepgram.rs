@@ -477,6 +477,10 @@ async fn read_loop(
 
 #[async_trait::async_trait]
 impl SttSession for DeepgramSession {
+    fn wants_frames(&self) -> bool {
+        true
+    }
+
     fn push_frame(&mut self, frame: &[u8]) {
         self.batch.extend_from_slice(frame);
         if self.batch.len() >= BATCH_BYTES {

@@ -113,6 +113,13 @@ pub trait SttSession: Send + std::fmt::Debug {
     /// [`Self::finish_utterance`].
     fn push_frame(&mut self, _frame: &[u8]) {}
 
+    /// Whether the session takes the caller's frames as they come (streaming providers).
+    /// A call whose session does not stops listening to its media's frames, so its task
+    /// is woken only when something happens, not every 20 ms.
+    fn wants_frames(&self) -> bool {
+        false
+    }
+
     /// Our endpointer ended the caller's turn: the final transcript of this utterance
     /// (8 kHz PCM of it in `utterance`), within the STT final timeout. The provider records
     /// `vca_stt_final_latency_seconds` when the transcript is in.

@@ -409,6 +409,10 @@ fn take_transcript(shared: &Shared) -> Result<Transcript, EngineError> {
 
 #[async_trait::async_trait]
 impl SttSession for StreamSession {
+    fn wants_frames(&self) -> bool {
+        true
+    }
+
     fn push_frame(&mut self, frame: &[u8]) {
         self.batch.extend_from_slice(frame);
         if self.batch.len() >= BATCH_BYTES {

@@ -32,6 +32,10 @@ pub struct CallFigures {
     pub lost: u64,
     /// `|inter-arrival − 20 ms|` samples in ms.
     pub jitter_ms: Vec<f64>,
+    /// How long each received packet waited in the simulator's socket before it was read,
+    /// ms (zero where the kernel's receive time is not taken): the caller's own timing
+    /// error, which arrival times taken from the kernel do not include.
+    pub read_lag_ms: Vec<f64>,
     /// Bridge-added turn latency samples in ms, one per answered utterance.
     pub turn_latency_ms: Vec<f64>,
     /// Utterances whose reply was looked for.
@@ -96,6 +100,11 @@ pub fn analyze_call(
         .iter()
         .map(|p| p.arrival.as_secs_f64() * 1000.0)
         .collect();
+    f.read_lag_ms = rec
+        .packets
+        .iter()
+        .map(|p| p.read_lag.as_secs_f64() * 1000.0)
+        .collect();
     for (i, w) in rec.packets.windows(2).enumerate() {
         if w[0].ssrc == w[1].ssrc && w[1].sequence == w[0].sequence.wrapping_add(1) {
             f.jitter_ms
@@ -150,6 +159,7 @@ mod tests {
             rec.pcm.extend(std::iter::repeat_n(v, 160));
             rec.packets.push(ReceivedPacket {
                 arrival: Duration::from_secs_f64(at(i) / 1000.0),
+                read_lag: Duration::ZERO,
                 source: SocketAddr::from((Ipv4Addr::LOCALHOST, 30000)),
                 payload_type: 8,
                 sequence: seq(i),

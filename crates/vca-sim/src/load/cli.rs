@@ -82,6 +82,11 @@ pub struct LoadArgs {
     /// Simulator RTP port range, LOW-HIGH.
     #[arg(long, default_value = "10000-20000")]
     pub rtp_ports: String,
+    /// Threads carrying the simulated channels' RTP, one socket each, batched, every
+    /// channel on its own loopback address 127.1.x.y (needs root: the sockets are bound to
+    /// `lo`). 0: a tokio task and a socket per channel, as in the tests.
+    #[arg(long, default_value_t = 1)]
+    pub rtp_threads: usize,
     /// Seconds to wait for the daemon's ARI WebSocket.
     #[arg(long, default_value_t = 120)]
     pub wait_daemon_s: u64,
@@ -174,6 +179,7 @@ pub async fn run_cli(a: LoadArgs) -> Result<(), LoadError> {
     let sim = SimConfig {
         listen: a.listen,
         rtp_ports: parse_ports(&a.rtp_ports)?,
+        rtp_threads: a.rtp_threads,
         ..SimConfig::default()
     };
     if a.print_daemon_env {

@@ -30,6 +30,29 @@ pub struct JitterFigures {
     pub p99_ms: Option<f64>,
     /// Largest, ms.
     pub max_ms: Option<f64>,
+    /// The simulator's own receive timing error: how long packets waited in its sockets
+    /// before it read them, 99th percentile, ms. Arrival times are the kernel's receive
+    /// times when the RTP threads run (`--rtp-threads`), so this is not in the jitter;
+    /// with a task per channel it is not measured (0).
+    #[serde(default)]
+    pub sim_read_lag_p99_ms: Option<f64>,
+    /// The same, largest, ms.
+    #[serde(default)]
+    pub sim_read_lag_max_ms: Option<f64>,
+}
+
+/// Call set-up: the call placed (its `StasisStart`) to the daemon's first RTP packet at
+/// the caller — answer, tenant lookup, External Media, bridge, first frame.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetupFigures {
+    /// Calls measured.
+    pub samples: u64,
+    /// Median, ms.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<f64>,
+    /// Largest, ms.
+    pub max_ms: Option<f64>,
 }
 
 /// Bridge-added turn latency, pooled over all answered utterances.
@@ -105,6 +128,9 @@ pub struct LoadReport {
     pub rtp: RtpFigures,
     /// Outbound pacing jitter.
     pub jitter: JitterFigures,
+    /// Call set-up time.
+    #[serde(default)]
+    pub setup: SetupFigures,
     /// Bridge-added turn latency.
     pub turn_latency: LatencyFigures,
     /// The daemon, when its pid was given.
@@ -159,11 +185,21 @@ impl LoadReport {
         );
         let _ = writeln!(
             t,
-            "  pacing jitter    p50 {} ms  p99 {} ms  max {} ms  ({} samples)",
+            "  pacing jitter    p50 {} ms  p99 {} ms  max {} ms  ({} samples; the caller read them {} ms p99, {} ms max after the kernel got them)",
             ms(self.jitter.p50_ms),
             ms(self.jitter.p99_ms),
             ms(self.jitter.max_ms),
-            self.jitter.samples
+            self.jitter.samples,
+            ms(self.jitter.sim_read_lag_p99_ms),
+            ms(self.jitter.sim_read_lag_max_ms),
+        );
+        let _ = writeln!(
+            t,
+            "  call set-up      p50 {} ms  p99 {} ms  max {} ms  (StasisStart to the first packet, {} calls)",
+            ms(self.setup.p50_ms),
+            ms(self.setup.p99_ms),
+            ms(self.setup.max_ms),
+            self.setup.samples
         );
         let l = &self.turn_latency;
         let _ = writeln!(
@@ -209,13 +245,13 @@ impl SweepReport {
     /// One line per step.
     pub fn table(&self) -> String {
         let mut t = String::from(
-            "calls  done  fail  lost%   jit p50  jit p99  jit max  lat p50  lat p99  cpu%core  ms/call-s  rss MiB  KiB/call\n",
+            "calls  done  fail  lost%   jit p50  jit p99  jit max  read p99  setup p99  lat p50  lat p99  cpu%core  ms/call-s  rss MiB  KiB/call  sim%core\n",
         );
         for s in &self.steps {
             let d = s.daemon.as_ref();
             let _ = writeln!(
                 t,
-                "{:>5}  {:>4}  {:>4}  {:>5.2}  {:>7}  {:>7}  {:>7}  {:>7}  {:>7}  {:>8}  {:>9}  {:>7}  {:>8}",
+                "{:>5}  {:>4}  {:>4}  {:>5.2}  {:>7}  {:>7}  {:>7}  {:>8}  {:>9}  {:>7}  {:>7}  {:>8}  {:>9}  {:>7}  {:>8}  {:>8}",
                 s.calls,
                 s.calls_completed,
                 s.calls_failed,
@@ -223,12 +259,15 @@ impl SweepReport {
                 ms(s.jitter.p50_ms),
                 ms(s.jitter.p99_ms),
                 ms(s.jitter.max_ms),
+                ms(s.jitter.sim_read_lag_p99_ms),
+                ms(s.setup.p99_ms),
                 ms(s.turn_latency.p50_ms),
                 ms(s.turn_latency.p99_ms),
                 ms(d.map(|d| d.cpu_percent_of_core)),
                 ms(d.map(|d| d.cpu_ms_per_call_second)),
                 ms(d.map(|d| d.rss_at_n_mib)),
                 ms(d.map(|d| d.rss_per_call_kib)),
+                ms(s.sim_cpu_percent_of_core),
             );
         }
         if let Some(why) = &self.stopped_early {

@@ -15,7 +15,9 @@ use crate::load::clock::CallClock;
 use crate::load::config::LoadConfig;
 use crate::load::error::LoadError;
 use crate::load::procfs::{ProcSample, read_proc};
-use crate::load::report::{DaemonFigures, JitterFigures, LatencyFigures, LoadReport, RtpFigures};
+use crate::load::report::{
+    DaemonFigures, JitterFigures, LatencyFigures, LoadReport, RtpFigures, SetupFigures,
+};
 use crate::load::script::{CallerScript, UtteranceMark, reply_gap};
 use crate::load::stats::{percentile, sort};
 use crate::{CallSpec, EndedBy, HangupWhen, SimCall, SimHandle};
@@ -34,6 +36,8 @@ struct CallResult {
     figures: Option<CallFigures>,
     sent: u64,
     uncertainty_ms: Option<f64>,
+    /// Call placed (`StasisStart`) to the daemon's first packet at the caller, ms.
+    setup_ms: Option<f64>,
 }
 
 /// What every call's task needs to know.
@@ -59,7 +63,8 @@ fn ended_by_label(e: &EndedBy) -> Option<String> {
 }
 
 async fn follow_call(mut call: SimCall, plan: CallPlan) -> CallResult {
-    let clock = CallClock::calibrate(&call, Instant::now() + SETUP_LIMIT).await;
+    let placed = Instant::now();
+    let clock = CallClock::calibrate(&call, placed + SETUP_LIMIT).await;
     let outcome = tokio::time::timeout(plan.duration + END_SLACK, call.ended()).await;
     let mut result = CallResult::default();
     let outcome = match outcome {
@@ -95,6 +100,12 @@ async fn follow_call(mut call: SimCall, plan: CallPlan) -> CallResult {
             .get_or_insert_with(|| "no_agent_audio".to_string());
     }
     result.sent = rec.sent_packets;
+    result.setup_ms = clock.zip(rec.packets.first()).map(|(c, p)| {
+        (c.created + p.arrival)
+            .saturating_duration_since(placed)
+            .as_secs_f64()
+            * 1000.0
+    });
     result.uncertainty_ms = clock.map(|c| c.uncertainty.as_secs_f64() * 1000.0);
     result.figures = Some(figures);
     result
@@ -262,6 +273,8 @@ pub async fn run_step(sim: &SimHandle, cfg: &LoadConfig) -> Result<LoadReport, L
 fn aggregate_calls(report: &mut LoadReport, results: Vec<CallResult>) {
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
     let mut jitter = Vec::new();
+    let mut read_lag = Vec::new();
+    let mut setup = Vec::new();
     let mut latency = Vec::new();
     let mut uncertainty = Vec::new();
     let mut rtp = RtpFigures::default();
@@ -275,6 +288,7 @@ fn aggregate_calls(report: &mut LoadReport, results: Vec<CallResult>) {
             None => report.calls_completed += 1,
         }
         rtp.sent += r.sent;
+        setup.extend(r.setup_ms);
         if let Some(u) = r.uncertainty_ms {
             uncertainty.push(u);
         }
@@ -284,6 +298,7 @@ fn aggregate_calls(report: &mut LoadReport, results: Vec<CallResult>) {
             lat.turns_expected += f.turns_expected;
             lat.turns_missed += f.turns_missed;
             jitter.extend(f.jitter_ms);
+            read_lag.extend(f.read_lag_ms);
             latency.extend(f.turn_latency_ms);
         }
     }
@@ -294,12 +309,22 @@ fn aggregate_calls(report: &mut LoadReport, results: Vec<CallResult>) {
         rtp.lost as f64 * 100.0 / total as f64
     };
     sort(&mut jitter);
+    sort(&mut read_lag);
+    sort(&mut setup);
+    report.setup = SetupFigures {
+        samples: setup.len() as u64,
+        p50_ms: percentile(&setup, 50.0),
+        p99_ms: percentile(&setup, 99.0),
+        max_ms: setup.last().copied(),
+    };
     sort(&mut latency);
     report.jitter = JitterFigures {
         samples: jitter.len() as u64,
         p50_ms: percentile(&jitter, 50.0),
         p99_ms: percentile(&jitter, 99.0),
         max_ms: jitter.last().copied(),
+        sim_read_lag_p99_ms: percentile(&read_lag, 99.0),
+        sim_read_lag_max_ms: read_lag.last().copied(),
     };
     lat.samples = latency.len() as u64;
     lat.p50_ms = percentile(&latency, 50.0);

@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use crate::model::failure::{AriFailure, AriResult};
 use crate::model::json as ari;
 use crate::model::{Channel, ChannelKind, Dialplan, Party, SimState};
-use crate::rtp::peer::{PeerCommand, PeerSetup};
+use crate::rtp::peer::{PeerCommand, PeerSetup, PeerTransport};
+use crate::rtp::peer_core::PeerConfig;
 use crate::spec::EndedBy;
 
 use crate::timefmt::{ari_timestamp, fake_pointer};
@@ -196,16 +197,25 @@ impl SimState {
             Some(id) => id.to_owned(),
             None => self.next_unique_id(),
         };
-        let std_socket =
-            bind_rtp(self.config.rtp_ip, self.config.rtp_ports).ok_or_else(AriFailure::internal)?;
-        std_socket
-            .set_nonblocking(true)
-            .map_err(|_| AriFailure::internal())?;
-        let local = std_socket
-            .local_addr()
-            .map_err(|_| AriFailure::internal())?;
-        let socket =
-            tokio::net::UdpSocket::from_std(std_socket).map_err(|_| AriFailure::internal())?;
+        let (local, transport) = match &self.rtp_hub {
+            Some(hub) => {
+                let slot = hub.reserve().ok_or_else(AriFailure::internal)?;
+                (SocketAddr::V4(slot.local), PeerTransport::Hub(slot))
+            }
+            None => {
+                let std_socket = bind_rtp(self.config.rtp_ip, self.config.rtp_ports)
+                    .ok_or_else(AriFailure::internal)?;
+                std_socket
+                    .set_nonblocking(true)
+                    .map_err(|_| AriFailure::internal())?;
+                let local = std_socket
+                    .local_addr()
+                    .map_err(|_| AriFailure::internal())?;
+                let socket = tokio::net::UdpSocket::from_std(std_socket)
+                    .map_err(|_| AriFailure::internal())?;
+                (local, PeerTransport::Socket(socket))
+            }
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let created = std::time::Instant::now();
         let host_text = p.external_host.clone().unwrap_or_default();
@@ -270,13 +280,15 @@ impl SimState {
             channel_id: id,
             created,
             setup: PeerSetup {
-                socket,
-                external_host,
-                law,
-                learn: self.config.strict_learn,
-                probation: self.config.strict_probation,
-                start_delay: self.config.media_start_delay,
-                created,
+                transport,
+                config: PeerConfig {
+                    external_host,
+                    law,
+                    learn: self.config.strict_learn,
+                    probation: self.config.strict_probation,
+                    start_delay: self.config.media_start_delay,
+                    created,
+                },
             },
             commands: rx,
         };

@@ -210,6 +210,9 @@ pub(crate) struct SimState {
     /// Originated agent legs not yet answered: app, `Stasis` app data, args.
     pub(crate) pending_stasis: HashMap<String, (String, String, Vec<String>)>,
     timers: mpsc::UnboundedSender<Timer>,
+    /// The RTP threads External Media channels run on, when the simulator has them
+    /// (`SimConfig::rtp_threads`); otherwise every channel binds a socket of its own.
+    pub(crate) rtp_hub: Option<crate::rtp::hub::RtpHub>,
     counter: u64,
     local_seq: u64,
     order: u64,
@@ -233,6 +236,7 @@ impl SimState {
             ws: None,
             replaced: Vec::new(),
             next_ws_id: 1,
+            rtp_hub: None,
             counter: 0,
             local_seq: 0,
             order: 0,

@@ -16,6 +16,9 @@ use crate::wav::write_wav_8k_mono;
 pub struct ReceivedPacket {
     /// Arrival time since the External Media channel was created.
     pub arrival: Duration,
+    /// How long the datagram waited in the socket before the peer read it (kernel receive
+    /// time to read; zero where the kernel time is not taken).
+    pub read_lag: Duration,
     /// Source address.
     pub source: SocketAddr,
     /// Payload type (0 or 8: others are dropped).
