@@ -116,7 +116,12 @@ impl SimState {
             self.announce_peers(bridge_id);
             self.connect_media(bridge_id);
             self.note_agent_bridged(bridge_id);
-            self.refresh_hearing();
+            let members = self
+                .bridges
+                .get(bridge_id)
+                .map(|b| b.channels.clone())
+                .unwrap_or_default();
+            self.refresh_hearing_around(&members);
         }
         Ok(())
     }
@@ -264,6 +269,7 @@ impl SimState {
         b.channels.retain(|c| c != channel_id);
         let bridge_json = ari::bridge(b);
         let remaining = b.channels.clone();
+        let remaining_ids = remaining.clone();
         let had_peer = self.channels.get_mut(channel_id).is_some_and(|c| {
             c.bridge = None;
             c.vars.get("BRIDGEPEER").is_some_and(|v| !v.is_empty())
@@ -289,7 +295,9 @@ impl SimState {
                 let _ = peer.send(PeerCommand::Disconnect);
             }
         }
-        self.refresh_hearing();
+        let mut touched = remaining_ids;
+        touched.push(channel_id.to_owned());
+        self.refresh_hearing_around(&touched);
     }
 
     /// A caller and an agent in one bridge: the call's `bridged_with_agent` milestone.
