@@ -116,12 +116,7 @@ impl SimState {
             self.announce_peers(bridge_id);
             self.connect_media(bridge_id);
             self.note_agent_bridged(bridge_id);
-            let members = self
-                .bridges
-                .get(bridge_id)
-                .map(|b| b.channels.clone())
-                .unwrap_or_default();
-            self.refresh_hearing_around(&members);
+            self.refresh_hearing();
         }
         Ok(())
     }
@@ -269,7 +264,6 @@ impl SimState {
         b.channels.retain(|c| c != channel_id);
         let bridge_json = ari::bridge(b);
         let remaining = b.channels.clone();
-        let remaining_ids = remaining.clone();
         let had_peer = self.channels.get_mut(channel_id).is_some_and(|c| {
             c.bridge = None;
             c.vars.get("BRIDGEPEER").is_some_and(|v| !v.is_empty())
@@ -295,9 +289,7 @@ impl SimState {
                 let _ = peer.send(PeerCommand::Disconnect);
             }
         }
-        let mut touched = remaining_ids;
-        touched.push(channel_id.to_owned());
-        self.refresh_hearing_around(&touched);
+        self.refresh_hearing();
     }
 
     /// A caller and an agent in one bridge: the call's `bridged_with_agent` milestone.

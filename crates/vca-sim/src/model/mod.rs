@@ -326,50 +326,13 @@ impl SimState {
     /// Records what every live caller and agent can hear now, where it changed. Parties
     /// that have ended are skipped (their logs got a last, silent step when they ended).
     pub(crate) fn refresh_hearing(&mut self) {
+        let now = std::time::Instant::now();
         let ids: Vec<String> = self
             .calls
             .values()
             .filter(|c| c.ended_at.is_none())
             .map(|c| c.id.clone())
             .collect();
-        self.refresh_hearing_of(ids);
-    }
-
-    /// [`Self::refresh_hearing`] for the calls a change of `channels` (the members of a
-    /// bridge, before or after) can be heard by: their calls, every call that reached an
-    /// agent, and every agent. A bridge change touches nobody else's hearing, and the
-    /// load runner's thousands of calls each set up and tear down a bridge of their own.
-    pub(crate) fn refresh_hearing_around(&mut self, channels: &[String]) {
-        let mut ids: Vec<String> = channels
-            .iter()
-            .filter_map(|m| match self.channels.get(m).map(|c| &c.kind) {
-                Some(ChannelKind::Inbound { call_id } | ChannelKind::CallerLeg { call_id }) => {
-                    Some(call_id.clone())
-                }
-                Some(ChannelKind::ExternalMedia { call_id, .. }) => call_id.clone(),
-                _ => None,
-            })
-            .chain(
-                channels
-                    .iter()
-                    .filter(|m| self.calls.contains_key(*m))
-                    .cloned(),
-            )
-            .chain(
-                self.calls
-                    .values()
-                    .filter(|c| c.agent_reached.is_some())
-                    .map(|c| c.id.clone()),
-            )
-            .filter(|id| self.calls.get(id).is_some_and(|c| c.ended_at.is_none()))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        self.refresh_hearing_of(ids);
-    }
-
-    fn refresh_hearing_of(&mut self, ids: Vec<String>) {
-        let now = std::time::Instant::now();
         for id in ids {
             let h = self.hearing_of(&id);
             if let Some(c) = self.calls.get_mut(&id) {
