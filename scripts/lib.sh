@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared helpers of scripts/test and scripts/demo: install what a fresh Debian machine
+# Shared helpers of the scripts (test, demo, load, chaos, fuzz): install what a fresh Debian machine
 # lacks (as root) and make sure PostgreSQL and Redis run on 127.0.0.1.
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -69,4 +69,31 @@ ensure_build_deps() {
       { log "cargo (Rust >= 1.94) is required: see https://rustup.rs"; return 1; }
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
+}
+
+# fresh_load_database PG_URL NAME DID BIN: the database NAME made afresh and migrated, with
+# one tenant (call limit 10000) owning DID and a default AI profile (scripts/load, chaos).
+fresh_load_database() {
+  local pg="$1" name="$2" did="$3" bin="$4"
+  log "fresh database $name"
+  psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null
+  psql "$pg/postgres" -qc "CREATE DATABASE $name" >/dev/null
+  VCA_DATABASE_URL="$pg/$name" "$bin/vca-bridge" migrate
+  psql "$pg/$name" -q -v ON_ERROR_STOP=1 <<SQL
+WITH t AS (
+  INSERT INTO tenants (name, max_concurrent_calls) VALUES ('Load test', 10000) RETURNING id
+), n AS (
+  INSERT INTO phone_numbers (tenant_id, did_number) SELECT id, '$did' FROM t
+)
+INSERT INTO ai_profiles (tenant_id, name, system_prompt, greeting, is_default)
+SELECT id, 'Load desk', 'You are a helpful receptionist.', 'Hello!', true FROM t;
+SQL
+}
+
+# export_load_daemon_env BIN SIM_LISTEN ENGINES_LISTEN: exports the VCA_* settings that
+# point a daemon at `vca-sim load` on these addresses (ARI and the fake engines).
+export_load_daemon_env() {
+  local kv
+  while IFS= read -r kv; do export "${kv?}"; done < <(
+    "$1/vca-sim" load --print-daemon-env --listen "$2" --engines-listen "$3")
 }

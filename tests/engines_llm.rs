@@ -469,3 +469,30 @@ async fn a_history_cut_by_max_history_never_starts_with_a_tool_result() {
         .collect();
     assert_eq!(roles, ["user"]);
 }
+
+#[tokio::test]
+async fn an_engine_failing_half_its_requests_is_retried_through() {
+    let behaviour = vca_sim::engines::http::Behaviour {
+        failure_percent: 50,
+        ..vca_sim::engines::http::Behaviour::default()
+    };
+    let fake = FakeHttp::start_with(behaviour).await.unwrap();
+    let llm = provider(&fake, &ManualClock::new(), retry());
+    let (mut ok, mut failed) = (0, 0);
+    for _ in 0..20 {
+        match llm.stream_chat(request()).await {
+            Ok(stream) => {
+                let (text, done) = collect(stream).await;
+                assert!(done.is_ok() && !text.is_empty());
+                ok += 1;
+            }
+            Err(EngineError::Http { status: 503, .. }) | Err(EngineError::CircuitOpen { .. }) => {
+                failed += 1
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    // Two retries: a request fails only when three draws in a row fail (1 in 8).
+    assert!(ok >= 10, "{ok} ok, {failed} failed");
+    assert!(fake.count(Route::Chat) > 20, "some requests were retried");
+}

@@ -27,6 +27,7 @@ mod call_scenarios;
 mod call_summary;
 mod cli;
 mod conversation_calls;
+mod database_outage;
 #[cfg(feature = "whisper-local")]
 mod demo_call;
 mod engines_factory;

@@ -171,6 +171,7 @@ async fn three_calls_against_a_real_daemon() {
         engines_listen: loopback0(),
         api_key: KEY.into(),
         latencies,
+        engine_failure_percent: 0,
     })
     .await
     .unwrap();

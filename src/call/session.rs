@@ -24,7 +24,13 @@ use crate::recording::call::CallRecording;
 use crate::store::ai_profiles::{AiProfile, DEFAULT_ENDPOINTING_SILENCE_MS};
 use crate::store::call_log::{LiveCall, NewCall, Rejection};
 use crate::store::live_board::{LiveEntry, LiveState};
+use crate::store::retry::retry_transient;
 use crate::store::{CallStatus, EndReason};
+
+/// How long a live call's own row writes (answered, its events, the final state) are tried
+/// again while the database is away (a PostgreSQL restart); the reconciler closes a row
+/// that is still open after that.
+const ROW_WRITE_LIMIT: Duration = Duration::from_secs(30);
 
 fn media_config(ctx: &CallContext, profile: Option<&AiProfile>) -> MediaConfig {
     let mut cfg = MediaConfig {
@@ -305,12 +311,10 @@ impl LiveSession {
     }
 
     async fn event(&self, kind: &str, details: serde_json::Value) {
-        if let Err(e) = self
-            .ctx
-            .store
-            .add_call_event(self.call_id, Some(self.tenant_id), kind, details)
-            .await
-        {
+        let store = &self.ctx.store;
+        let write =
+            || store.add_call_event(self.call_id, Some(self.tenant_id), kind, details.clone());
+        if let Err(e) = retry_transient("call_event", ROW_WRITE_LIMIT, write).await {
             tracing::warn!(kind, error = %e, "cannot record call event");
         }
     }
@@ -362,7 +366,8 @@ impl LiveSession {
         let voice = self.profile.as_ref().and_then(|p| p.voice.clone());
         let language = self.profile.as_ref().map(|p| p.language.clone());
         tokio::spawn(async move { tts.prepare(voice, language).await });
-        if let Err(e) = ctx.store.mark_call_answered(self.call_id).await {
+        let answered = || ctx.store.mark_call_answered(self.call_id);
+        if let Err(e) = retry_transient("call_row", ROW_WRITE_LIMIT, answered).await {
             tracing::warn!(error = %e, "cannot mark call answered");
         }
         self.event("answered", serde_json::json!({})).await;
@@ -616,7 +621,8 @@ impl LiveSession {
             serde_json::json!({"status": status.as_str(), "reason": reason.as_db()}),
         )
         .await;
-        if let Err(e) = ctx.store.finish_call(self.call_id, &reason).await {
+        let finish = || ctx.store.finish_call(self.call_id, &reason);
+        if let Err(e) = retry_transient("call_row", ROW_WRITE_LIMIT, finish).await {
             tracing::error!(error = %e, "cannot finalise the call row");
         }
         metrics::counter!("vca_calls_total", "outcome" => status.as_str()).increment(1);

@@ -13,6 +13,7 @@ pub mod outcome;
 pub mod phone_numbers;
 pub mod recordings;
 pub mod redis;
+pub mod retry;
 pub mod routing;
 pub mod tenants;
 pub mod tools;

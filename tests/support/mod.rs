@@ -7,6 +7,7 @@
 //! - `whisper` (feature `whisper-local`): the tiny.en model and phone-band speech.
 //! - `receiver`: a webhook receiver on 127.0.0.1 that records what it gets.
 //! - `ops`: repository files, INI parsing and `check-config` runs.
+//! - `tcp_gate`: a relay in front of PostgreSQL that a test closes (an outage) and opens.
 //! - `skip`: the one way a test skips for a missing tool or model (a failure under `CI`).
 //!
 //! The fake providers themselves are library code: `vca_sim::engines`.
@@ -19,5 +20,6 @@ pub mod receiver;
 pub mod sim;
 pub mod skip;
 pub mod speech;
+pub mod tcp_gate;
 #[cfg(feature = "whisper-local")]
 pub mod whisper;

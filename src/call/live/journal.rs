@@ -1,6 +1,9 @@
 //! What a call writes as it goes — transcript rows, usage, call events, the Redis state —
 //! in order, one write at a time, without ever making the call's task wait: writes queue
-//! here and the task polls [`Journal::next`] among its other work.
+//! here and the task polls [`Journal::next`] among its other work. A write the database
+//! could not take because it is away (restarting, unreachable) stays at the head of the
+//! queue and is tried again after a pause (100 ms doubling to 2 s), so a PostgreSQL restart
+//! during a call loses nothing; a write it refused is dropped and logged.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -8,18 +11,21 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::conversation::{ConversationState, TurnRecord};
-use crate::store::Store;
 use crate::store::conversation_state::StateStore;
+use crate::store::retry::{is_transient, next_pause};
 use crate::store::transcript::{NewTurn, UsageDelta};
+use crate::store::{Store, StoreError};
 
 /// Writes waiting beyond this are dropped oldest first (and logged): a database that is
 /// away this long must not grow a call's memory without bound.
 const MAX_QUEUED: usize = 1024;
 
-type WriteFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A write under way: done, or handed back to be tried again.
+type WriteFuture = Pin<Box<dyn Future<Output = Result<(), Write>> + Send>>;
 
 /// One write.
 #[derive(Debug)]
@@ -42,6 +48,10 @@ pub(crate) struct Journal {
     tenant_id: Uuid,
     queue: VecDeque<Write>,
     in_flight: Option<WriteFuture>,
+    /// The pause after the last transient failure (none after a success).
+    pause: Option<Duration>,
+    /// When the write at the head of the queue may be tried again.
+    retry_at: Option<Instant>,
 }
 
 impl Journal {
@@ -59,6 +69,8 @@ impl Journal {
             tenant_id,
             queue: VecDeque::new(),
             in_flight: None,
+            pause: None,
+            retry_at: None,
         }
     }
 
@@ -106,6 +118,7 @@ impl Journal {
         if self.queue.len() >= MAX_QUEUED
             && let Some(lost) = self.queue.pop_front()
         {
+            metrics::counter!("vca_call_writes_dropped_total").increment(1);
             tracing::warn!(write = ?lost, "call writes are not getting through; the oldest was dropped");
         }
         self.queue.push_back(write);
@@ -116,19 +129,34 @@ impl Journal {
         self.queue.is_empty() && self.in_flight.is_none()
     }
 
-    /// Runs the next write to its end; pending while there is nothing to write.
-    /// Cancel-safe: a write interrupted here resumes at the next call.
+    /// Runs the next write to its end; pending while there is nothing to write, and until
+    /// the pause is over after a transient failure. Cancel-safe: a write interrupted here
+    /// resumes at the next call.
     pub(crate) async fn next(&mut self) {
         if self.in_flight.is_none() {
+            if let Some(at) = self.retry_at {
+                tokio::time::sleep_until(at).await;
+                self.retry_at = None;
+            }
             match self.queue.pop_front() {
                 Some(write) => self.in_flight = Some(self.start(write)),
                 None => return std::future::pending().await,
             }
         }
         if let Some(write) = self.in_flight.as_mut() {
-            write.await;
+            let result = write.await;
+            self.in_flight = None;
+            match result {
+                Ok(()) => self.pause = None,
+                Err(again) => {
+                    let pause = next_pause(self.pause);
+                    self.pause = Some(pause);
+                    self.retry_at = Some(Instant::now() + pause);
+                    self.queue.push_front(again);
+                    metrics::counter!("vca_call_writes_retried_total").increment(1);
+                }
+            }
         }
-        self.in_flight = None;
     }
 
     /// Writes everything queued, for at most `limit`.
@@ -139,10 +167,9 @@ impl Journal {
             }
         };
         if tokio::time::timeout(limit, all).await.is_err() {
-            tracing::warn!(
-                left = self.queue.len(),
-                "call writes did not finish in time"
-            );
+            let left = self.queue.len() + usize::from(self.in_flight.is_some());
+            metrics::counter!("vca_call_writes_dropped_total").increment(left as u64);
+            tracing::warn!(left, "call writes did not finish in time; dropped");
         }
     }
 
@@ -161,35 +188,53 @@ impl Journal {
                     end_ms: i64::try_from(t.end_ms).unwrap_or(i64::MAX),
                     interrupted: t.interrupted,
                 };
-                if let Err(e) = store.insert_turn(&turn).await {
-                    tracing::warn!(error = %e, "cannot write transcript turn");
-                }
+                let result = store.insert_turn(&turn).await;
+                settle(result, "transcript turn", || Write::Turn(t))
             }),
             Write::Usage(delta) => Box::pin(async move {
-                if let Err(e) = store.add_call_usage(call_id, tenant_id, &delta).await {
-                    tracing::warn!(error = %e, "cannot record call usage");
-                }
+                let result = store.add_call_usage(call_id, tenant_id, &delta).await;
+                settle(result, "call usage", || Write::Usage(delta))
             }),
             Write::State(state) => {
                 let states = self.states.clone();
-                Box::pin(async move { states.save(call_id, &*state).await })
+                Box::pin(async move {
+                    states.save(call_id, &*state).await;
+                    Ok(())
+                })
             }
             Write::TransferTarget(name) => Box::pin(async move {
-                if let Err(e) = store
+                let result = store
                     .set_call_transfer_target(call_id, tenant_id, &name)
-                    .await
-                {
-                    tracing::warn!(error = %e, "cannot record the transfer target");
-                }
+                    .await;
+                settle(result, "transfer target", || Write::TransferTarget(name))
             }),
             Write::Event { kind, details } => Box::pin(async move {
-                if let Err(e) = store
-                    .add_call_event(call_id, Some(tenant_id), kind, details)
-                    .await
-                {
-                    tracing::warn!(kind, error = %e, "cannot record call event");
-                }
+                let result = store
+                    .add_call_event(call_id, Some(tenant_id), kind, details.clone())
+                    .await;
+                settle(result, kind, || Write::Event { kind, details })
             }),
+        }
+    }
+}
+
+/// A write's result as the queue sees it: done, or (the database being away) the write
+/// handed back to be tried again; a refusal is dropped here, logged and counted.
+fn settle(
+    result: Result<(), StoreError>,
+    what: &str,
+    again: impl FnOnce() -> Write,
+) -> Result<(), Write> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if is_transient(&e) => {
+            tracing::debug!(what, error = %e, "call write failed; trying again");
+            Err(again())
+        }
+        Err(e) => {
+            metrics::counter!("vca_call_writes_dropped_total").increment(1);
+            tracing::warn!(what, error = %e, "call write refused; dropped");
+            Ok(())
         }
     }
 }

@@ -51,8 +51,9 @@ use std::pin::Pin;
 
 /// How long a call that ended waits for the transcript of what the caller said last.
 const LAST_TRANSCRIPT_WAIT: Duration = Duration::from_secs(2);
-/// How long a call that ended may take to write what it still holds.
-const FINAL_WRITES_WAIT: Duration = Duration::from_secs(3);
+/// How long a call that ended may take to write what it still holds (its transcript rows
+/// wait out a PostgreSQL restart this long).
+const FINAL_WRITES_WAIT: Duration = Duration::from_secs(30);
 /// How long a call that ended may take to hang up an agent leg of its transfer.
 const AGENT_HANGUP_WAIT: Duration = Duration::from_secs(5);
 /// Utterances whose audio is held while earlier ones are transcribed.

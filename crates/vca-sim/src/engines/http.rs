@@ -130,6 +130,10 @@ pub struct Behaviour {
     /// Keep every request (headers and body) for [`FakeHttp::received`]; off for load
     /// runs, which would otherwise hold every upload.
     pub record: bool,
+    /// Percent of requests (0-100) answered `503` instead of their normal reply, chosen
+    /// by a fixed pseudo-random sequence per route (see [`fails`]); scripted replies are
+    /// taken first. The chaos runs' "engines failing" scenario.
+    pub failure_percent: u8,
 }
 
 impl Default for Behaviour {
@@ -145,6 +149,7 @@ impl Default for Behaviour {
             voice: Voice::Tone,
             framing: Framing::Ragged,
             record: true,
+            failure_percent: 0,
         }
     }
 }
@@ -163,6 +168,7 @@ impl Behaviour {
             voice: Voice::SpeechLike,
             framing: Framing::Whole,
             record: false,
+            failure_percent: 0,
         }
     }
 
@@ -239,11 +245,23 @@ impl Shared {
 /// reply taken; a scripted status is the answer (`Err`), a slow start waits.
 pub(crate) async fn prelude(shared: &Shared, received: Received) -> Result<Reply, Response> {
     let route = received.route;
-    *lock(&shared.requests).entry(route).or_default() += 1;
-    if lock(&shared.behaviour).record {
+    let nth = {
+        let mut counts = lock(&shared.requests);
+        let n = counts.entry(route).or_default();
+        *n += 1;
+        *n
+    };
+    let (record, failure_percent) = {
+        let b = lock(&shared.behaviour);
+        (b.record, b.failure_percent)
+    };
+    if record {
         shared.received.push(received);
     }
     let reply = shared.scripts.next(&route);
+    if reply == Reply::Normal && fails(route, nth, failure_percent) {
+        return Err(openai::scripted_status(503, None));
+    }
     match &reply {
         Reply::Status {
             status,
@@ -255,6 +273,21 @@ pub(crate) async fn prelude(shared: &Shared, received: Received) -> Result<Reply
         }
         _ => Ok(reply),
     }
+}
+
+/// Whether the `nth` request to `route` fails at `percent`: splitmix64 of the pair, so a
+/// run's failures are the same every time yet spread like independent draws (a retry is
+/// as likely to fail as the first try).
+pub(crate) fn fails(route: Route, nth: usize, percent: u8) -> bool {
+    if percent == 0 {
+        return false;
+    }
+    let mut z = (nth as u64) ^ ((route as u64) << 56);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    z % 100 < u64::from(percent)
 }
 
 /// The running fake; the server stops when this is dropped.
@@ -376,6 +409,28 @@ mod tests {
         assert_eq!(
             speech_samples(Voice::Tone, 50, 24_000, &"x".repeat(100_000)),
             100_000 * 50 * 24
+        );
+    }
+
+    #[test]
+    fn the_failure_share_is_what_was_asked_and_independent_per_request() {
+        let count = |route, percent| (1..=10_000).filter(|n| fails(route, *n, percent)).count();
+        assert_eq!(count(Route::Chat, 0), 0);
+        assert_eq!(count(Route::Chat, 100), 10_000);
+        for route in [Route::Chat, Route::Speech, Route::Transcriptions] {
+            let n = count(route, 50);
+            assert!((4_700..=5_300).contains(&n), "{route:?}: {n} of 10000");
+        }
+        // A retry right after a failure fails about half the time too (not alternating).
+        let after_failure: Vec<bool> = (1..10_000)
+            .filter(|n| fails(Route::Chat, *n, 50))
+            .map(|n| fails(Route::Chat, n + 1, 50))
+            .collect();
+        let again = after_failure.iter().filter(|f| **f).count();
+        assert!(
+            (again * 100 / after_failure.len()).abs_diff(50) <= 5,
+            "{again} of {}",
+            after_failure.len()
         );
     }
 }

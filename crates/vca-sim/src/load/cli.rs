@@ -64,6 +64,10 @@ pub struct LoadArgs {
     /// Fake TTS first-byte latency, ms.
     #[arg(long, default_value_t = 100)]
     pub tts_latency_ms: u64,
+    /// Percent of the fake engines' requests (transcription, chat, speech) answered 503
+    /// instead, each drawn independently (`scripts/chaos engines`).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub engine_failure_percent: u8,
     /// The daemon's endpointing silence, ms (the AI profile's; subtracted from latency).
     #[arg(long, default_value_t = 600)]
     pub endpointing_ms: u64,
@@ -213,6 +217,7 @@ pub async fn run_cli(a: LoadArgs) -> Result<(), LoadError> {
         engines_listen: a.engines_listen,
         api_key: a.api_key.clone(),
         latencies,
+        engine_failure_percent: a.engine_failure_percent,
     })
     .await?;
     eprintln!(

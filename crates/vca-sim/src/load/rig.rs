@@ -20,6 +20,8 @@ pub struct RigConfig {
     pub api_key: String,
     /// The fake engines' latencies.
     pub latencies: EngineLatencies,
+    /// Percent of engine requests answered 503 (0: none).
+    pub engine_failure_percent: u8,
 }
 
 /// A running simulator and fake engines.
@@ -42,11 +44,11 @@ impl LoadRig {
             )));
         }
         let sim = Simulator::start(config.sim).await?;
-        let engines = FakeHttp::bind(
-            config.engines_listen,
-            Behaviour::for_load(config.api_key.clone(), config.latencies),
-        )
-        .await?;
+        let behaviour = Behaviour {
+            failure_percent: config.engine_failure_percent,
+            ..Behaviour::for_load(config.api_key.clone(), config.latencies)
+        };
+        let engines = FakeHttp::bind(config.engines_listen, behaviour).await?;
         Ok(LoadRig {
             sim,
             engines,
