@@ -15,7 +15,7 @@ use crate::recording::decode::end_cut_stream;
 use crate::recording::layout::resolve;
 use crate::recording::recorder::{Recorder, Recording, RecordingTap};
 use crate::store::Store;
-use crate::store::recordings::SegmentEnd;
+use crate::store::recordings::{Segment, SegmentEnd};
 
 /// Where recordings go and who writes them: shared by every call of the daemon.
 #[derive(Debug, Clone)]
@@ -47,11 +47,22 @@ impl Recordings {
         call_started_at: DateTime<Utc>,
         law: Law,
     ) -> Option<CallRecording> {
-        // Off the call's path: a file a handing-over daemon still writes is waited for.
-        let (this, other) = (self.clone(), store.clone());
-        tokio::spawn(tracing::Instrument::in_current_span(async move {
-            this.close_left_open(&other, call_id).await;
-        }));
+        // The segments left open are read before ours is opened, so ours is never among
+        // them; they are closed off the call's path (a file a handing-over daemon still
+        // writes is waited for).
+        let left_open = match store.open_segments(call_id).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the call's recording segments");
+                Vec::new()
+            }
+        };
+        if !left_open.is_empty() {
+            let (this, other) = (self.clone(), store.clone());
+            tokio::spawn(tracing::Instrument::in_current_span(async move {
+                this.close_left_open(&other, call_id, left_open).await;
+            }));
+        }
         let (segment, path) = match store
             .open_segment(tenant_id, call_id, call_started_at, node)
             .await
@@ -90,16 +101,10 @@ impl Recordings {
         }
     }
 
-    /// Finishes the segments of `call_id` still marked `recording`, from what their files
-    /// hold (a daemon died writing them).
-    pub async fn close_left_open(&self, store: &Store, call_id: Uuid) {
-        let open = match store.open_segments(call_id).await {
-            Ok(open) => open,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the call's recording segments");
-                return;
-            }
-        };
+    /// Finishes `open`, segments of `call_id` that were still marked `recording` before
+    /// this daemon opened its own, from what their files hold (a daemon died writing them,
+    /// or is handing the call over).
+    async fn close_left_open(&self, store: &Store, call_id: Uuid, open: Vec<Segment>) {
         for seg in open {
             let Some(file) = resolve(&self.dir, &seg.path) else {
                 continue;
