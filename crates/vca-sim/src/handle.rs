@@ -266,6 +266,12 @@ impl SimHandle {
         self.shared.recording(id).await
     }
 
+    /// What External Media channel `em_id` received (live snapshot or final): unlike
+    /// [`SimHandle::recording`], which follows a call's first channel, this reads any.
+    pub async fn external_media_recording(&self, em_id: &str) -> Option<RtpRecording> {
+        self.shared.external_media_recording(em_id).await
+    }
+
     /// Stops the server and ends everything.
     pub fn shutdown(&self) {
         self.stop.cancel();

@@ -109,6 +109,30 @@ impl Shared {
         rx.await.ok()
     }
 
+    /// What External Media channel `em_id` has received: a live snapshot while it runs,
+    /// its final recording after (kept for the calls it served). A re-adopted call has
+    /// more than one; [`Shared::recording`] follows only the first.
+    pub(crate) async fn external_media_recording(&self, em_id: &str) -> Option<RtpRecording> {
+        let rx = {
+            let st = self.state();
+            match st.channels.get(em_id).map(|c| &c.kind) {
+                Some(ChannelKind::ExternalMedia { peer, .. }) => {
+                    let (tx, rx) = oneshot::channel();
+                    peer.send(PeerCommand::Snapshot(tx)).ok()?;
+                    rx
+                }
+                _ => {
+                    return st
+                        .calls
+                        .values()
+                        .find_map(|c| c.em_recordings.get(em_id))
+                        .map(|(_, rec)| rec.clone());
+                }
+            }
+        };
+        rx.await.ok()
+    }
+
     /// An Asterisk restart (FINDINGS 18): hangups with cause 4, the WebSocket dropped
     /// without a close frame, connections refused, a window of 404s, then a fresh PBX.
     pub(crate) async fn restart(&self, spec: RestartSpec) {
