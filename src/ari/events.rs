@@ -42,6 +42,10 @@ pub struct StasisEnd {
     pub channel: Channel,
 }
 
+/// The soft-hangup flag of a `ChannelHangupRequest` when Asterisk is shutting down or
+/// restarting (`AST_SOFTHANGUP_SHUTDOWN`; FINDINGS 18).
+pub const SOFT_HANGUP_SHUTDOWN: i32 = 4;
+
 /// A hangup was requested on a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ChannelHangupRequest {

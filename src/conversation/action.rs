@@ -85,6 +85,9 @@ pub enum Action {
         text: String,
         /// The language to speak it in (voice and pronunciation follow).
         language: LanguageTag,
+        /// A fixed line (greeting, fallback, goodbye, filler), not the model's words: its
+        /// audio may be kept and spoken again.
+        fixed: bool,
     },
     /// Drop all queued agent audio at once. What was heard is already accounted for.
     Flush,

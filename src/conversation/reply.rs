@@ -80,6 +80,8 @@ pub(super) struct Reply {
     pub(super) tool_calls: Vec<ToolCall>,
     /// Which model round of the caller's turn this is (1 = the first answer).
     pub(super) round: u8,
+    /// Fixed text (greeting, fallback, goodbye, filler), not the model's.
+    pub(super) fixed: bool,
 }
 
 impl Reply {
@@ -96,6 +98,7 @@ impl Reply {
             deadline: Some(deadline),
             tool_calls: Vec::new(),
             round: 1,
+            fixed: false,
         }
     }
 
@@ -112,6 +115,7 @@ impl Reply {
             deadline: None,
             tool_calls: Vec::new(),
             round: 0,
+            fixed: true,
         }
     }
 

@@ -30,6 +30,8 @@ pub struct Engines {
     pub llm: Arc<dyn ChatCompletion>,
     /// Speech synthesis.
     pub tts: Arc<dyn TextToSpeech>,
+    /// The fixed lines' audio, kept once synthesised (spoken even while synthesis fails).
+    pub lines: Arc<super::tts::spoken_lines::SpokenLines>,
 }
 
 fn guard(provider: &'static str, timeouts: Timeouts, clock: &Arc<dyn Clock>) -> Guard {
@@ -190,5 +192,10 @@ pub fn build_engines(settings: &EngineSettings, law: Law) -> Result<Engines, Eng
             guard(super::tts::sarvam::PROVIDER, tts_timeouts, &clock),
         )?),
     };
-    Ok(Engines { stt, llm, tts })
+    Ok(Engines {
+        stt,
+        llm,
+        tts,
+        lines: Arc::default(),
+    })
 }

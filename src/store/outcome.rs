@@ -88,6 +88,9 @@ pub enum EndReason {
     OperatorHangup,
     /// The daemon stopped before the call could end properly.
     DaemonStopped,
+    /// Asterisk hung the caller up because it was shutting down or restarting (the soft
+    /// hangup with cause 4, FINDINGS 18): the call was cut, not ended by the caller.
+    AsteriskShutdown,
     /// After a reconnect, the caller was no longer in our application.
     ChannelGoneWhileDisconnected,
     /// The caller left while no daemon ran the call.
@@ -126,6 +129,7 @@ impl EndReason {
             EndReason::DaemonShutdown => "daemon_shutdown",
             EndReason::OperatorHangup => "operator_hangup",
             EndReason::DaemonStopped => "daemon_stopped",
+            EndReason::AsteriskShutdown => "asterisk_shutdown",
             EndReason::ChannelGoneWhileDisconnected => "channel_gone_while_disconnected",
             EndReason::ChannelGoneWhileDaemonAway => "channel_gone_while_daemon_away",
             EndReason::MediaStopped => "media_stopped",
@@ -159,6 +163,7 @@ impl EndReason {
             EndReason::StoodDown => CallStatus::InProgress,
             EndReason::Transferred => CallStatus::Transferred,
             EndReason::DaemonStopped
+            | EndReason::AsteriskShutdown
             | EndReason::ChannelGoneWhileDisconnected
             | EndReason::ChannelGoneWhileDaemonAway
             | EndReason::ReadoptFailed(_) => CallStatus::Interrupted,
@@ -177,6 +182,7 @@ impl EndReason {
             self,
             EndReason::CallerHangup
                 | EndReason::CallerHangupDuringSetup
+                | EndReason::AsteriskShutdown
                 | EndReason::ChannelGoneWhileDisconnected
                 | EndReason::ChannelGoneWhileDaemonAway
                 | EndReason::Transferred
@@ -209,6 +215,11 @@ mod tests {
         assert!(!EndReason::CallerHangup.caller_still_there());
         assert_eq!(EndReason::DaemonStopped.status(), CallStatus::Interrupted);
         assert!(EndReason::DaemonStopped.caller_still_there());
+        assert_eq!(
+            EndReason::AsteriskShutdown.status(),
+            CallStatus::Interrupted
+        );
+        assert!(!EndReason::AsteriskShutdown.caller_still_there());
         let failed = EndReason::SetupFailed("external_media: refused".into());
         assert_eq!(failed.status(), CallStatus::Failed);
         assert_eq!(failed.as_db(), "setup_failed: external_media: refused");

@@ -29,6 +29,7 @@ use self::recognizer::Recognizer;
 use self::speech::Speech;
 use self::transfer::{Outcome, Target, TransferRun};
 use crate::ari::AriEvent;
+use crate::ari::events::SOFT_HANGUP_SHUTDOWN;
 use crate::call::board::LiveCell;
 use crate::call::context::CallContext;
 use crate::call::inputs::{CallInput, SessionIds};
@@ -143,6 +144,7 @@ impl LiveCall {
         );
         let speech = Speech::new(
             ctx.engines.tts.clone(),
+            ctx.engines.lines.clone(),
             TtsRequest {
                 voice: profile.voice.clone(),
                 ..TtsRequest::default()
@@ -343,8 +345,9 @@ impl LiveCall {
                     clip,
                     text,
                     language,
+                    fixed,
                 } => {
-                    let chars = self.speech.push(reply, clip, text, &language);
+                    let chars = self.speech.push(reply, clip, text, &language, fixed);
                     self.journal.usage(UsageDelta {
                         tts_characters: chars as i64,
                         ..UsageDelta::default()
@@ -461,6 +464,11 @@ impl LiveCall {
         }
         match &event {
             AriEvent::ChannelHangupRequest(e) if e.channel.id == caller => {
+                if e.soft == Some(true) && e.cause == Some(SOFT_HANGUP_SHUTDOWN) {
+                    self.journal
+                        .event("asterisk_shutdown", serde_json::json!({"cause": e.cause}));
+                    return Some(EndReason::AsteriskShutdown);
+                }
                 self.journal
                     .event("caller_hangup", serde_json::json!({"cause": e.cause}));
                 Some(EndReason::CallerHangup)

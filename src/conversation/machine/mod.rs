@@ -686,6 +686,7 @@ impl Conversation {
                     .language
                     .clone()
                     .unwrap_or_else(|| self.profile.language.clone()),
+                fixed: r.fixed,
             });
         }
     }

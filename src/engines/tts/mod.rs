@@ -12,6 +12,7 @@ mod http_audio;
 pub mod openai;
 pub mod sarvam;
 pub(crate) mod sarvam_ws;
+pub mod spoken_lines;
 
 use std::future::Future;
 use std::pin::Pin;
