@@ -199,6 +199,10 @@ impl LiveCall {
         let mut media_metrics = MediaMetrics::new(counters);
         let mut publish = tokio::time::interval(Duration::from_secs(1));
         self.recognizer.open();
+        self.speech.prepare_lines(
+            self.conversation.fallback_sentences(),
+            self.conversation.language(),
+        );
         self.conversation.start(self.clock.now());
         let reason = loop {
             self.perform_actions().await;

@@ -67,6 +67,31 @@ impl Speech {
         }
     }
 
+    /// Synthesises ahead, in the background, the fixed `sentences` in `language` that are
+    /// not kept yet (each by one call only). What they cost is not billed to the call.
+    pub(crate) fn prepare_lines(&self, sentences: Vec<String>, language: &LanguageTag) {
+        for text in sentences {
+            let request = TtsRequest {
+                text,
+                language: Some(language.to_string()),
+                ..self.template.clone()
+            };
+            let provider = self.tts.name();
+            if !self.lines.claim(provider, &request) {
+                continue;
+            }
+            let (tts, lines) = (self.tts.clone(), self.lines.clone());
+            tokio::spawn(async move {
+                match synthesize(tts, request.clone()).await {
+                    Ok((rate, pcm)) if !pcm.is_empty() => {
+                        lines.keep(provider, &request, rate, &pcm)
+                    }
+                    _ => lines.release(provider, &request),
+                }
+            });
+        }
+    }
+
     /// Queues a sentence in `language` (`fixed`: a fixed line, not the model's words);
     /// returns the characters it will bill (a fixed line spoken from [`SpokenLines`]
     /// still counts, as the agent said it).
@@ -219,6 +244,50 @@ mod tests {
         let (clip, again) = speech.next().await;
         assert_eq!((clip, again.unwrap()), (PlayoutId(2), first));
         assert_eq!(tts.asked.load(Ordering::SeqCst), 1, "not asked again");
+    }
+
+    #[tokio::test]
+    async fn fallback_lines_prepared_ahead_are_heard_when_synthesis_fails_at_once() {
+        let (mut speech, tts) = speech(2);
+        let en = LanguageTag::parse("en-IN").unwrap();
+        let lines = vec![
+            "Sorry, I didn't catch that.".to_string(),
+            "Could you say it again?".into(),
+        ];
+        speech.prepare_lines(lines.clone(), &en);
+        speech.prepare_lines(lines.clone(), &en);
+        for _ in 0..100 {
+            if speech.lines.len() == 2
+                && speech
+                    .lines
+                    .get(
+                        "failing_after",
+                        &TtsRequest {
+                            text: lines[1].clone(),
+                            language: Some("en-IN".into()),
+                            ..TtsRequest::default()
+                        },
+                    )
+                    .is_some()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            tts.asked.load(Ordering::SeqCst),
+            2,
+            "each line asked for once"
+        );
+        // The provider fails from the first sentence of the call on; the lines are heard.
+        for (n, text) in lines.into_iter().enumerate() {
+            let clip = PlayoutId(n as u64);
+            speech.push(ReplyId(1), clip, text, &en, true);
+            let (got, audio) = speech.next().await;
+            assert_eq!(got, clip);
+            assert!(audio.is_ok());
+        }
+        assert_eq!(tts.asked.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

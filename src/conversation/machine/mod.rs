@@ -698,16 +698,20 @@ impl Conversation {
         }
         let id = ReplyId(self.take_id());
         self.reply = Some(Reply::fixed(id, purpose));
-        let mut splitter = SentenceSplitter::new();
-        let sentences: Vec<String> = splitter
-            .push(line)
-            .into_iter()
-            .chain(splitter.finish())
-            .collect();
-        for text in sentences {
+        for text in sentences_of(line) {
             self.add_sentence(text);
         }
         self.complete_reply_if_done(now);
+    }
+
+    /// The sentences of the lines spoken when an engine fails (`stt_retry`,
+    /// `llm_fallback`) in the call's language, as they would be spoken: what to synthesise
+    /// ahead, so they are heard even while speech synthesis is what fails.
+    pub fn fallback_sentences(&self) -> Vec<String> {
+        [Line::SttRetry, Line::LlmFallback]
+            .into_iter()
+            .flat_map(|line| sentences_of(&self.line(line)))
+            .collect()
     }
 
     fn fallback(&mut self, now: Instant, kind: Fallback) {
@@ -868,6 +872,16 @@ impl Fallback {
             Fallback::TtsSkip => "tts_skip",
         }
     }
+}
+
+/// A fixed line cut into the sentences it is spoken as.
+fn sentences_of(line: &str) -> Vec<String> {
+    let mut splitter = SentenceSplitter::new();
+    splitter
+        .push(line)
+        .into_iter()
+        .chain(splitter.finish())
+        .collect()
 }
 
 /// Whether a transcript holds words, not just noise markers or punctuation.

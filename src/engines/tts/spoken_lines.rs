@@ -4,6 +4,9 @@
 //! line would be lost with it and the caller would hear nothing. With the audio kept, a
 //! fixed line spoken once is spoken again without asking the provider.
 //!
+//! A call synthesises its fallback lines ahead when it starts ([`SpokenLines::claim`]
+//! makes sure only one call asks for each line).
+//!
 //! Keyed by what decides the audio — provider, voice, model, language and text — so a
 //! tenant's voice never speaks another's lines differently. Bounded: past
 //! [`SpokenLines::CAPACITY`] lines nothing more is kept (the lines a daemon speaks are a
@@ -44,7 +47,8 @@ pub type LineAudio = Arc<(u32, Vec<i16>)>;
 /// The fixed lines' audio, shared by every call of the daemon.
 #[derive(Debug, Default)]
 pub struct SpokenLines {
-    lines: Mutex<HashMap<LineKey, LineAudio>>,
+    /// `None`: being synthesised ahead by one call.
+    lines: Mutex<HashMap<LineKey, Option<LineAudio>>>,
 }
 
 impl SpokenLines {
@@ -54,7 +58,32 @@ impl SpokenLines {
     /// The audio of `request` from `provider`, if it was kept.
     pub fn get(&self, provider: &'static str, request: &TtsRequest) -> Option<LineAudio> {
         let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        lines.get(&LineKey::of(provider, request)).cloned()
+        lines
+            .get(&LineKey::of(provider, request))
+            .cloned()
+            .flatten()
+    }
+
+    /// Whether the caller should synthesise `request` ahead: true (and it is marked as
+    /// under way) when it is neither kept nor under way and there is room. The caller then
+    /// [`SpokenLines::keep`]s it or [`SpokenLines::release`]s it.
+    pub fn claim(&self, provider: &'static str, request: &TtsRequest) -> bool {
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let key = LineKey::of(provider, request);
+        if lines.len() >= Self::CAPACITY || lines.contains_key(&key) {
+            return false;
+        }
+        lines.insert(key, None);
+        true
+    }
+
+    /// Gives up a claim whose synthesis failed: the next call may try.
+    pub fn release(&self, provider: &'static str, request: &TtsRequest) {
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let key = LineKey::of(provider, request);
+        if lines.get(&key).is_some_and(Option::is_none) {
+            lines.remove(&key);
+        }
     }
 
     /// Keeps `audio` as what `provider` says for `request` (unless full or empty).
@@ -63,15 +92,19 @@ impl SpokenLines {
             return;
         }
         let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        if lines.len() >= Self::CAPACITY {
-            return;
+        let key = LineKey::of(provider, request);
+        let room = lines.len() < Self::CAPACITY;
+        match lines.get_mut(&key) {
+            Some(Some(_)) => {}
+            Some(slot) => *slot = Some(Arc::new((rate, pcm.to_vec()))),
+            None if room => {
+                lines.insert(key, Some(Arc::new((rate, pcm.to_vec()))));
+            }
+            None => {}
         }
-        lines
-            .entry(LineKey::of(provider, request))
-            .or_insert_with(|| Arc::new((rate, pcm.to_vec())));
     }
 
-    /// How many lines are kept.
+    /// How many lines are kept or under way.
     pub fn len(&self) -> usize {
         self.lines.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -123,6 +156,25 @@ mod tests {
             lines
                 .get("openai_tts", &request("Goodbye.", Some("alloy"), "en-IN"))
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_line_is_claimed_once_until_kept_or_released() {
+        let lines = SpokenLines::default();
+        let sorry = request("Sorry?", None, "en");
+        assert!(lines.claim("espeak", &sorry));
+        assert!(!lines.claim("espeak", &sorry), "under way");
+        assert!(lines.get("espeak", &sorry).is_none());
+        lines.release("espeak", &sorry);
+        assert!(lines.claim("espeak", &sorry), "free again after a failure");
+        lines.keep("espeak", &sorry, 8_000, &[7]);
+        assert!(!lines.claim("espeak", &sorry), "kept");
+        assert_eq!(*lines.get("espeak", &sorry).unwrap(), (8_000, vec![7]));
+        lines.release("espeak", &sorry);
+        assert!(
+            lines.get("espeak", &sorry).is_some(),
+            "a kept line is not released"
         );
     }
 
