@@ -125,3 +125,43 @@ async fn a_query_that_does_not_parse_is_a_json_400() {
         );
     }
 }
+
+/// Schemathesis sent `{"max_concurrent_calls": 1867.0}` and `"recording_retention_days":
+/// 2344.0`: integers by JSON Schema, refused with 400 by serde. A whole number written with
+/// a fraction is now taken as the integer; a real fraction is still a 400.
+#[tokio::test]
+async fn a_whole_number_written_with_a_fraction_is_an_integer() {
+    let api = api().await;
+    let r = api
+        .call(
+            "POST",
+            "/api/tenants",
+            Some(
+                serde_json::json!({"name": "front-desk", "max_concurrent_calls": 12.0,
+                "recording_retention_days": 2344.0}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
+    assert_eq!(r.body["max_concurrent_calls"], 12);
+    assert_eq!(r.body["recording_retention_days"], 2344);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/tenants/{id}"),
+            Some(serde_json::json!({"max_concurrent_calls": 1867.0})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    assert_eq!(r.body["max_concurrent_calls"], 1867);
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/tenants/{id}"),
+            Some(serde_json::json!({"max_concurrent_calls": 18.5})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+    assert_eq!(r.body["error"]["code"], "bad_request");
+}

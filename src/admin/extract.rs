@@ -2,6 +2,8 @@
 //! shape: a JSON body parsed with serde (400 with the parser's reason, 413 over the
 //! limit), query parameters (400 with the reason; axum's own rejection is plain text,
 //! found by `scripts/api-fuzz` with `?limit=1&limit=2`) and uuid path ids (an id that is not a uuid is simply not found).
+//! A whole-valued number written with a fraction (`1867.0`) is an integer, as JSON Schema
+//! and the OpenAPI document count it (found by `scripts/api-fuzz`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -32,14 +34,16 @@ where
                 ApiError::BadRequest("could not read the request body".into())
             }
         })?;
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+        let invalid =
+            |e: serde_json::Error| ApiError::BadRequest(format!("invalid JSON body: {e}"));
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
         if holds_nul(&bytes) {
             return Err(ApiError::BadRequest(
                 "invalid JSON body: text may not contain the NUL character (\\u0000)".into(),
             ));
         }
-        Ok(ApiJson(value))
+        whole_numbers_as_integers(&mut value);
+        T::deserialize(value).map(ApiJson).map_err(invalid)
     }
 }
 
@@ -59,6 +63,27 @@ fn holds_nul(bytes: &[u8]) -> bool {
     }
     bytes.windows(6).any(|w| w == b"\\u0000")
         && serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| any_nul(&v))
+}
+
+/// Rewrites every number written with a fraction that is whole and exactly representable
+/// (`1867.0`, `-3e2`) as the integer it is, so an integer field takes it; fractional
+/// numbers stay as they are and a float field reads an integer just as well.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    /// Integers up to 2^53 are exact in an `f64`.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() <= EXACT
+            {
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// Query parameters parsed with serde; a rejection is a 400 in our error shape.
@@ -101,5 +126,30 @@ mod tests {
         // An escaped backslash followed by "u0000" is six ordinary characters.
         assert!(!holds_nul(br#"{"name":"\\u0000"}"#));
         assert!(!holds_nul(br#"{"name":"plain"}"#));
+    }
+
+    /// Found by `scripts/api-fuzz`: `{"max_concurrent_calls": 1867.0}` was refused with
+    /// 400, though JSON Schema (and so the document) counts 1867.0 as an integer.
+    #[test]
+    fn whole_numbers_with_a_fraction_are_integers_and_fractions_stay() {
+        let mut v = serde_json::json!({"a": 1867.0, "b": [-3e2, 2.5], "c": {"d": 1e300}, "e": 7});
+        whole_numbers_as_integers(&mut v);
+        assert_eq!(v["a"], serde_json::json!(1867));
+        assert!(v["a"].is_i64());
+        assert_eq!(v["b"], serde_json::json!([-300, 2.5]));
+        assert!(v["c"]["d"].is_f64(), "too large to be exact: left alone");
+        assert_eq!(v["e"], serde_json::json!(7));
+        #[derive(serde::Deserialize)]
+        struct Limits {
+            max: i32,
+            ratio: f64,
+        }
+        let mut v = serde_json::json!({"max": 12.0, "ratio": 3.0});
+        whole_numbers_as_integers(&mut v);
+        let limits: Limits = serde_json::from_value(v).unwrap();
+        assert_eq!((limits.max, limits.ratio), (12, 3.0));
+        let mut v = serde_json::json!({"max": 12.5, "ratio": 3.0});
+        whole_numbers_as_integers(&mut v);
+        assert!(serde_json::from_value::<Limits>(v).is_err());
     }
 }
