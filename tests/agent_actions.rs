@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use vca_sim::engines::http::{Framing, Reply, Route};
 use vca_sim::{AgentBehaviour, AgentEnd, CallSpec, CallStatus, EndedBy, HangupWhen, HeardKind};
-use vca_sim::{RestRequest, SimCall, Trigger};
+use vca_sim::{RestRequest, RestartSpec, SimCall, Trigger};
 
 use crate::support::daemon::World;
 
@@ -633,6 +633,43 @@ async fn an_answered_endpoint_transfer_bridges_caller_and_agent() {
     assert_eq!(w.sim.agent(&agent).unwrap().ended, Some(AgentEnd::App));
     let kinds = w.event_kinds(id).await;
     assert!(!kinds.iter().any(|k| k == "transfer_failed"), "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asterisk_restarting_while_bridged_is_a_shutdown_not_a_hangup() {
+    let w = world(false).await;
+    let (tid, pid) = tenant(&w).await;
+    endpoint_target(&w, tid, "desk", "PJSIP/1001", 20).await;
+    profile_actions(&w, pid, json!({"0": "transfer:desk"}), &[]).await;
+    w.sim.set_agent(
+        "PJSIP/1001",
+        AgentBehaviour::Answer {
+            ring: Duration::from_millis(200),
+            speech: None,
+            after_speech: None,
+        },
+    );
+    let (mut call, id, _) = call_up(&w, CallSpec::new(DID, CALLER)).await;
+    wait_agent_turn(&w, id, "Hello!", 1).await;
+    press(&call, "0").await;
+    reached(&mut call, Trigger::BridgedWithAgent).await;
+    wait_events(&w, id, "transfer_answered", 1).await;
+    // Asterisk stops: every channel hung up with the shutdown flag (FINDINGS 18).
+    w.sim.restart(RestartSpec::default()).await;
+    let row = w.final_row(call.id()).await;
+    assert_eq!(row.status, "interrupted", "{row:?}");
+    assert!(
+        ["asterisk_shutdown", "channel_gone_while_disconnected"]
+            .contains(&row.end_reason.as_deref().unwrap_or("")),
+        "{row:?}"
+    );
+    let kinds = w.event_kinds(id).await;
+    assert!(
+        !kinds
+            .iter()
+            .any(|k| k == "caller_hangup" || k == "agent_hangup"),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

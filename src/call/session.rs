@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::ari::events::StasisStart;
+use crate::ari::events::{SOFT_HANGUP_SHUTDOWN, StasisStart};
 use crate::ari::{AriEvent, HangupReason};
 use crate::call::board::LiveCell;
 use crate::call::context::CallContext;
@@ -574,6 +574,22 @@ impl LiveSession {
                     );
                 }
                 Some(CallInput::Ari(event)) => {
+                    if let AriEvent::ChannelHangupRequest(e) = &*event
+                        && (e.channel.id == caller || e.channel.id == agent)
+                        && e.soft == Some(true)
+                        && e.cause == Some(SOFT_HANGUP_SHUTDOWN)
+                    {
+                        // Asterisk is stopping and hangs every channel up (FINDINGS 18).
+                        self.event(
+                            "asterisk_shutdown",
+                            serde_json::json!({"while": "bridged", "cause": e.cause}),
+                        )
+                        .await;
+                        break (
+                            EndReason::AsteriskShutdown,
+                            vec![agent.to_string(), caller.clone()],
+                        );
+                    }
                     if gone(&event, &caller) {
                         self.event("caller_hangup", serde_json::json!({"while": "bridged"}))
                             .await;

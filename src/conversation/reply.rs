@@ -218,6 +218,12 @@ impl Reply {
                 .all(|s| matches!(s.state, ClipState::Played | ClipState::Skipped))
     }
 
+    /// Whether it had sentences and speech synthesis failed for every one: the caller heard
+    /// nothing of it.
+    pub(super) fn all_skipped(&self) -> bool {
+        !self.sentences.is_empty() && self.sentences.iter().all(|s| s.state == ClipState::Skipped)
+    }
+
     /// What the caller heard of it at `now`: every sentence played in full, and the share
     /// of the one playing — from `flushed` when the media side reports it, else from the
     /// time it has been playing.

@@ -21,8 +21,13 @@ use super::{FRAME_MS, FRAME_SAMPLES, MAX_PAYLOAD, WIRE_RATE};
 /// Slots of the ready ring beyond the frames of the jitter hold: the reorder window's
 /// packets, a concealment fade (3 frames), a partial frame and a silent run.
 const READY_EXTRA: usize = WINDOW + 6;
-/// A sequence jump this large (either way) is a new stream, not loss or reordering.
+/// A sequence jump this large (either way) is a new stream, not loss or reordering, once
+/// the packet after it confirms it.
 const SEQ_RESTART: i32 = 1000;
+/// A packet this far ahead of the next expected one (320 ms of 20 ms packets, twice the
+/// reorder window) gives up on the packets before it only once the packet after it
+/// confirms it.
+const JUMP_AHEAD: i32 = 2 * WINDOW as i32;
 /// Concealment fades the last received audio out over this many samples (60 ms).
 const CONCEAL_FADE: u32 = 480;
 
@@ -88,6 +93,9 @@ pub struct InboundStream {
     max_hold: Duration,
     max_fill_samples: u32,
     stream: Option<StreamState>,
+    /// After a packet far from the stream's sequence: the sequence number that, arriving
+    /// next, confirms the jump as a new stream (RFC 3550 A.1's `bad_seq`).
+    jump_confirm: Option<u16>,
     window: ReorderWindow,
     scratch: BufferedPacket,
     assembling: InboundFrame,
@@ -115,6 +123,7 @@ impl InboundStream {
             max_hold: jitter.max_hold,
             max_fill_samples,
             stream: None,
+            jump_confirm: None,
             window: ReorderWindow::new(),
             scratch: BufferedPacket {
                 seq: 0,
@@ -195,7 +204,17 @@ impl InboundStream {
             }
             Some(_) => {
                 let d = self.window.distance(seq);
-                if d >= SEQ_RESTART || d <= -SEQ_RESTART {
+                let restart = d >= SEQ_RESTART || d <= -SEQ_RESTART;
+                if restart || d >= JUMP_AHEAD {
+                    // Trusted only once the packet after it follows (RFC 3550 A.1): a
+                    // stray packet must not throw the packets in between away.
+                    if self.jump_confirm != Some(seq) {
+                        self.jump_confirm = Some(seq.wrapping_add(1));
+                        return Err(DropReason::SequenceJump);
+                    }
+                    self.jump_confirm = None;
+                }
+                if restart {
                     stats.resyncs += 1;
                     self.flush_window(stats);
                     self.start_stream(ssrc, seq);

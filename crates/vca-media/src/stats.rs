@@ -25,11 +25,17 @@ pub enum DropReason {
     /// A sequence number older than what was already played out (arrived too late to reorder).
     #[error("RTP packet arrived too late")]
     Late,
+    /// A sequence number far from the stream's (16 or more ahead, or 1,000 or more
+    /// behind) not yet confirmed by the packet that follows it: a stream jumps or restarts
+    /// only after two sequential packets (RFC 3550, appendix A.1), so one stray packet
+    /// cannot make the packets around it late.
+    #[error("RTP sequence jump not confirmed by the next packet")]
+    SequenceJump,
 }
 
 impl DropReason {
     /// Number of reasons (size of [`MediaStats::dropped`]).
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
     /// Every reason, in index order.
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::WrongSource,
@@ -39,6 +45,7 @@ impl DropReason {
         DropReason::Oversized,
         DropReason::Duplicate,
         DropReason::Late,
+        DropReason::SequenceJump,
     ];
 
     /// Position of this reason in [`MediaStats::dropped`].
@@ -51,6 +58,7 @@ impl DropReason {
             DropReason::Oversized => 4,
             DropReason::Duplicate => 5,
             DropReason::Late => 6,
+            DropReason::SequenceJump => 7,
         }
     }
 
@@ -64,6 +72,7 @@ impl DropReason {
             DropReason::Oversized => "oversized",
             DropReason::Duplicate => "duplicate",
             DropReason::Late => "late",
+            DropReason::SequenceJump => "sequence_jump",
         }
     }
 }

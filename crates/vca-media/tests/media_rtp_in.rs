@@ -220,6 +220,59 @@ fn ssrc_change_resyncs_instead_of_going_silent() {
 }
 
 #[test]
+fn a_stray_sequence_jump_is_dropped_and_a_confirmed_one_restarts_the_stream() {
+    let mut h = Harness::new();
+    for i in 0..3u16 {
+        h.send(
+            u64::from(i) * 20,
+            &Harness::frame_packet(100 + i, 1, 0xAAAA),
+        )
+        .unwrap();
+    }
+    // Stray packets far from the stream (a flood from the right source): each dropped, the
+    // stream goes on as if they had not come.
+    for (k, seq) in [40_000u16, 7_000, 61_234, 150, 700].into_iter().enumerate() {
+        assert_eq!(
+            h.send(50 + k as u64, &Harness::frame_packet(seq, 9, 0xAAAA)),
+            Err(DropReason::SequenceJump)
+        );
+    }
+    for i in 3..6u16 {
+        h.send(
+            u64::from(i) * 20,
+            &Harness::frame_packet(100 + i, 1, 0xAAAA),
+        )
+        .unwrap();
+    }
+    assert_eq!(h.stats.dropped[DropReason::SequenceJump.index()], 5);
+    assert_eq!(h.stats.resyncs, 0);
+    assert_eq!(
+        h.stats.dropped[DropReason::Late.index()],
+        0,
+        "nothing made late"
+    );
+    assert!(
+        h.frames.iter().all(|f| first_code(f) == 1),
+        "no stray audio"
+    );
+
+    // A real restart: the jump is confirmed by the packet after it, and both play.
+    assert_eq!(
+        h.send(120, &Harness::frame_packet(30_000, 2, 0xAAAA)),
+        Err(DropReason::SequenceJump)
+    );
+    h.send(140, &Harness::frame_packet(30_001, 2, 0xAAAA))
+        .unwrap();
+    h.send(160, &Harness::frame_packet(30_002, 2, 0xAAAA))
+        .unwrap();
+    assert_eq!(h.stats.resyncs, 1);
+    assert_eq!(
+        h.frames.iter().map(first_code).collect::<Vec<_>>(),
+        vec![1, 1, 1, 1, 1, 1, 2, 2]
+    );
+}
+
+#[test]
 fn wrong_source_payload_type_and_garbage_are_dropped_by_reason() {
     let mut h = Harness::new();
     let other: SocketAddr = "127.0.0.1:15733".parse().unwrap();

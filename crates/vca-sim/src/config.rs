@@ -34,6 +34,9 @@ pub struct SimConfig {
     /// its own loopback address. 0 (the default): a socket and a task per channel on
     /// `rtp_ip`.
     pub rtp_threads: usize,
+    /// Hostile RTP some of the RTP threads' channels send beside their packets
+    /// (`vca-sim load --flood-every`); none by default.
+    pub rtp_flood: crate::RtpFlood,
     /// Strict RTP: the source locks on the first packet this long after the channel exists.
     pub strict_learn: Duration,
     /// Strict RTP: sequential packets another source needs during learning to be adopted.
@@ -66,6 +69,7 @@ impl Default for SimConfig {
             rtp_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             rtp_ports: (10000, 20000),
             rtp_threads: 0,
+            rtp_flood: crate::RtpFlood::default(),
             strict_learn: Duration::from_secs(5),
             strict_probation: 4,
             media_start_delay: Duration::from_millis(500),

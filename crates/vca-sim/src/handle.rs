@@ -42,7 +42,11 @@ impl Simulator {
         })?;
         let hub = match config.rtp_threads {
             0 => None,
-            n => Some(crate::rtp::hub::RtpHub::start(n, config.rtp_ports)?),
+            n => Some(crate::rtp::hub::RtpHub::start(
+                n,
+                config.rtp_ports,
+                config.rtp_flood,
+            )?),
         };
         let shared = Shared::new(config);
         shared.state().rtp_hub = hub;

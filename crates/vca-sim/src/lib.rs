@@ -90,6 +90,7 @@ pub use model::agents::{AgentEnd, AgentView};
 pub use model::dialplan::DialplanConfig;
 pub use model::hearing::{Heard, HeardKind, HeardSegment, moh_ms_in, moh_sample};
 pub use model::request_log::RestRequest;
+pub use rtp::flood::RtpFlood;
 pub use rtp::recording::{ReceivedPacket, RtpRecording, RtpStats};
 pub use spec::{
     AgentBehaviour, ArgsMode, AudioPart, CallOutcome, CallSpec, CallStatus, EndedBy, HangupWhen,

@@ -757,6 +757,16 @@ impl Conversation {
             return;
         }
         let Some(r) = self.reply.take() else { return };
+        if r.all_skipped()
+            && r.tool_calls.is_empty()
+            && matches!(r.purpose, Purpose::Answer { .. } | Purpose::Continuation)
+        {
+            // Not one sentence of the answer could be synthesised: rather than silence,
+            // the apology, kept synthesised ahead (its own failure is not retried).
+            let line = self.line(Line::LlmFallback);
+            self.speak_fixed(now, &line, Purpose::Fallback);
+            return;
+        }
         let now_ms = self.ms_since_answer(now);
         let spoken = r.heard(now, None);
         if !spoken.is_empty() {

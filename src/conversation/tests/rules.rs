@@ -718,6 +718,35 @@ fn failed_speech_synthesis_skips_sentences_and_the_call_goes_on() {
 }
 
 #[test]
+fn an_answer_whose_every_sentence_failed_to_synthesise_gets_the_apology() {
+    let mut call = Call::new(profile(), None);
+    call.play_out();
+    let id = call.caller_speaks(3000, 4000).expect("wanted");
+    call.run_for(300 * MS);
+    call.transcript(id, "what time do you open");
+    let (reply, _) = call.last_request().expect("a reply was asked for");
+    call.tts_down = true;
+    call.model_says(reply, &["We open at nine. ", "See you then."]);
+    let before = call.spoken().len();
+    // Both sentences fail; the apology line is asked for once, and its own failure is
+    // not retried.
+    call.run_for(200 * MS);
+    call.play_out();
+    let apology = call.conv.fallback_sentences();
+    let spoken = call.spoken();
+    let after: Vec<&String> = spoken.iter().skip(before).collect();
+    assert!(
+        after.iter().any(|t| apology.contains(t)),
+        "the apology was spoken: {after:?} (apology {apology:?})"
+    );
+    // The answer's two sentences, then the apology's own (failing too), and no more.
+    let skips = call.observed(Observation::Fallback("tts_skip"));
+    assert!(skips > 2 && skips <= 2 + apology.len(), "{skips}");
+    // The call goes on: the caller can speak again.
+    assert!(call.caller_speaks(8000, 8500).is_some());
+}
+
+#[test]
 fn the_history_sent_to_the_model_stays_within_its_budget() {
     let mut call = Call::new(
         AgentProfile {

@@ -42,6 +42,9 @@ pub struct CallFigures {
     pub turns_expected: u64,
     /// Utterances with no agent onset in their window.
     pub turns_missed: u64,
+    /// Of those, the ones during which agent speech still arrived (an earlier reply went
+    /// on talking, so the caller heard no silence); the rest heard none.
+    pub turns_missed_agent_talking: u64,
     /// Packets classified as agent speech.
     pub agent_speech_packets: u64,
 }
@@ -131,7 +134,14 @@ pub fn analyze_call(
         });
         match onset {
             Some(i) => f.turn_latency_ms.push(arrival_ms[i] - sent - subtract_ms),
-            None => f.turns_missed += 1,
+            None => {
+                f.turns_missed += 1;
+                let talking = (0..arrival_ms.len())
+                    .any(|i| arrival_ms[i] > sent && arrival_ms[i] < window_end && speech[i]);
+                if talking {
+                    f.turns_missed_agent_talking += 1;
+                }
+            }
         }
     }
     f
@@ -238,5 +248,20 @@ mod tests {
         let f = analyze_call(&rec, Some(0.0), &marks, 0.0);
         assert!(f.turn_latency_ms.is_empty());
         assert_eq!(f.turns_missed, 1);
+        assert_eq!(f.turns_missed_agent_talking, 0, "silence in the window");
+    }
+
+    #[test]
+    fn a_miss_during_an_earlier_reply_is_told_apart() {
+        // Loud from packet 0 to 80: a reply that began before the caller's utterance ended
+        // and goes on through its window, with no fresh onset.
+        let rec = recording(100, |i| i as f64 * 20.0, |i| i as u16, |i| i < 80);
+        let marks = [UtteranceMark {
+            last_speech_tick: 10,
+            window_end_tick: 50,
+        }];
+        let f = analyze_call(&rec, Some(0.0), &marks, 0.0);
+        assert_eq!(f.turns_missed, 1);
+        assert_eq!(f.turns_missed_agent_talking, 1);
     }
 }

@@ -91,6 +91,18 @@ pub struct LoadArgs {
     /// `lo`). 0: a tokio task and a socket per channel, as in the tests.
     #[arg(long, default_value_t = 1)]
     pub rtp_threads: usize,
+    /// Every this-many-th External Media channel floods the daemon (needs
+    /// `--rtp-threads`): beside each of its packets it sends `--flood-right-source` copies
+    /// from its own address with random sequence numbers and `--flood-wrong-source` copies
+    /// from a stranger's (127.2.x.y). The flooding calls are reported apart. 0: no flood.
+    #[arg(long, default_value_t = 0)]
+    pub flood_every: u32,
+    /// Copies from the channel's own address per packet (9: 10x the packet rate).
+    #[arg(long, default_value_t = 9)]
+    pub flood_right_source: u32,
+    /// Copies from a stranger's address per packet (100: 100x the packet rate).
+    #[arg(long, default_value_t = 100)]
+    pub flood_wrong_source: u32,
     /// Seconds to wait for the daemon's ARI WebSocket.
     #[arg(long, default_value_t = 120)]
     pub wait_daemon_s: u64,
@@ -184,8 +196,18 @@ pub async fn run_cli(a: LoadArgs) -> Result<(), LoadError> {
         listen: a.listen,
         rtp_ports: parse_ports(&a.rtp_ports)?,
         rtp_threads: a.rtp_threads,
+        rtp_flood: crate::RtpFlood {
+            every: a.flood_every,
+            right_source: a.flood_right_source,
+            wrong_source: a.flood_wrong_source,
+        },
         ..SimConfig::default()
     };
+    if a.flood_every > 0 && a.rtp_threads == 0 {
+        return Err(LoadError::Invalid(
+            "--flood-every needs --rtp-threads 1 or more".into(),
+        ));
+    }
     if a.print_daemon_env {
         for (k, v) in daemon_env(
             a.listen,

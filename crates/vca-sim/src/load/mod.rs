@@ -38,7 +38,7 @@ pub use config::LoadConfig;
 pub use error::LoadError;
 pub use procfs::{ProcSample, read_proc};
 pub use report::{
-    DaemonFigures, JitterFigures, LatencyFigures, LoadReport, RtpFigures, SweepReport,
+    DaemonFigures, FloodFigures, JitterFigures, LatencyFigures, LoadReport, RtpFigures, SweepReport,
 };
 pub use rig::{LoadRig, RigConfig, daemon_env};
 pub use runner::run_step;

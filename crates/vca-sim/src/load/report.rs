@@ -55,6 +55,29 @@ pub struct SetupFigures {
     pub max_ms: Option<f64>,
 }
 
+/// The calls that flooded the daemon (`vca-sim load --flood-every`), reported apart: the
+/// report's other figures are the other calls'.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FloodFigures {
+    /// Calls that flooded.
+    pub calls: u64,
+    /// Flood datagrams they sent beside their own packets (from their own address and from
+    /// strangers').
+    pub packets_sent: u64,
+    /// Of the flooding calls, those that completed as planned.
+    pub calls_completed: u64,
+    /// And those that did not.
+    pub calls_failed: u64,
+    /// What the flooding callers received from the daemon.
+    pub rtp: RtpFigures,
+    /// Their outbound pacing jitter p99, ms.
+    pub jitter_p99_ms: Option<f64>,
+    /// Their utterances whose reply was looked for.
+    pub turns_expected: u64,
+    /// And those with no reply in their window.
+    pub turns_missed: u64,
+}
+
 /// Bridge-added turn latency, pooled over all answered utterances.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyFigures {
@@ -64,6 +87,10 @@ pub struct LatencyFigures {
     pub samples: u64,
     /// Utterances with no agent onset before the caller's next utterance.
     pub turns_missed: u64,
+    /// Of those, the ones during which agent speech still arrived (an earlier reply still
+    /// playing); the others heard only silence in their window.
+    #[serde(default)]
+    pub turns_missed_agent_talking: u64,
     /// Median, ms.
     pub p50_ms: Option<f64>,
     /// 99th percentile, ms.
@@ -137,6 +164,9 @@ pub struct LoadReport {
     pub daemon: Option<DaemonFigures>,
     /// vca-sim's own CPU over the same window, percent of one core.
     pub sim_cpu_percent_of_core: Option<f64>,
+    /// The flooding calls, when some flooded; every other figure leaves them out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flood: Option<FloodFigures>,
 }
 
 /// A sweep: one report per step, in order.
@@ -204,7 +234,7 @@ impl LoadReport {
         let l = &self.turn_latency;
         let _ = writeln!(
             t,
-            "  turn latency     p50 {} ms  p99 {} ms  min {} ms  max {} ms  ({} of {} turns, {} missed; clock ±{} ms)",
+            "  turn latency     p50 {} ms  p99 {} ms  min {} ms  max {} ms  ({} of {} turns, {} missed, {} of them while the agent was still talking; clock ±{} ms)",
             ms(l.p50_ms),
             ms(l.p99_ms),
             ms(l.min_ms),
@@ -212,6 +242,7 @@ impl LoadReport {
             l.samples,
             l.turns_expected,
             l.turns_missed,
+            l.turns_missed_agent_talking,
             ms(l.clock_uncertainty_max_ms)
         );
         match &self.daemon {
@@ -236,6 +267,21 @@ impl LoadReport {
         }
         if let Some(c) = self.sim_cpu_percent_of_core {
             let _ = writeln!(t, "  vca-sim cpu      {c:.1} % of a core");
+        }
+        if let Some(f) = &self.flood {
+            let _ = writeln!(
+                t,
+                "  flooding calls   {} (left out above; {} flood datagrams sent): completed {}  failed {}  received {}  lost {}  jitter p99 {} ms  turns missed {} of {}",
+                f.calls,
+                f.packets_sent,
+                f.calls_completed,
+                f.calls_failed,
+                f.rtp.received,
+                f.rtp.lost,
+                ms(f.jitter_p99_ms),
+                f.turns_missed,
+                f.turns_expected
+            );
         }
         t
     }

@@ -16,7 +16,8 @@ use crate::load::config::LoadConfig;
 use crate::load::error::LoadError;
 use crate::load::procfs::{ProcSample, read_proc};
 use crate::load::report::{
-    DaemonFigures, JitterFigures, LatencyFigures, LoadReport, RtpFigures, SetupFigures,
+    DaemonFigures, FloodFigures, JitterFigures, LatencyFigures, LoadReport, RtpFigures,
+    SetupFigures,
 };
 use crate::load::script::{CallerScript, UtteranceMark, reply_gap};
 use crate::load::stats::{percentile, sort};
@@ -38,6 +39,8 @@ struct CallResult {
     uncertainty_ms: Option<f64>,
     /// Call placed (`StasisStart`) to the daemon's first packet at the caller, ms.
     setup_ms: Option<f64>,
+    /// Flood datagrams this caller sent beside its packets (0: it did not flood).
+    flood_sent: u64,
 }
 
 /// What every call's task needs to know.
@@ -100,6 +103,7 @@ async fn follow_call(mut call: SimCall, plan: CallPlan) -> CallResult {
             .get_or_insert_with(|| "no_agent_audio".to_string());
     }
     result.sent = rec.sent_packets;
+    result.flood_sent = rec.flood_sent;
     result.setup_ms = clock.zip(rec.packets.first()).map(|(c, p)| {
         (c.created + p.arrival)
             .saturating_duration_since(placed)
@@ -234,7 +238,12 @@ pub async fn run_step(sim: &SimHandle, cfg: &LoadConfig) -> Result<LoadReport, L
         endpointing_ms: cfg.endpointing.as_millis() as u64,
         ..LoadReport::default()
     };
-    aggregate_calls(&mut report, results);
+    let (flooding, quiet): (Vec<CallResult>, Vec<CallResult>) =
+        results.into_iter().partition(|r| r.flood_sent > 0);
+    if !flooding.is_empty() {
+        report.flood = Some(flood_figures(flooding));
+    }
+    aggregate_calls(&mut report, quiet);
 
     if let (Some((d0, s0, t0)), Some((d1, s1, t1))) = (at_from, at_to) {
         let window_s = t1.duration_since(t0).as_secs_f64().max(1e-3);
@@ -269,6 +278,24 @@ pub async fn run_step(sim: &SimHandle, cfg: &LoadConfig) -> Result<LoadReport, L
     Ok(report)
 }
 
+/// The flooding calls' own figures, apart from the others'.
+fn flood_figures(results: Vec<CallResult>) -> FloodFigures {
+    let calls = results.len() as u64;
+    let packets_sent = results.iter().map(|r| r.flood_sent).sum();
+    let mut own = LoadReport::default();
+    aggregate_calls(&mut own, results);
+    FloodFigures {
+        calls,
+        packets_sent,
+        calls_completed: own.calls_completed,
+        calls_failed: own.calls_failed,
+        rtp: own.rtp,
+        jitter_p99_ms: own.jitter.p99_ms,
+        turns_expected: own.turn_latency.turns_expected,
+        turns_missed: own.turn_latency.turns_missed,
+    }
+}
+
 /// Adds up the calls' results into `report`.
 fn aggregate_calls(report: &mut LoadReport, results: Vec<CallResult>) {
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
@@ -297,6 +324,7 @@ fn aggregate_calls(report: &mut LoadReport, results: Vec<CallResult>) {
             rtp.lost += f.lost;
             lat.turns_expected += f.turns_expected;
             lat.turns_missed += f.turns_missed;
+            lat.turns_missed_agent_talking += f.turns_missed_agent_talking;
             jitter.extend(f.jitter_ms);
             read_lag.extend(f.read_lag_ms);
             latency.extend(f.turn_latency_ms);

@@ -32,6 +32,7 @@ use nix::sys::time::TimeSpec;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::SimError;
+use crate::rtp::flood::{Flooder, RtpFlood};
 use crate::rtp::peer::PeerCommand;
 use crate::rtp::peer_core::{PACKET_MAX, PeerConfig, PeerCore};
 use crate::rtp::recording::RtpRecording;
@@ -54,6 +55,8 @@ const FIRST_ADDRESS: u32 = u32::from_be_bytes([127, 1, 0, 1]);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HubSlot {
     thread: usize,
+    /// Whether this channel sends a flood beside its packets ([`RtpFlood`]).
+    floods: bool,
     /// `UNICASTRTP_LOCAL_ADDRESS:PORT`.
     pub(crate) local: SocketAddrV4,
 }
@@ -62,6 +65,7 @@ enum HubCommand {
     Attach {
         key: u32,
         core: Box<PeerCore>,
+        flooder: Option<Flooder>,
         done: oneshot::Sender<RtpRecording>,
     },
     Peer {
@@ -90,6 +94,7 @@ impl ThreadLink {
 pub(crate) struct RtpHub {
     threads: Arc<[ThreadLink]>,
     next: Arc<AtomicU32>,
+    flood: RtpFlood,
 }
 
 impl std::fmt::Debug for RtpHub {
@@ -100,8 +105,13 @@ impl std::fmt::Debug for RtpHub {
 }
 
 impl RtpHub {
-    /// Starts `threads` threads on the first free ports of `ports` (inclusive).
-    pub(crate) fn start(threads: usize, (lo, hi): (u16, u16)) -> Result<RtpHub, SimError> {
+    /// Starts `threads` threads on the first free ports of `ports` (inclusive); the
+    /// channels `flood` picks send its copies beside their packets.
+    pub(crate) fn start(
+        threads: usize,
+        (lo, hi): (u16, u16),
+        flood: RtpFlood,
+    ) -> Result<RtpHub, SimError> {
         let mut links = Vec::with_capacity(threads);
         let mut port = lo.min(hi);
         while links.len() < threads {
@@ -136,6 +146,7 @@ impl RtpHub {
         Ok(RtpHub {
             threads: links.into(),
             next: Arc::new(AtomicU32::new(0)),
+            flood,
         })
     }
 
@@ -153,6 +164,7 @@ impl RtpHub {
         }
         Some(HubSlot {
             thread,
+            floods: self.flood.floods(n),
             local: SocketAddrV4::new(Ipv4Addr::from(ip), link.port),
         })
     }
@@ -171,7 +183,15 @@ impl RtpHub {
         let key = u32::from(*slot.local.ip());
         let (done, recording) = oneshot::channel();
         let core = Box::new(PeerCore::new(config));
-        if !link.send(HubCommand::Attach { key, core, done }) {
+        let flooder = slot
+            .floods
+            .then(|| Flooder::new(self.flood, *slot.local.ip()));
+        if !link.send(HubCommand::Attach {
+            key,
+            core,
+            flooder,
+            done,
+        }) {
             return RtpRecording::default();
         }
         while let Some(command) = commands.recv().await {
@@ -218,6 +238,7 @@ struct Peer {
     from: Ipv4Addr,
     to: Option<SocketAddrV4>,
     scheduled: Option<Instant>,
+    flooder: Option<Flooder>,
     done: oneshot::Sender<RtpRecording>,
 }
 
@@ -255,7 +276,12 @@ impl Callers {
 
     fn handle_command(&mut self, now: Instant, command: HubCommand) {
         match command {
-            HubCommand::Attach { key, core, done } => {
+            HubCommand::Attach {
+                key,
+                core,
+                flooder,
+                done,
+            } => {
                 let (from, to) = (Ipv4Addr::from(key), v4(core.external_host()));
                 self.peers.insert(
                     key,
@@ -264,6 +290,7 @@ impl Callers {
                         from,
                         to,
                         scheduled: None,
+                        flooder,
                         done,
                     },
                 );
@@ -277,7 +304,9 @@ impl Callers {
             }
             HubCommand::Detach { key } => {
                 if let Some(peer) = self.peers.remove(&key) {
-                    let _ = peer.done.send(peer.core.into_recording());
+                    let mut rec = peer.core.into_recording();
+                    rec.flood_sent = peer.flooder.map_or(0, |f| f.queued);
+                    let _ = peer.done.send(rec);
                 }
             }
         }
@@ -313,7 +342,21 @@ impl Callers {
             if let (Some(buffer), Some(to)) = (batch.next_buffer(), peer.to)
                 && let Some(len) = peer.core.handle_timeout(buffer)
             {
+                let mut copy = [0u8; PACKET_MAX];
+                if peer.flooder.is_some() {
+                    copy = *buffer;
+                }
                 batch.commit(len, peer.from, to, key);
+                if let Some(mut flooder) = peer.flooder.take() {
+                    let from = peer.from;
+                    let peers = &mut self.peers;
+                    flooder.copy(copy.get(..len).unwrap_or(&[]), from, to, batch, &mut |b| {
+                        flush_batch(peers, b, socket)
+                    });
+                    if let Some(peer) = self.peers.get_mut(&key) {
+                        peer.flooder = Some(flooder);
+                    }
+                }
             } else if peer.to.is_none() {
                 // Not an IPv4 destination: the deadline still moves on.
                 let mut scratch = [0u8; PACKET_MAX];
@@ -324,17 +367,21 @@ impl Callers {
     }
 
     fn flush(&mut self, batch: &mut SourcedBatch, socket: &UdpSocket) {
-        let peers = &mut self.peers;
-        batch.flush(socket.as_fd(), &mut |key, ok| {
-            if ok && let Some(peer) = peers.get_mut(&key) {
-                peer.core.note_sent();
-            }
-        });
+        flush_batch(&mut self.peers, batch, socket);
     }
 
     fn next_wakeup(&self) -> Option<Instant> {
         self.deadlines.peek().map(|Reverse((slot, _))| *slot)
     }
+}
+
+/// Sends `batch`, counting each caller's datagrams the kernel took.
+fn flush_batch(peers: &mut HashMap<u32, Peer>, batch: &mut SourcedBatch, socket: &UdpSocket) {
+    batch.flush(socket.as_fd(), &mut |key, ok| {
+        if ok && let Some(peer) = peers.get_mut(&key) {
+            peer.core.note_sent();
+        }
+    });
 }
 
 fn v4(addr: SocketAddr) -> Option<SocketAddrV4> {

@@ -25,7 +25,7 @@ fn rtp(seq: u16, fill: u8) -> Vec<u8> {
 // The "daemon" below reads with blocking calls: the peers' tasks run on other workers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channels_on_one_thread_send_from_their_own_addresses_and_hear_only_their_own() {
-    let hub = match RtpHub::start(1, (47100, 47199)) {
+    let hub = match RtpHub::start(1, (47100, 47199), RtpFlood::default()) {
         Ok(hub) => hub,
         // The sockets are bound to `lo`, which needs root (as CI and scripts/load run).
         Err(e) if e.to_string().contains("EPERM") => {
@@ -124,4 +124,80 @@ async fn channels_on_one_thread_send_from_their_own_addresses_and_hear_only_thei
         assert!(rec.sent_packets >= 5);
         assert_eq!(rec.packets.len(), 5);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_channel_sends_copies_from_its_own_and_a_strangers_address() {
+    let flood = RtpFlood {
+        every: 1,
+        right_source: 2,
+        wrong_source: 3,
+    };
+    let hub = match RtpHub::start(1, (47200, 47299), flood) {
+        Ok(hub) => hub,
+        Err(e) if e.to_string().contains("EPERM") => {
+            eprintln!("skipped, not root: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let daemon = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let slot = hub.reserve().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let config = PeerConfig {
+        external_host: daemon.local_addr().unwrap(),
+        law: Law::Ulaw,
+        learn: Duration::from_secs(5),
+        probation: 4,
+        start_delay: Duration::ZERO,
+        created: Instant::now(),
+    };
+    let task = {
+        let hub = hub.clone();
+        tokio::spawn(async move { hub.run(slot, config, rx).await })
+    };
+    let (audio_done, _) = watch::channel(false);
+    tx.send(PeerCommand::Connect {
+        parts: Arc::from(vec![AudioPart::Pause(Duration::from_secs(60))]),
+        resume_after: None,
+        transmit_silence: true,
+        audio_done,
+    })
+    .unwrap();
+
+    let own = SocketAddr::V4(slot.local);
+    let [_, _, x, y] = slot.local.ip().octets();
+    let stranger = SocketAddr::from((Ipv4Addr::new(127, 2, x, y), slot.local.port()));
+    let (mut from_own, mut from_stranger) = (0, 0);
+    let mut buf = [0u8; 2048];
+    for _ in 0..60 {
+        let (n, from) = daemon.recv_from(&mut buf).unwrap();
+        assert!(packet::parse(&buf[..n]).is_some(), "every copy is RTP");
+        if from == own {
+            from_own += 1;
+        } else if from == stranger {
+            from_stranger += 1;
+        } else {
+            panic!("from {from}");
+        }
+    }
+    // Per real packet: 2 more from its own address, 3 from the stranger's.
+    assert!(
+        from_own >= 18 && from_stranger >= 27,
+        "{from_own} {from_stranger}"
+    );
+
+    drop(tx);
+    let rec = task.await.unwrap();
+    assert!(rec.sent_packets >= 10, "{}", rec.sent_packets);
+    assert!(
+        rec.flood_sent >= 5 * (rec.sent_packets - 1)
+            && rec.flood_sent <= 5 * (rec.sent_packets + 1),
+        "the flood is counted apart: {} flood, {} sent",
+        rec.flood_sent,
+        rec.sent_packets
+    );
 }

@@ -9,9 +9,11 @@
 //!   socket of its own (tests, the demo).
 //! - `hub.rs`: a few threads that drive many cores on one socket each, batched, every
 //!   channel on its own loopback address (`vca-sim load --rtp-threads`);
-//!   `sourced_send.rs` is its `sendmmsg` with a source address per datagram.
+//!   `sourced_send.rs` is its `sendmmsg` with a source address per datagram; `flood.rs`
+//!   the hostile copies some of its channels send beside their packets.
 
 pub(crate) mod feed;
+pub(crate) mod flood;
 pub(crate) mod hub;
 pub(crate) mod packet;
 pub(crate) mod peer;

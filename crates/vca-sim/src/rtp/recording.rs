@@ -54,6 +54,9 @@ pub struct RtpRecording {
     pub locked_source: Option<SocketAddr>,
     /// Packets this peer sent.
     pub sent_packets: u64,
+    /// Flood datagrams sent beside them (`vca-sim load --flood-every`); 0 for a caller
+    /// that did not flood.
+    pub flood_sent: u64,
 }
 
 /// Summary figures of an [`RtpRecording`].

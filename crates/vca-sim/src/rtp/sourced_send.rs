@@ -72,6 +72,28 @@ impl SourcedBatch {
         self.len == BATCH
     }
 
+    /// Forgets what is queued (tests of what fills a batch).
+    #[cfg(test)]
+    pub(crate) fn clear_for_test(&mut self) {
+        self.len = 0;
+    }
+
+    /// What is queued: source, destination, caller key and RTP sequence number.
+    #[cfg(test)]
+    pub(crate) fn queued_for_test(&self) -> Vec<(Ipv4Addr, SocketAddrV4, u32, u16)> {
+        (0..self.len)
+            .map(|i| {
+                let p = &self.packets[i];
+                (
+                    self.from[i],
+                    self.to[i],
+                    self.keys[i],
+                    u16::from_be_bytes([p[2], p[3]]),
+                )
+            })
+            .collect()
+    }
+
     /// Whether nothing waits.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
