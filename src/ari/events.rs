@@ -63,6 +63,14 @@ pub struct ChannelHangupRequest {
     pub channel: Channel,
 }
 
+impl ChannelHangupRequest {
+    /// Whether Asterisk hung the channel up because it is stopping or restarting (soft,
+    /// cause [`SOFT_HANGUP_SHUTDOWN`]), not because anyone hung up.
+    pub fn is_shutdown(&self) -> bool {
+        self.soft == Some(true) && self.cause == Some(SOFT_HANGUP_SHUTDOWN)
+    }
+}
+
 /// A channel was destroyed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ChannelDestroyed {

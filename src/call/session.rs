@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::ari::events::{SOFT_HANGUP_SHUTDOWN, StasisStart};
+use crate::ari::events::StasisStart;
 use crate::ari::{AriEvent, HangupReason};
 use crate::call::board::LiveCell;
 use crate::call::context::CallContext;
@@ -576,8 +576,7 @@ impl LiveSession {
                 Some(CallInput::Ari(event)) => {
                     if let AriEvent::ChannelHangupRequest(e) = &*event
                         && (e.channel.id == caller || e.channel.id == agent)
-                        && e.soft == Some(true)
-                        && e.cause == Some(SOFT_HANGUP_SHUTDOWN)
+                        && e.is_shutdown()
                     {
                         // Asterisk is stopping and hangs every channel up (FINDINGS 18).
                         self.event(

@@ -29,7 +29,6 @@ use self::recognizer::Recognizer;
 use self::speech::Speech;
 use self::transfer::{Outcome, Target, TransferRun};
 use crate::ari::AriEvent;
-use crate::ari::events::SOFT_HANGUP_SHUTDOWN;
 use crate::call::board::LiveCell;
 use crate::call::context::CallContext;
 use crate::call::inputs::{CallInput, SessionIds};
@@ -468,7 +467,7 @@ impl LiveCall {
         }
         match &event {
             AriEvent::ChannelHangupRequest(e) if e.channel.id == caller => {
-                if e.soft == Some(true) && e.cause == Some(SOFT_HANGUP_SHUTDOWN) {
+                if e.is_shutdown() {
                     self.journal
                         .event("asterisk_shutdown", serde_json::json!({"cause": e.cause}));
                     return Some(EndReason::AsteriskShutdown);

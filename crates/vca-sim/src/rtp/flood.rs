@@ -63,7 +63,7 @@ impl Flooder {
         self.rng
     }
 
-    /// Queues the copies of `packet` (just sent from `own` to `to`) into `batch`; `flush`
+    /// Queues the copies of `packet` (the caller's, from `own` to `to`) into `batch`; `flush`
     /// sends the batch whenever it fills.
     pub(crate) fn copy(
         &mut self,

@@ -247,6 +247,9 @@ struct Callers {
     peers: HashMap<u32, Peer>,
     deadlines: BinaryHeap<Reverse<(Instant, u32)>>,
     origin: Instant,
+    /// The flooding callers' copies ([`Flooder`]), sent apart from the callers' own
+    /// packets, so they count toward no caller's sent packets.
+    flood: SourcedBatch,
 }
 
 impl Callers {
@@ -342,21 +345,16 @@ impl Callers {
             if let (Some(buffer), Some(to)) = (batch.next_buffer(), peer.to)
                 && let Some(len) = peer.core.handle_timeout(buffer)
             {
-                let mut copy = [0u8; PACKET_MAX];
-                if peer.flooder.is_some() {
-                    copy = *buffer;
+                if let Some(flooder) = peer.flooder.as_mut() {
+                    flooder.copy(
+                        buffer.get(..len).unwrap_or(&[]),
+                        peer.from,
+                        to,
+                        &mut self.flood,
+                        &mut |b| b.flush(socket.as_fd(), &mut |_, _| {}),
+                    );
                 }
                 batch.commit(len, peer.from, to, key);
-                if let Some(mut flooder) = peer.flooder.take() {
-                    let from = peer.from;
-                    let peers = &mut self.peers;
-                    flooder.copy(copy.get(..len).unwrap_or(&[]), from, to, batch, &mut |b| {
-                        flush_batch(peers, b, socket)
-                    });
-                    if let Some(peer) = self.peers.get_mut(&key) {
-                        peer.flooder = Some(flooder);
-                    }
-                }
             } else if peer.to.is_none() {
                 // Not an IPv4 destination: the deadline still moves on.
                 let mut scratch = [0u8; PACKET_MAX];
@@ -367,21 +365,20 @@ impl Callers {
     }
 
     fn flush(&mut self, batch: &mut SourcedBatch, socket: &UdpSocket) {
-        flush_batch(&mut self.peers, batch, socket);
+        let peers = &mut self.peers;
+        batch.flush(socket.as_fd(), &mut |key, ok| {
+            if ok && let Some(peer) = peers.get_mut(&key) {
+                peer.core.note_sent();
+            }
+        });
+        if !self.flood.is_empty() {
+            self.flood.flush(socket.as_fd(), &mut |_, _| {});
+        }
     }
 
     fn next_wakeup(&self) -> Option<Instant> {
         self.deadlines.peek().map(|Reverse((slot, _))| *slot)
     }
-}
-
-/// Sends `batch`, counting each caller's datagrams the kernel took.
-fn flush_batch(peers: &mut HashMap<u32, Peer>, batch: &mut SourcedBatch, socket: &UdpSocket) {
-    batch.flush(socket.as_fd(), &mut |key, ok| {
-        if ok && let Some(peer) = peers.get_mut(&key) {
-            peer.core.note_sent();
-        }
-    });
 }
 
 fn v4(addr: SocketAddr) -> Option<SocketAddrV4> {
@@ -487,6 +484,7 @@ fn run(socket: UdpSocket, commands: std_mpsc::Receiver<HubCommand>, wake: Arc<Ev
         peers: HashMap::new(),
         deadlines: BinaryHeap::new(),
         origin: Instant::now(),
+        flood: SourcedBatch::new(),
     };
     let mut batch = SourcedBatch::new();
     let mut received = RecvBatch::new();

@@ -22,35 +22,53 @@ fn rtp(seq: u16, fill: u8) -> Vec<u8> {
     p
 }
 
-// The "daemon" below reads with blocking calls: the peers' tasks run on other workers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn channels_on_one_thread_send_from_their_own_addresses_and_hear_only_their_own() {
-    let hub = match RtpHub::start(1, (47100, 47199), RtpFlood::default()) {
-        Ok(hub) => hub,
-        // The sockets are bound to `lo`, which needs root (as CI and scripts/load run).
+/// A hub of one thread on `ports`, or `None` (the test skipped) when not root: the
+/// sockets are bound to `lo`, which needs root (as CI and scripts/load run).
+fn hub_or_skip(ports: (u16, u16), flood: RtpFlood) -> Option<RtpHub> {
+    match RtpHub::start(1, ports, flood) {
+        Ok(hub) => Some(hub),
         Err(e) if e.to_string().contains("EPERM") => {
             eprintln!("skipped, not root: {e}");
-            return;
+            None
         }
         Err(e) => panic!("{e}"),
-    };
+    }
+}
+
+/// The "daemon": a blocking socket on loopback that gives up after 2 s.
+fn daemon_socket() -> UdpSocket {
     let daemon = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     daemon
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
+    daemon
+}
+
+/// A peer sending to `daemon`, from its first tick.
+fn peer_config(daemon: SocketAddr) -> PeerConfig {
+    PeerConfig {
+        external_host: daemon,
+        law: Law::Ulaw,
+        learn: Duration::from_secs(5),
+        probation: 4,
+        start_delay: Duration::ZERO,
+        created: Instant::now(),
+    }
+}
+
+// The "daemon" below reads with blocking calls: the peers' tasks run on other workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_on_one_thread_send_from_their_own_addresses_and_hear_only_their_own() {
+    let Some(hub) = hub_or_skip((47100, 47199), RtpFlood::default()) else {
+        return;
+    };
+    let daemon = daemon_socket();
     let daemon_addr = daemon.local_addr().unwrap();
     let mut peers = Vec::new();
     for _ in 0..2 {
         let slot = hub.reserve().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
-        let config = PeerConfig {
-            external_host: daemon_addr,
-            law: Law::Ulaw,
-            learn: Duration::from_secs(5),
-            probation: 4,
-            start_delay: Duration::ZERO,
-            created: Instant::now(),
-        };
+        let config = peer_config(daemon_addr);
         let hub = hub.clone();
         let task = tokio::spawn(async move { hub.run(slot, config, rx).await });
         let (audio_done, _) = watch::channel(false);
@@ -133,28 +151,13 @@ async fn a_flooding_channel_sends_copies_from_its_own_and_a_strangers_address() 
         right_source: 2,
         wrong_source: 3,
     };
-    let hub = match RtpHub::start(1, (47200, 47299), flood) {
-        Ok(hub) => hub,
-        Err(e) if e.to_string().contains("EPERM") => {
-            eprintln!("skipped, not root: {e}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(hub) = hub_or_skip((47200, 47299), flood) else {
+        return;
     };
-    let daemon = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    daemon
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
+    let daemon = daemon_socket();
     let slot = hub.reserve().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
-    let config = PeerConfig {
-        external_host: daemon.local_addr().unwrap(),
-        law: Law::Ulaw,
-        learn: Duration::from_secs(5),
-        probation: 4,
-        start_delay: Duration::ZERO,
-        created: Instant::now(),
-    };
+    let config = peer_config(daemon.local_addr().unwrap());
     let task = {
         let hub = hub.clone();
         tokio::spawn(async move { hub.run(slot, config, rx).await })
